@@ -1,0 +1,111 @@
+# pgpulse: a PostgreSQL exporter for Prometheus.
+#
+#   make                      build build/pgpulse
+#   make check                install missing Debian packages, build, run every test
+#   make check SANITIZE=address,undefined   the same under ASan/UBSan
+#   make demo                 a throw-away PostgreSQL 15 with pgpulse on :9187
+#   make bench                pgpulse beside postgres_exporter, same cluster, ratios
+#   make install PREFIX=/usr/local DESTDIR=
+#   make format / make check-format
+
+VERSION  := 0.1.0
+REVISION := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+
+PREFIX  ?= /usr/local
+DESTDIR ?=
+CC      ?= cc
+PYTHON  ?= /usr/bin/python3
+
+ifdef SANITIZE
+BUILD   ?= build/sanitize
+else
+BUILD   ?= build
+endif
+
+STD      = -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE
+WARN     = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+           -Wformat=2 -Wvla -Wwrite-strings -Wpointer-arith -fno-common
+ifeq ($(DEVELOPER),1)
+WARN    += -Werror
+endif
+OPT     ?= -O2 -g
+PKGS     = libpq yaml-0.1 libmicrohttpd zlib
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CPPFLAGS += -Iexporter -DPGPULSE_VERSION='"$(VERSION)"' \
+            -DPGPULSE_REVISION='"$(REVISION)"' \
+            -DPGPULSE_DATADIR='"$(PREFIX)/share/pgpulse"'
+CFLAGS  += $(STD) $(WARN) $(OPT) $(PKG_CFLAGS) -pthread -MMD -MP
+LDLIBS  += $(PKG_LIBS) -lcrypt -lm -pthread
+ifdef SANITIZE
+CFLAGS  += -fsanitize=$(SANITIZE) -fno-sanitize-recover=all -fno-omit-frame-pointer
+LDFLAGS += -fsanitize=$(SANITIZE)
+endif
+
+SRCS    := $(sort $(wildcard exporter/*.c))
+OBJS    := $(patsubst exporter/%.c,$(BUILD)/obj/%.o,$(SRCS))
+LIBOBJS := $(filter-out $(BUILD)/obj/main.o,$(OBJS))
+UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
+
+.PHONY: all check unit integration deps demo bench install format check-format clean
+
+all: $(BUILD)/pgpulse
+
+$(BUILD)/pgpulse: $(OBJS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/obj/%.o: exporter/%.c | $(BUILD)/obj
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/tests/%: tests/unit/%.c $(LIBOBJS) | $(BUILD)/tests
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(LIBOBJS) $(LDLIBS) -lcmocka
+
+$(BUILD)/obj $(BUILD)/tests:
+	mkdir -p $@
+
+-include $(OBJS:.o=.d) $(UNIT_BINS:=.d)
+
+# Debian packages the build, the tests and the demo need (scripts/bootstrap).
+deps:
+	@scripts/bootstrap
+
+unit: $(UNIT_BINS)
+	@set -e; for t in $(UNIT_BINS); do \
+		echo "== $$t"; (cd tests/unit && ../../$$t); done
+
+integration: $(BUILD)/pgpulse
+	PGPULSE_BIN=$(CURDIR)/$(BUILD)/pgpulse PGPULSE_SANITIZE=$(SANITIZE) \
+		$(PYTHON) -m pytest -q -p no:cacheprovider tests/integration $(PYTEST_ARGS)
+
+check: deps
+	$(MAKE) DEVELOPER=1 all
+	$(MAKE) DEVELOPER=1 check-format
+	$(MAKE) DEVELOPER=1 unit
+	$(MAKE) DEVELOPER=1 integration
+
+demo: deps all
+	@scripts/demo $(BUILD)/pgpulse
+
+bench: deps all
+	@scripts/bench $(BUILD)/pgpulse
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/pgpulse \
+		$(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 755 $(BUILD)/pgpulse $(DESTDIR)$(PREFIX)/bin/pgpulse
+	cp -R queries dashboards $(DESTDIR)$(PREFIX)/share/pgpulse/
+	install -m 644 exporter/pgpulse.1 $(DESTDIR)$(PREFIX)/share/man/man1/pgpulse.1
+
+format:
+	clang-format -i exporter/*.c exporter/*.h tests/unit/*.c
+
+check-format:
+	@bad=0; for f in exporter/*.c exporter/*.h tests/unit/*.c; do \
+		[ -f "$$f" ] || continue; \
+		clang-format --dry-run -Werror "$$f" >/dev/null 2>&1 || \
+			{ echo "not formatted: $$f (run make format)"; bad=1; }; \
+	done; exit $$bad
+
+clean:
+	rm -rf build

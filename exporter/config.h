@@ -1,0 +1,110 @@
+/*
+ * The exporter's configuration: targets, query paths, limits, probe rules.
+ * Loaded from the YAML config file (every problem reported with its
+ * position) or built from the environment (DATABASE_URL, DATA_SOURCE_*), then
+ * immutable: a reload builds a new one and swaps it in.
+ */
+#ifndef CONFIG_H
+#define CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include "compat.h"
+#include "diag.h"
+#include "err.h"
+#include "metrics.h"
+
+enum target_kind { TARGET_POSTGRES, TARGET_PGBOUNCER };
+
+/* Where something was written: file (not owned) and 1-based line/column. */
+struct srcpos {
+	const char *file;
+	unsigned line, column;
+};
+
+/*
+ * One target as configured. Connection parameters are libpq keywords and
+ * values, passed as they are to PQconnectdbParams (with expand_dbname, so
+ * "dbname" may hold a URI or a conninfo string). The password is never
+ * stored here when it comes from a file or the environment: it is read at
+ * each connect, so rotated secrets work without a restart.
+ */
+struct target_config {
+	char *name;
+	enum target_kind kind;
+	char **keys, **vals; /* libpq keywords/values, NULL-terminated arrays */
+	size_t nparams;
+	char *password_file; /* read (trimmed) at each connect; or NULL */
+	char *password_env;  /* environment variable to read; or NULL */
+	struct label *labels; /* static labels added to every series */
+	size_t nlabels;
+	char **tags;
+	size_t ntags;
+	char **db_include, **db_exclude; /* POSIX extended regexes */
+	size_t ninclude, nexclude;
+	char *data_directory; /* for on-disk sizes, if the config names it */
+	struct srcpos pos;
+};
+
+/*
+ * A whole configuration. Created by config_load or config_from_env, freed
+ * by config_free; immutable once loaded (shared by scrapes through the
+ * runtime snapshot that owns it).
+ */
+struct config {
+	char *path; /* the file it came from, or NULL */
+	struct target_config *targets;
+	size_t ntargets;
+	char **query_paths; /* files or directories of query files */
+	size_t nquery_paths;
+	unsigned connections_per_target; /* default 2 */
+	double scrape_timeout;           /* seconds; default 10 */
+	double connect_timeout;          /* seconds; default 5 */
+	double statement_timeout;        /* default per query; 5 */
+	double lock_timeout;             /* seconds; default 1 */
+	double idle_timeout;             /* close idle extra connections; 60 */
+	size_t max_series;               /* default per collector; 10000 */
+	char **probe_allow; /* host:port regexes /probe may reach; none */
+	size_t nprobe_allow;
+	/* collector parameter overrides: "collector.param" -> value */
+	char **param_keys, **param_vals;
+	size_t nparams;
+};
+
+/* A config with every default set and no targets. */
+void config_init(struct config *cfg);
+
+/*
+ * Load 'path' into 'cfg' (initialised here). Every problem is added to 'd'
+ * with its position; returns 0 when there was no error, -1 otherwise (then
+ * 'cfg' is released). Unknown keys are errors. Connection URLs and
+ * conninfo strings are checked with PQconninfoParse; messages never contain
+ * a password.
+ */
+int config_load(struct config *cfg, const char *path, struct diags *d)
+	MUST_CHECK;
+
+/*
+ * The single target of the environment, as postgres_exporter reads it:
+ * DATABASE_URL or DATA_SOURCE_NAME (URI or conninfo), else DATA_SOURCE_URI
+ * (or DATA_SOURCE_URI_FILE) with DATA_SOURCE_USER(_FILE) and
+ * DATA_SOURCE_PASS(_FILE); with none of them, libpq's defaults (as psql).
+ * Adds a target named 'name' to 'cfg'. Returns 0, or -1 with 'e' set.
+ */
+int config_add_env_target(struct config *cfg, const char *name,
+			  struct err *e) MUST_CHECK;
+
+void config_free(struct config *cfg);
+
+/*
+ * Parse a duration: "1.5s", "250ms", "5m", "1h", "2d", or a bare number of
+ * seconds. Returns 0, or -1 if malformed or negative.
+ */
+int config_parse_duration(const char *s, double *out) MUST_CHECK;
+
+/* Read a secret file, trimming surrounding white space. Returns a malloc'ed
+ * string, or NULL with 'e' set (the message names the file, not its
+ * contents). */
+char *config_read_secret(const char *path, struct err *e);
+
+#endif

@@ -1,0 +1,44 @@
+/*
+ * Diagnostics for files a user wrote (config and query files): every problem
+ * is collected with its position, then printed as
+ *   file:line:column: error: message
+ * (lines and columns are 1-based), so all problems are reported at once.
+ */
+#ifndef DIAG_H
+#define DIAG_H
+
+#include <stdio.h>
+#include "compat.h"
+
+enum diag_severity { DIAG_ERROR, DIAG_WARNING };
+
+struct diag {
+	char *file;    /* owned */
+	unsigned line; /* 1-based; 0 when the whole file is meant */
+	unsigned column;
+	enum diag_severity severity;
+	char *msg; /* owned; lower case, no trailing period */
+};
+
+/* A list of diagnostics. Created with DIAGS_INIT, freed with diags_release. */
+struct diags {
+	struct diag *v;
+	size_t n, alloc;
+	size_t nerrors, nwarnings;
+};
+
+#define DIAGS_INIT                                                             \
+	{                                                                      \
+		NULL, 0, 0, 0, 0                                               \
+	}
+
+void diags_add(struct diags *d, enum diag_severity sev, const char *file,
+	       unsigned line, unsigned column, const char *fmt, ...)
+	PRINTF(6, 7);
+/* Print each as "file:line:column: error: msg\n" in the order added. */
+void diags_print(const struct diags *d, FILE *fp);
+/* Append all of 'src' to 'dst'. */
+void diags_merge(struct diags *dst, const struct diags *src);
+void diags_release(struct diags *d);
+
+#endif

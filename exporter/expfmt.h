@@ -1,0 +1,43 @@
+/*
+ * Rendering metric sets in the Prometheus text format 0.0.4 and in
+ * OpenMetrics 1.0: escaping, number formatting, one HELP/TYPE per family,
+ * families contiguous even when several sets contribute to one family.
+ */
+#ifndef EXPFMT_H
+#define EXPFMT_H
+
+#include "metrics.h"
+#include "sb.h"
+
+enum expfmt_format { EXPFMT_TEXT, EXPFMT_OPENMETRICS };
+
+#define EXPFMT_TEXT_TYPE "text/plain; version=0.0.4; charset=utf-8"
+#define EXPFMT_OPENMETRICS_TYPE                                                \
+	"application/openmetrics-text; version=1.0.0; charset=utf-8"
+
+/*
+ * Append the families of 'sets' (in order; NULL entries are skipped) to
+ * 'out'. Families of the same name from several sets are printed as one:
+ * HELP and TYPE from the first, then the samples of each set in order. A
+ * family whose type differs from the first one of that name is left out.
+ * Families are printed in order of first appearance. OpenMetrics output ends
+ * with "# EOF\n".
+ */
+void expfmt_render(struct sb *out, struct mset *const *sets, size_t nsets,
+		   enum expfmt_format fmt);
+
+/*
+ * The shortest decimal that reads back as 'v' ("1", "0.1", "1.5e+20"), or
+ * "NaN", "+Inf", "-Inf". Locale-independent.
+ */
+void expfmt_number(struct sb *out, double v);
+/* Escape \, " and newline as the label value syntax requires. */
+void expfmt_label_value(struct sb *out, const char *s);
+/* Escape \ and newline as HELP text requires. */
+void expfmt_help(struct sb *out, const char *s);
+
+/* Pick the format from an Accept header (NULL: text). */
+enum expfmt_format expfmt_negotiate(const char *accept);
+const char *expfmt_content_type(enum expfmt_format fmt);
+
+#endif

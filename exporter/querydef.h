@@ -1,0 +1,135 @@
+/*
+ * Query files into collector definitions. Two formats are read:
+ *  - ours: a top-level "collectors:" map (schema in queries/README.md);
+ *  - postgres_exporter's queries.yaml (top-level names with "query" and a
+ *    "metrics" list), so users keep their files and metric names.
+ * Every problem is reported as file:line:column with the collector's name;
+ * the loader never crashes on bad input.
+ */
+#ifndef QUERYDEF_H
+#define QUERYDEF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include "compat.h"
+#include "config.h"
+#include "diag.h"
+#include "strmap.h"
+
+enum col_usage {
+	USAGE_LABEL,     /* the column's text is a label value */
+	USAGE_DISCARD,   /* ignored */
+	USAGE_GAUGE,     /* a sample of a gauge */
+	USAGE_COUNTER,   /* a sample of a counter */
+	USAGE_INFO,      /* value 1, the label columns as labels */
+	USAGE_HISTOGRAM, /* bucket bounds array; with <col>_bucket, _sum, _count */
+};
+
+/* How a result column is used. Owned by its collector. */
+struct metricdef {
+	char *column;
+	enum col_usage usage;
+	char *name; /* full metric name (counters end in _total); NULL for
+		       label and discard */
+	char *help; /* never NULL for value columns */
+	double scale;       /* multiply values by this; 1 by default */
+	bool has_null_value; /* NULL becomes null_value instead of no sample */
+	double null_value;
+	char **map_keys; /* MAPPEDMETRIC: text value -> number; or NULL */
+	double *map_vals;
+	size_t nmap;
+	struct srcpos pos;
+};
+
+/* One SQL text and the server versions it is for. */
+struct variant {
+	int min_version; /* server_version_num, inclusive; 0: any */
+	int max_version; /* exclusive; 0: any */
+	char *sql;
+	struct srcpos pos; /* where the SQL text starts, to map error lines */
+};
+
+enum collector_scope { SCOPE_CLUSTER, SCOPE_DATABASE };
+enum collector_role { ROLE_ANY, ROLE_PRIMARY, ROLE_REPLICA };
+
+/* A parameter the SQL refers to as {{name}}, with its default value. */
+struct qparam {
+	char *name;
+	char *value; /* a number or identifier; checked at load */
+};
+
+/*
+ * One collector. Created by the loader, owned by its queryset, immutable
+ * afterwards (lives as long as the config snapshot).
+ */
+struct collector {
+	char *name;
+	char *help; /* the collector's description */
+	char *file; /* owned; positions point into it */
+	struct srcpos pos;
+	enum target_kind kind; /* which targets it runs on */
+	enum collector_scope scope;
+	enum collector_role role;
+	double ttl;     /* seconds to reuse the result; 0: every scrape */
+	double timeout; /* statement_timeout in seconds; 0: the default */
+	struct variant *variants; /* first that fits the version runs */
+	size_t nvariants;
+	/* "ext" (an extension), "setting:NAME" or "setting:NAME=VALUE" */
+	char **requires;
+	size_t nrequires;
+	char **tags; /* runs only on targets having one of these; none: all */
+	size_t ntags;
+	struct qparam *params;
+	size_t nparams;
+	struct metricdef *metrics;
+	size_t nmetrics;
+	size_t max_series; /* 0: the config's default */
+	bool compat;       /* read from postgres_exporter's format */
+};
+
+/* All collectors of a configuration, in load order, names unique. */
+struct queryset {
+	struct collector *v;
+	size_t n, alloc;
+	struct strmap byname; /* name -> index + 1 (as uintptr_t) */
+};
+
+#define QUERYSET_INIT                                                          \
+	{                                                                      \
+		NULL, 0, 0, STRMAP_INIT                                        \
+	}
+
+/*
+ * Load one file, or every *.yaml / *.yml file of a directory (sorted by
+ * name, not recursive), into 'qs'. Problems go to 'd'; returns 0 when none
+ * was an error, -1 otherwise. A collector with an error is not added;
+ * the others of the file are. Duplicate collector names and metric names
+ * claimed by two collectors with different types are errors.
+ */
+int querydef_load_path(struct queryset *qs, const char *path,
+		       struct diags *d) MUST_CHECK;
+
+/* Load YAML text held in memory (for tests and fuzzing); 'file' names it. */
+int querydef_load_buffer(struct queryset *qs, const char *file,
+			 const char *text, size_t len,
+			 struct diags *d) MUST_CHECK;
+
+/*
+ * The variant of 'c' for server_version_num 'version', or NULL when none
+ * fits.
+ */
+const struct variant *collector_variant(const struct collector *c,
+					int version);
+
+/*
+ * The SQL of 'v' with every {{param}} replaced by the collector's value, or
+ * by the override in 'cfg' ("collector.param"). Returns a malloc'ed string.
+ */
+char *collector_sql(const struct collector *c, const struct variant *v,
+		    const struct config *cfg);
+
+const struct collector *queryset_find(const struct queryset *qs,
+				      const char *name);
+void queryset_release(struct queryset *qs);
+
+#endif

@@ -1,0 +1,51 @@
+/*
+ * Growable string with a hard size cap and a sticky failure flag (after
+ * git's strbuf and curl's dynbuf).
+ *
+ * Appends never report errors one by one: once an append would exceed
+ * 'max', every later append is a no-op and 'failed' stays set. Check it once,
+ * after the last append. Out of memory aborts (xalloc).
+ */
+#ifndef SB_H
+#define SB_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include "compat.h"
+
+struct sb {
+	char *buf;  /* NUL-terminated once anything was added; NULL before */
+	size_t len; /* bytes in buf, not counting the NUL */
+	size_t cap; /* bytes allocated */
+	size_t max; /* refuse to grow past this many bytes; 0: no cap */
+	bool failed;
+};
+
+#define SB_INIT(max_bytes)                                                     \
+	{                                                                      \
+		.buf = NULL, .len = 0, .cap = 0, .max = (max_bytes),           \
+		.failed = false                                                \
+	}
+
+void sb_init(struct sb *sb, size_t max);
+void sb_add(struct sb *sb, const void *data, size_t n);
+void sb_adds(struct sb *sb, const char *s);
+void sb_addc(struct sb *sb, char c);
+void sb_addf(struct sb *sb, const char *fmt, ...) PRINTF(2, 3);
+void sb_vaddf(struct sb *sb, const char *fmt, va_list ap) PRINTF(2, 0);
+/* Make room for 'n' more bytes without changing len (subject to max). */
+void sb_grow(struct sb *sb, size_t n);
+/* "" when empty, never NULL. Valid until the next append or release. */
+const char *sb_str(const struct sb *sb);
+/* Back to length 0, keeping the allocation; clears 'failed'. */
+void sb_reset(struct sb *sb);
+/*
+ * Hand the buffer to the caller (free() it; never NULL: an empty sb gives a
+ * malloc'ed ""), and reset 'sb' to empty. 'len' may be NULL.
+ */
+char *sb_detach(struct sb *sb, size_t *len);
+/* Free memory, back to empty (keeps max). */
+void sb_release(struct sb *sb);
+
+#endif

@@ -1,0 +1,44 @@
+/*
+ * A string-keyed hash map (open addressing) for lookups by name: families in
+ * a metric set, collectors by name, series keys for duplicate detection.
+ * Keys are copied; values are the caller's.
+ */
+#ifndef STRMAP_H
+#define STRMAP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include "compat.h"
+
+struct strmap_entry {
+	char *key; /* owned copy; NULL marks an empty slot */
+	size_t keylen;
+	size_t hash;
+	void *value;
+};
+
+struct strmap {
+	struct strmap_entry *slots;
+	size_t nslots; /* power of two, or 0 */
+	size_t n;
+};
+
+#define STRMAP_INIT                                                            \
+	{                                                                      \
+		NULL, 0, 0                                                     \
+	}
+
+/* Keys are byte strings of 'len' bytes (may contain NUL). */
+void *strmap_getn(const struct strmap *m, const char *key, size_t len);
+void *strmap_get(const struct strmap *m, const char *key);
+/*
+ * Insert 'key' -> 'value' unless present. Returns true when inserted, false
+ * when the key existed (then *old, if not NULL, gets the stored value).
+ */
+bool strmap_putn(struct strmap *m, const char *key, size_t len, void *value,
+		 void **old);
+bool strmap_put(struct strmap *m, const char *key, void *value, void **old);
+/* Free the table and its keys, not the values. */
+void strmap_release(struct strmap *m);
+
+#endif
