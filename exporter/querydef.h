@@ -38,6 +38,16 @@ struct metricdef {
 	char **map_keys; /* MAPPEDMETRIC: text value -> number; or NULL */
 	double *map_vals;
 	size_t nmap;
+	/* "value: N": every row gives N whatever the column holds */
+	bool has_const_value;
+	double const_value;
+	/*
+	 * "error_value: N": when the collector cannot run (target down, query
+	 * failed) one sample with N and no labels is emitted, so pg_up is
+	 * defined in YAML; only for collectors without label columns.
+	 */
+	bool has_error_value;
+	double error_value;
 	struct srcpos pos;
 };
 
@@ -92,11 +102,13 @@ struct queryset {
 	struct collector *v;
 	size_t n, alloc;
 	struct strmap byname; /* name -> index + 1 (as uintptr_t) */
+	/* metric name -> index + 1 of the first collector producing it */
+	struct strmap bymetric;
 };
 
 #define QUERYSET_INIT                                                          \
 	{                                                                      \
-		NULL, 0, 0, STRMAP_INIT                                        \
+		NULL, 0, 0, STRMAP_INIT, STRMAP_INIT                           \
 	}
 
 /*
@@ -127,6 +139,14 @@ const struct variant *collector_variant(const struct collector *c,
  */
 char *collector_sql(const struct collector *c, const struct variant *v,
 		    const struct config *cfg);
+
+/*
+ * Check the parameter overrides of 'cfg' ("collector.param") against the
+ * collectors of 'qs': one naming no collector or no parameter of it is
+ * reported to 'd' as a warning at its place in the config file.
+ */
+void querydef_check_overrides(const struct queryset *qs,
+			      const struct config *cfg, struct diags *d);
 
 const struct collector *queryset_find(const struct queryset *qs,
 				      const char *name);

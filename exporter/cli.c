@@ -1,0 +1,208 @@
+/*
+ * Flags and the environment variables that stand for them, as one table.
+ */
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include "cli.h"
+#include "xalloc.h"
+#include "compat.h"
+
+enum opt_id {
+	OPT_CONFIG = 256,
+	OPT_QUERIES,
+	OPT_LISTEN,
+	OPT_WEB_CONFIG,
+	OPT_LIFECYCLE,
+	OPT_LOG_LEVEL,
+	OPT_LOG_FORMAT,
+	OPT_DRY_RUN,
+	OPT_OFFLINE,
+	OPT_SHOW_METRICS,
+	OPT_OUTPUT,
+	OPT_VERSION,
+	OPT_HELP,
+};
+
+/* One row per flag: name, argument, environment variable, help. */
+static const struct flag {
+	const char *name;
+	int has_arg;
+	enum opt_id id;
+	const char *env;
+	const char *arg, *help;
+} flags[] = {
+	{"config", 1, OPT_CONFIG, "PGPULSE_CONFIG", "FILE",
+	 "the config file: targets, queries, limits (default: one target "
+	 "from DATA_SOURCE_NAME / DATABASE_URL, else libpq's defaults)"},
+	{"queries", 1, OPT_QUERIES, NULL, "PATH",
+	 "a query file or directory; repeatable; replaces the config's list"},
+	{"extend.query-path", 1, OPT_QUERIES, "PG_EXPORTER_EXTEND_QUERY_PATH",
+	 "FILE", "alias of --queries (postgres_exporter's flag)"},
+	{"web.listen-address", 1, OPT_LISTEN, "PG_EXPORTER_WEB_LISTEN_ADDRESS",
+	 "HOST:PORT", "where to serve (default :9187)"},
+	{"web.config.file", 1, OPT_WEB_CONFIG, "PG_EXPORTER_WEB_CONFIG_FILE",
+	 "FILE", "TLS and basic auth, exporter-toolkit format"},
+	{"web.enable-lifecycle", 0, OPT_LIFECYCLE, NULL, NULL,
+	 "accept POST /-/reload"},
+	{"log.level", 1, OPT_LOG_LEVEL, "PG_EXPORTER_LOG_LEVEL", "LEVEL",
+	 "debug, info, warn or error (default info)"},
+	{"log.format", 1, OPT_LOG_FORMAT, "PG_EXPORTER_LOG_FORMAT", "FORMAT",
+	 "logfmt or json (default logfmt)"},
+	{"dry-run", 0, OPT_DRY_RUN, NULL, NULL,
+	 "check the config and query files (and run the queries read-only "
+	 "on the targets), then exit"},
+	{"offline", 0, OPT_OFFLINE, NULL, NULL,
+	 "with --dry-run: check the files only, do not connect"},
+	{"show-metrics", 0, OPT_SHOW_METRICS, NULL, NULL,
+	 "with --dry-run: print the series the collectors produce"},
+	{"output", 1, OPT_OUTPUT, NULL, "FORMAT",
+	 "with --dry-run: table or json (default table)"},
+	{"version", 0, OPT_VERSION, NULL, NULL, "print the version and exit"},
+	{"help", 0, OPT_HELP, NULL, NULL, "print this help and exit"},
+};
+
+static int apply(struct cli *o, enum opt_id id, const char *arg,
+		 struct err *e)
+{
+	switch (id) {
+	case OPT_CONFIG:
+		o->config_file = arg;
+		break;
+	case OPT_QUERIES:
+		o->queries = xrealloc(o->queries,
+				      (o->nqueries + 1) * sizeof(*o->queries));
+		o->queries[o->nqueries++] = arg;
+		break;
+	case OPT_LISTEN:
+		o->listen = arg;
+		break;
+	case OPT_WEB_CONFIG:
+		o->web_config = arg;
+		break;
+	case OPT_LIFECYCLE:
+		o->lifecycle = true;
+		break;
+	case OPT_LOG_LEVEL:
+		if (log_parse_level(arg, &o->log_level) < 0)
+			return err_set(e, "unknown log level '%s'", arg);
+		break;
+	case OPT_LOG_FORMAT:
+		if (log_parse_format(arg, &o->log_format) < 0)
+			return err_set(e, "unknown log format '%s'", arg);
+		break;
+	case OPT_DRY_RUN:
+		o->dry_run = true;
+		break;
+	case OPT_OFFLINE:
+		o->offline = true;
+		break;
+	case OPT_SHOW_METRICS:
+		o->show_metrics = true;
+		break;
+	case OPT_OUTPUT:
+		if (strcmp(arg, "table") && strcmp(arg, "json"))
+			return err_set(e, "unknown output format '%s'", arg);
+		o->output = arg;
+		break;
+	case OPT_VERSION:
+		o->version = true;
+		break;
+	case OPT_HELP:
+		o->help = true;
+		break;
+	}
+	return 0;
+}
+
+int cli_parse(struct cli *o, int argc, char **argv, struct err *e)
+{
+	struct option longopts[ARRAY_SIZE(flags) + 1];
+	bool env_queries = false;
+	size_t i;
+	int c;
+
+	memset(o, 0, sizeof(*o));
+	o->listen = ":9187";
+	o->log_level = LOG_INFO;
+	o->log_format = LOG_LOGFMT;
+	o->output = "table";
+	for (i = 0; i < ARRAY_SIZE(flags); i++) {
+		const char *v = flags[i].env ? getenv(flags[i].env) : NULL;
+
+		longopts[i].name = flags[i].name;
+		longopts[i].has_arg = flags[i].has_arg;
+		longopts[i].flag = NULL;
+		longopts[i].val = (int)flags[i].id;
+		if (v && *v && apply(o, flags[i].id, v, e) < 0)
+			return err_wrap(e, "environment %s", flags[i].env);
+		if (v && *v && flags[i].id == OPT_QUERIES)
+			env_queries = true;
+	}
+	memset(&longopts[i], 0, sizeof(longopts[i]));
+
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		if (c == 'h') {
+			o->help = true;
+			continue;
+		}
+		if (c == '?' || c == ':')
+			return err_set(e, "unknown option or missing argument "
+					  "'%s'; see --help",
+				       argv[optind - 1]);
+		if (c == OPT_QUERIES && env_queries) {
+			/* a flag replaces what the environment said */
+			o->nqueries = 0;
+			env_queries = false;
+		}
+		if (apply(o, (enum opt_id)c, optarg, e) < 0)
+			return -1;
+	}
+	if (optind < argc)
+		return err_set(e, "unexpected argument '%s'; see --help",
+			       argv[optind]);
+	if ((o->offline || o->show_metrics) && !o->dry_run)
+		return err_set(e, "--offline and --show-metrics go with "
+				  "--dry-run");
+	return 0;
+}
+
+void cli_release(struct cli *o)
+{
+	free(o->queries);
+	o->queries = NULL;
+	o->nqueries = 0;
+}
+
+void cli_usage(FILE *fp)
+{
+	size_t i;
+
+	fputs("usage: pgpulse [options]\n\n"
+	      "A PostgreSQL and pgbouncer exporter for Prometheus.\n\n"
+	      "options:\n",
+	      fp);
+	for (i = 0; i < ARRAY_SIZE(flags); i++) {
+		char left[64];
+
+		snprintf(left, sizeof(left), "--%s%s%s", flags[i].name,
+			 flags[i].arg ? " " : "",
+			 flags[i].arg ? flags[i].arg : "");
+		fprintf(fp, "  %-32s %s\n", left, flags[i].help);
+		if (flags[i].env)
+			fprintf(fp, "  %-32s (environment: %s)\n", "",
+				flags[i].env);
+	}
+	fputs("\nenvironment:\n"
+	      "  DATA_SOURCE_NAME, DATABASE_URL   the target as a URI or conninfo\n"
+	      "  DATA_SOURCE_URI[_FILE], DATA_SOURCE_USER[_FILE],\n"
+	      "  DATA_SOURCE_PASS[_FILE]          the target in parts "
+	      "(postgres_exporter's)\n"
+	      "  PGHOST, PGPORT, PGUSER, ...      libpq's defaults apply\n\n"
+	      "endpoints: /metrics /probe?target=NAME /healthz /readyz / "
+	      "/-/reload\n"
+	      "see pgpulse(1) and README.md\n",
+	      fp);
+}

@@ -1,0 +1,37 @@
+/*
+ * The command line and the environment variables that stand for flags
+ * (postgres_exporter's names where they exist).
+ */
+#ifndef CLI_H
+#define CLI_H
+
+#include <stdbool.h>
+#include <stdio.h>
+#include "compat.h"
+#include "err.h"
+#include "log.h"
+
+/* Parsed options. Strings point into argv or the environment. */
+struct cli {
+	const char *config_file;
+	const char **queries; /* --queries / --extend.query-path, malloc'ed */
+	size_t nqueries;
+	const char *listen;     /* HOST:PORT, default :9187 */
+	const char *web_config; /* --web.config.file */
+	bool lifecycle;         /* --web.enable-lifecycle: POST /-/reload */
+	enum log_level log_level;
+	enum log_format log_format;
+	bool dry_run, offline, show_metrics;
+	const char *output; /* --output table|json for --dry-run */
+	bool version, help;
+};
+
+/*
+ * Fill 'o' from the environment, then argv. Returns 0, or -1 with 'e' set
+ * for a usage error.
+ */
+int cli_parse(struct cli *o, int argc, char **argv, struct err *e) MUST_CHECK;
+void cli_release(struct cli *o);
+void cli_usage(FILE *fp);
+
+#endif

@@ -1,0 +1,992 @@
+/*
+ * One collection of one target: gating, ttl cache, timeouts, rows into
+ * samples, self metrics, and singleflight for concurrent scrapes.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "collect.h"
+#include "expfmt.h"
+#include "log.h"
+#include "xalloc.h"
+#include "compat.h"
+
+#define KEY_SEP '\x1f'
+
+enum {
+	OID_BOOL = 16,
+	OID_INT8 = 20,
+	OID_INT2 = 21,
+	OID_INT4 = 23,
+	OID_OID = 26,
+	OID_XID = 28,
+	OID_FLOAT4 = 700,
+	OID_FLOAT8 = 701,
+	OID_NUMERIC = 1700,
+	OID_TIMESTAMP = 1114,
+	OID_TIMESTAMPTZ = 1184,
+	OID_INTERVAL = 1186,
+	OID_PG_LSN = 3220,
+	OID_XID8 = 5069,
+};
+
+/* A cached collector result. Owned by the target's cache map. */
+struct cache_entry {
+	struct mset *m;
+	double expires; /* monotonic */
+	double seconds; /* how long the query took */
+	size_t dropped;
+};
+
+/* What happened to one collector in one collection. */
+struct run {
+	bool attempted, failed; /* failed: in any database */
+	const char *skip; /* reason it did not run, or NULL */
+	double seconds;
+};
+
+static int parse_number(const char *s, double *out)
+{
+	char *end;
+
+	errno = 0;
+	*out = strtod(s, &end);
+	if (end == s || *end != '\0')
+		return -1;
+	return 0;
+}
+
+/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant). */
+static long days_from_civil(long y, long m, long d)
+{
+	long era, yoe, doy, doe;
+
+	y -= m <= 2;
+	era = (y >= 0 ? y : y - 399) / 400;
+	yoe = y - era * 400;
+	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + doe - 719468;
+}
+
+/* "2026-11-21 23:24:24.5+00[:30]" (DateStyle ISO) -> unix seconds */
+static int parse_timestamp(const char *s, double *out)
+{
+	int y, mo, d, h, mi, n = 0, th = 0, tm = 0, ts = 0;
+	double sec;
+	const char *p;
+
+	if (!strcmp(s, "infinity")) {
+		*out = INFINITY;
+		return 0;
+	}
+	if (!strcmp(s, "-infinity")) {
+		*out = -INFINITY;
+		return 0;
+	}
+	if (sscanf(s, "%d-%d-%d %d:%d:%lf%n", &y, &mo, &d, &h, &mi, &sec,
+		   &n) != 6)
+		return -1;
+	p = s + n;
+	if (*p == '+' || *p == '-') {
+		int sign = *p == '-' ? -1 : 1;
+		int k = sscanf(p + 1, "%d:%d:%d", &th, &tm, &ts);
+
+		if (k < 1)
+			return -1;
+		*out = -sign * (th * 3600.0 + tm * 60.0 + ts);
+	} else if (*p == '\0') {
+		*out = 0;
+	} else {
+		return -1;
+	}
+	*out += (double)days_from_civil(y, mo, d) * 86400.0 + h * 3600.0 +
+		mi * 60.0 + sec;
+	return 0;
+}
+
+/*
+ * ISO 8601 interval as PostgreSQL writes it with IntervalStyle iso_8601
+ * ("P1Y2M3DT4H5M6.5S", parts may be negative). Years and months count as
+ * EXTRACT(EPOCH ...) counts them: 365.25 and 30 days.
+ */
+static int parse_interval(const char *s, double *out)
+{
+	const char *p = s;
+	bool time = false;
+	double total = 0;
+
+	if (*p++ != 'P')
+		return -1;
+	while (*p) {
+		char *end;
+		double v;
+
+		if (*p == 'T') {
+			time = true;
+			p++;
+			continue;
+		}
+		v = strtod(p, &end);
+		if (end == p)
+			return -1;
+		p = end;
+		switch (*p) {
+		case 'Y':
+			total += v * 365.25 * 86400;
+			break;
+		case 'M':
+			total += time ? v * 60 : v * 30 * 86400;
+			break;
+		case 'W':
+			total += v * 7 * 86400;
+			break;
+		case 'D':
+			total += v * 86400;
+			break;
+		case 'H':
+			total += v * 3600;
+			break;
+		case 'S':
+			total += v;
+			break;
+		default:
+			return -1;
+		}
+		p++;
+	}
+	*out = total;
+	return 0;
+}
+
+static int parse_lsn(const char *s, double *out)
+{
+	unsigned long hi, lo;
+	int n = 0;
+
+	if (sscanf(s, "%lx/%lx%n", &hi, &lo, &n) != 2 || s[n])
+		return -1;
+	*out = (double)hi * 4294967296.0 + (double)lo;
+	return 0;
+}
+
+int collect_parse_value(const char *text, Oid type, double *out)
+{
+	switch (type) {
+	case OID_BOOL:
+		if (!strcmp(text, "t") || !strcmp(text, "true")) {
+			*out = 1;
+			return 0;
+		}
+		if (!strcmp(text, "f") || !strcmp(text, "false")) {
+			*out = 0;
+			return 0;
+		}
+		return -1;
+	case OID_TIMESTAMP:
+	case OID_TIMESTAMPTZ:
+		return parse_timestamp(text, out);
+	case OID_INTERVAL:
+		return parse_interval(text, out);
+	case OID_PG_LSN:
+		return parse_lsn(text, out);
+	default:
+		/* numbers, and text that holds one (pgbouncer's SHOW) */
+		if (!strcmp(text, "t") || !strcmp(text, "f")) {
+			*out = text[0] == 't';
+			return 0;
+		}
+		return parse_number(text, out);
+	}
+}
+
+static int find_column(const PGresult *res, const char *name)
+{
+	int i, n = PQnfields(res);
+
+	/* exact, not PQfnumber: that one folds case like an identifier */
+	for (i = 0; i < n; i++)
+		if (!strcmp(PQfname(res, i), name))
+			return i;
+	return -1;
+}
+
+static enum metric_type usage_type(enum col_usage u)
+{
+	switch (u) {
+	case USAGE_COUNTER:
+		return METRIC_COUNTER;
+	case USAGE_INFO:
+		return METRIC_INFO;
+	case USAGE_HISTOGRAM:
+		return METRIC_HISTOGRAM;
+	default:
+		return METRIC_GAUGE;
+	}
+}
+
+static bool is_value(const struct metricdef *md)
+{
+	return md->usage != USAGE_LABEL && md->usage != USAGE_DISCARD;
+}
+
+/* "{1,2.5,10}" -> numbers; returns the count, or -1. */
+static int parse_float_array(const char *s, double *v, int max)
+{
+	int n = 0;
+	const char *p = s;
+
+	if (*p++ != '{')
+		return -1;
+	while (*p && *p != '}') {
+		char *end;
+
+		if (n == max)
+			return -1;
+		v[n++] = strtod(p, &end);
+		if (end == p)
+			return -1;
+		p = end;
+		if (*p == ',')
+			p++;
+	}
+	return *p == '}' ? n : -1;
+}
+
+#define MAX_BUCKETS 64
+
+static int add_histogram(struct mset *out, struct family *f,
+			 const PGresult *res, int row, int col,
+			 const struct metricdef *md, struct label *labels,
+			 size_t nlabels, struct err *e)
+{
+	char name[256];
+	double le[MAX_BUCKETS], counts[MAX_BUCKETS], sum, count;
+	int cb, cs, cc, n, m, i;
+	char lebuf[64];
+
+	snprintf(name, sizeof(name), "%s_bucket", md->column);
+	cb = find_column(res, name);
+	snprintf(name, sizeof(name), "%s_sum", md->column);
+	cs = find_column(res, name);
+	snprintf(name, sizeof(name), "%s_count", md->column);
+	cc = find_column(res, name);
+	if (cb < 0 || cs < 0 || cc < 0)
+		return err_set(e,
+			       "histogram '%s' needs columns %s_bucket, %s_sum "
+			       "and %s_count",
+			       md->column, md->column, md->column, md->column);
+	if (PQgetisnull(res, row, col) || PQgetisnull(res, row, cb) ||
+	    PQgetisnull(res, row, cs) || PQgetisnull(res, row, cc))
+		return 0;
+	n = parse_float_array(PQgetvalue(res, row, col), le, MAX_BUCKETS);
+	m = parse_float_array(PQgetvalue(res, row, cb), counts, MAX_BUCKETS);
+	if (n < 0 || m != n ||
+	    parse_number(PQgetvalue(res, row, cs), &sum) < 0 ||
+	    parse_number(PQgetvalue(res, row, cc), &count) < 0)
+		return err_set(e, "histogram '%s': malformed bucket arrays",
+			       md->column);
+	labels[nlabels].name = (char *)"le";
+	for (i = 0; i <= n; i++) {
+		struct sb sbuf = SB_INIT(sizeof(lebuf));
+
+		if (i < n)
+			expfmt_number(&sbuf, le[i]);
+		else
+			sb_adds(&sbuf, "+Inf");
+		snprintf(lebuf, sizeof(lebuf), "%s", sb_str(&sbuf));
+		sb_release(&sbuf);
+		labels[nlabels].value = lebuf;
+		mset_add(out, f, "_bucket", labels, nlabels + 1,
+			 i < n ? counts[i] : count, NULL);
+	}
+	mset_add(out, f, "_sum", labels, nlabels, sum * md->scale, NULL);
+	mset_add(out, f, "_count", labels, nlabels, count, NULL);
+	return 0;
+}
+
+int collect_rows(const struct collector *c, const PGresult *res,
+		 const char *datname, size_t max_series, struct mset *out,
+		 size_t *dropped, struct err *e)
+{
+	size_t nm = c->nmetrics, i, nlabels = 0, series = 0;
+	int *cols = xcalloc(nm ? nm : 1, sizeof(*cols));
+	struct family **fams = xcalloc(nm ? nm : 1, sizeof(*fams));
+	struct label *labels = xcalloc(nm + 2, sizeof(*labels));
+	int row, nrows = PQntuples(res);
+
+	for (i = 0; i < nm; i++) {
+		const struct metricdef *md = &c->metrics[i];
+
+		cols[i] = find_column(res, md->column);
+		if (cols[i] < 0 && md->usage != USAGE_DISCARD &&
+		    !md->has_const_value)
+			err_set(e, "column '%s' is declared but not returned",
+				md->column);
+		if (!is_value(md))
+			continue;
+		fams[i] = mset_family(out, md->name, usage_type(md->usage),
+				      md->help, e);
+	}
+	for (row = 0; row < nrows; row++) {
+		nlabels = 0;
+		for (i = 0; i < nm; i++) {
+			if (c->metrics[i].usage != USAGE_LABEL)
+				continue;
+			labels[nlabels].name = c->metrics[i].column;
+			labels[nlabels].value =
+				cols[i] < 0 ? (char *)""
+					    : PQgetvalue(res, row, cols[i]);
+			nlabels++;
+		}
+		if (datname) {
+			labels[nlabels].name = (char *)"datname";
+			labels[nlabels].value = (char *)datname;
+			nlabels++;
+		}
+		for (i = 0; i < nm; i++) {
+			const struct metricdef *md = &c->metrics[i];
+			double v;
+
+			if (!fams[i] || (cols[i] < 0 && !md->has_const_value))
+				continue;
+			if (series >= max_series) {
+				(*dropped)++;
+				continue;
+			}
+			if (md->usage == USAGE_HISTOGRAM) {
+				if (add_histogram(out, fams[i], res, row,
+						  cols[i], md, labels, nlabels,
+						  e) == 0)
+					series++;
+				continue;
+			}
+			if (md->usage == USAGE_INFO) {
+				v = 1;
+			} else if (md->has_const_value) {
+				v = md->const_value;
+			} else if (PQgetisnull(res, row, cols[i])) {
+				if (!md->has_null_value)
+					continue;
+				v = md->null_value;
+			} else {
+				const char *text = PQgetvalue(res, row, cols[i]);
+				size_t k;
+
+				if (md->nmap) {
+					v = NAN;
+					for (k = 0; k < md->nmap; k++)
+						if (!strcmp(md->map_keys[k],
+							    text))
+							v = md->map_vals[k];
+				} else if (collect_parse_value(
+						   text, PQftype(res, cols[i]),
+						   &v) < 0) {
+					err_set(e,
+						"column '%s': '%.40s' is not a "
+						"number",
+						md->column, text);
+					continue;
+				}
+				v *= md->scale;
+			}
+			if (mset_add(out, fams[i], "", labels, nlabels, v,
+				     NULL) == 0)
+				series++;
+			else
+				(*dropped)++;
+		}
+	}
+	free(cols);
+	free(fams);
+	free(labels);
+	return err_isset(e) ? -1 : 0;
+}
+
+static bool has_error_value(const struct collector *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->nmetrics; i++)
+		if (c->metrics[i].has_error_value)
+			return true;
+	return false;
+}
+
+/* Samples of the metrics that define an error value (pg_up 0). */
+static void add_error_values(const struct collector *c, struct mset *out)
+{
+	size_t i;
+
+	for (i = 0; i < c->nmetrics; i++) {
+		const struct metricdef *md = &c->metrics[i];
+		struct family *f;
+
+		if (!md->has_error_value)
+			continue;
+		f = mset_family(out, md->name, usage_type(md->usage), md->help,
+				NULL);
+		if (f)
+			mset_add(out, f, "", NULL, 0, md->error_value, NULL);
+	}
+}
+
+/*
+ * True the first time 'msg' is reported under 'key' or when it changed
+ * since, so a failing collector is logged when it starts failing, not on
+ * every scrape. A NULL 'msg' clears the key (recovered).
+ */
+static bool report_changed(struct target *t, const char *key, const char *msg)
+{
+	struct strmap_entry *slot = NULL;
+	char *old = strmap_get(&t->logged, key);
+	size_t i;
+
+	if (!msg) {
+		if (old) {
+			for (i = 0; i < t->logged.nslots; i++) {
+				slot = &t->logged.slots[i];
+				if (slot->key && slot->value == old) {
+					free(old);
+					slot->value = NULL;
+				}
+			}
+			return true;
+		}
+		return false;
+	}
+	if (old && !strcmp(old, msg))
+		return false;
+	if (!strmap_put(&t->logged, key, xstrdup(msg), NULL)) {
+		for (i = 0; i < t->logged.nslots; i++) {
+			slot = &t->logged.slots[i];
+			if (slot->key && !strcmp(slot->key, key)) {
+				free(slot->value);
+				slot->value = xstrdup(msg);
+			}
+		}
+	}
+	return true;
+}
+
+static bool has_tag(const struct target_config *tc, const char *tag)
+{
+	size_t i;
+
+	for (i = 0; i < tc->ntags; i++)
+		if (!strcmp(tc->tags[i], tag))
+			return true;
+	return false;
+}
+
+/* Does 'req' ("ext", "setting:NAME", "setting:NAME=VALUE") hold? */
+static bool requirement_met(struct target *t, struct pgconn *pc,
+			    const char *req, double deadline)
+{
+	char sql[512], name[256];
+	const char *want = NULL, *eq;
+	bool broken = false, ok;
+	struct err e = ERR_INIT;
+	PGresult *r;
+	char *lit;
+
+	if (strncmp(req, "setting:", 8))
+		return target_has_extension(t, req);
+	req += 8;
+	eq = strchr(req, '=');
+	snprintf(name, sizeof(name), "%.*s",
+		 (int)(eq ? (size_t)(eq - req) : strlen(req)), req);
+	if (eq)
+		want = eq + 1;
+	lit = PQescapeLiteral(pc->conn, name, strlen(name));
+	if (!lit)
+		return false;
+	snprintf(sql, sizeof(sql), "SELECT current_setting(%s, true)", lit);
+	PQfreemem(lit);
+	r = target_query(t, pc, sql, pc->timeout_ms, deadline, &broken, &e);
+	if (!r)
+		return false;
+	ok = PQntuples(r) == 1 && !PQgetisnull(r, 0, 0) &&
+	     (!want || !strcmp(PQgetvalue(r, 0, 0), want));
+	PQclear(r);
+	return ok;
+}
+
+/* Why 'c' does not run on 't' now, or NULL when it does. */
+static const char *skip_reason(struct target *t, struct pgconn *pc,
+			       const struct collector *c, double deadline,
+			       const struct variant **v)
+{
+	size_t i;
+
+	*v = NULL;
+	if (c->ntags) {
+		for (i = 0; i < c->ntags; i++)
+			if (has_tag(t->cfg, c->tags[i]))
+				break;
+		if (i == c->ntags)
+			return "tags";
+	}
+	if (t->cfg->kind == TARGET_POSTGRES) {
+		if (c->role == ROLE_PRIMARY && t->facts.in_recovery)
+			return "role";
+		if (c->role == ROLE_REPLICA && !t->facts.in_recovery)
+			return "role";
+	}
+	*v = collector_variant(c, t->facts.version);
+	if (!*v)
+		return "version";
+	for (i = 0; i < c->nrequires; i++)
+		if (!requirement_met(t, pc, c->requires[i], deadline))
+			return "requires";
+	return NULL;
+}
+
+static struct cache_entry *cache_get(struct target *t, const char *key,
+				     double now)
+{
+	struct cache_entry *ce;
+
+	pthread_mutex_lock(&t->lock);
+	ce = strmap_get(&t->cache, key);
+	pthread_mutex_unlock(&t->lock);
+	return ce && ce->expires > now ? ce : NULL;
+}
+
+static void cache_put(struct target *t, const char *key, struct mset *m,
+		      double expires, double seconds, size_t dropped)
+{
+	struct cache_entry *ce = xcalloc(1, sizeof(*ce));
+	void *old = NULL;
+
+	ce->m = m;
+	ce->expires = expires;
+	ce->seconds = seconds;
+	ce->dropped = dropped;
+	pthread_mutex_lock(&t->lock);
+	if (!strmap_put(&t->cache, key, ce, &old)) {
+		size_t i;
+
+		/* replace in place: strmap has no update */
+		for (i = 0; i < t->cache.nslots; i++) {
+			struct strmap_entry *s = &t->cache.slots[i];
+
+			if (s->key && s->value == old)
+				s->value = ce;
+		}
+		mset_free(((struct cache_entry *)old)->m);
+		free(old);
+	}
+	pthread_mutex_unlock(&t->lock);
+}
+
+/* Everything one collection needs, passed down to each collector run. */
+struct ctx {
+	struct target *t;
+	const struct queryset *qs;
+	double deadline;
+	struct mset *out;
+	struct run *runs;
+	size_t *dropped; /* per collector, this collection */
+};
+
+static int timeout_ms(const struct ctx *x, const struct collector *c)
+{
+	double want = c->timeout > 0 ? c->timeout : x->t->gcfg->statement_timeout;
+	double left = x->deadline - clock_now();
+
+	if (left < want)
+		want = left;
+	return want <= 0 ? 0 : (int)(want * 1000) + (want < 0.001);
+}
+
+/*
+ * Run collector 'i' on 'pc' (in database 'db', or the main one when NULL),
+ * using the cache when fresh. Sets '*broken' when the session died.
+ */
+static void run_collector(struct ctx *x, size_t i, const struct variant *v,
+			  struct pgconn *pc, const char *db, bool *broken)
+{
+	const struct collector *c = &x->qs->v[i];
+	struct target *t = x->t;
+	struct run *run = &x->runs[i];
+	struct err e = ERR_INIT;
+	struct cache_entry *ce;
+	struct mset *frag = NULL;
+	PGresult *res = NULL;
+	char *key, *sql = NULL;
+	size_t dropped = 0;
+	double start = clock_now(), secs;
+	int ms;
+
+	*broken = false;
+	run->attempted = true;
+	key = xasprintf("%s%c%s", c->name, KEY_SEP, db ? db : "");
+	ce = c->ttl > 0 ? cache_get(t, key, start) : NULL;
+	if (ce) {
+		x->dropped[i] += mset_merge(x->out, ce->m, NULL, 0);
+		run->seconds += ce->seconds;
+		free(key);
+		return;
+	}
+	ms = timeout_ms(x, c);
+	if (ms <= 0) {
+		err_set(&e, "the scrape deadline passed before it could run");
+		goto fail;
+	}
+	sql = collector_sql(c, v, t->gcfg);
+	res = target_query(t, pc, sql, ms, x->deadline, broken, &e);
+	if (!res)
+		goto fail;
+	frag = mset_new();
+	collect_rows(c, res, c->scope == SCOPE_DATABASE ? db : NULL,
+		     c->max_series ? c->max_series : t->gcfg->max_series, frag,
+		     &dropped, &e);
+	secs = clock_now() - start;
+	run->seconds += secs;
+	x->dropped[i] += dropped + mset_merge(x->out, frag, NULL, 0);
+	if (err_isset(&e)) {
+		/* rows that converted are served; the collector reports 0 */
+		mset_free(frag);
+		goto report;
+	}
+	if (c->ttl > 0)
+		cache_put(t, key, frag, start + c->ttl, secs, dropped);
+	else
+		mset_free(frag);
+	if (report_changed(t, key, NULL))
+		log_info("collector recovered", "target", t->name, "collector",
+			 c->name, "datname", db, NULL);
+	PQclear(res);
+	free(sql);
+	free(key);
+	return;
+fail:
+	run->seconds += clock_now() - start;
+	add_error_values(c, x->out);
+report:
+	run->failed = true;
+	if (report_changed(t, key, e.msg))
+		log_warn("collector failed", "target", t->name, "collector",
+			 c->name, "datname", db, "err", e.msg, NULL);
+	PQclear(res);
+	free(sql);
+	free(key);
+}
+
+static void note_skip(struct ctx *x, size_t i, const char *reason)
+{
+	const struct collector *c = &x->qs->v[i];
+	char *key = xasprintf("skip%c%s", KEY_SEP, c->name);
+
+	x->runs[i].skip = reason;
+	if (report_changed(x->t, key, reason))
+		log_info("collector skipped", "target", x->t->name,
+			 "collector", c->name, "reason", reason, NULL);
+	free(key);
+}
+
+/* Collectors of the main database: returns false if the session is gone. */
+static bool run_cluster(struct ctx *x, struct pgconn **pcp, bool *want_dbs,
+			const struct variant **variants)
+{
+	struct target *t = x->t;
+	size_t i;
+
+	for (i = 0; i < x->qs->n; i++) {
+		const struct collector *c = &x->qs->v[i];
+		const char *why;
+		bool broken;
+
+		if (c->kind != t->cfg->kind)
+			continue;
+		if (!*pcp) {
+			/* only what defines an error value (pg_up) reports */
+			if (c->scope == SCOPE_CLUSTER && has_error_value(c)) {
+				add_error_values(c, x->out);
+				x->runs[i].attempted = true;
+				x->runs[i].failed = true;
+			}
+			continue;
+		}
+		why = skip_reason(t, *pcp, c, x->deadline, &variants[i]);
+		if (why) {
+			note_skip(x, i, why);
+			continue;
+		}
+		if (c->scope == SCOPE_DATABASE) {
+			*want_dbs = true;
+			continue;
+		}
+		run_collector(x, i, variants[i], *pcp, NULL, &broken);
+		if (broken) {
+			struct err e = ERR_INIT;
+
+			target_release(t, *pcp, true);
+			*pcp = target_acquire(t, NULL, x->deadline, &e);
+		}
+	}
+	return *pcp != NULL;
+}
+
+static void run_databases(struct ctx *x, char **dbs,
+			  const struct variant **variants)
+{
+	struct target *t = x->t;
+	size_t i;
+	char **db;
+
+	for (db = dbs; *db; db++) {
+		struct err e = ERR_INIT;
+		struct pgconn *pc = target_acquire(t, *db, x->deadline, &e);
+		bool broken = false;
+
+		if (!pc) {
+			char *key = xasprintf("db%c%s", KEY_SEP, *db);
+
+			if (report_changed(t, key, e.msg))
+				log_warn("cannot collect database", "target",
+					 t->name, "datname", *db, "err", e.msg,
+					 NULL);
+			free(key);
+			for (i = 0; i < x->qs->n; i++)
+				if (variants[i] &&
+				    x->qs->v[i].scope == SCOPE_DATABASE) {
+					x->runs[i].attempted = true;
+					x->runs[i].failed = true;
+				}
+			continue;
+		}
+		for (i = 0; i < x->qs->n && !broken; i++) {
+			const struct collector *c = &x->qs->v[i];
+
+			if (c->scope != SCOPE_DATABASE || !variants[i] ||
+			    x->runs[i].skip || c->kind != t->cfg->kind)
+				continue;
+			run_collector(x, i, variants[i], pc, *db, &broken);
+		}
+		target_release(t, pc, broken);
+	}
+}
+
+static void add_self(struct ctx *x, double started)
+{
+	struct target *t = x->t;
+	struct mset *m = x->out;
+	struct family *dur, *ok, *skipped, *dropped;
+	struct label l[2];
+	struct pool_stats st;
+	size_t i;
+
+	dur = mset_family(m, "pgpulse_scrape_duration_seconds", METRIC_GAUGE,
+			  "Time the collector took in the last scrape "
+			  "(of the run that produced a cached result).",
+			  NULL);
+	ok = mset_family(m, "pgpulse_scrape_success", METRIC_GAUGE,
+			 "Whether the collector succeeded in the last scrape.",
+			 NULL);
+	skipped = mset_family(m, "pgpulse_collector_skipped", METRIC_GAUGE,
+			      "Collectors that do not run on this target, "
+			      "with the reason (version, role, tags, "
+			      "requires).",
+			      NULL);
+	pthread_mutex_lock(&t->lock);
+	if (t->ndropped < x->qs->n) {
+		t->dropped = xrealloc(t->dropped,
+				      x->qs->n * sizeof(*t->dropped));
+		memset(t->dropped + t->ndropped, 0,
+		       (x->qs->n - t->ndropped) * sizeof(*t->dropped));
+		t->ndropped = x->qs->n;
+	}
+	for (i = 0; i < x->qs->n; i++)
+		t->dropped[i] += x->dropped[i];
+	st = t->stats;
+	pthread_mutex_unlock(&t->lock);
+	dropped = mset_family(m, "pgpulse_series_dropped_total",
+			      METRIC_COUNTER,
+			      "Series dropped by the collector: duplicates, "
+			      "invalid values, or past max_series.",
+			      NULL);
+	l[0].name = (char *)"collector";
+	for (i = 0; i < x->qs->n; i++) {
+		const struct collector *c = &x->qs->v[i];
+		struct run *r = &x->runs[i];
+
+		l[0].value = c->name;
+		if (r->skip) {
+			l[1].name = (char *)"reason";
+			l[1].value = (char *)r->skip;
+			mset_add(m, skipped, "", l, 2, 1, NULL);
+			continue;
+		}
+		if (!r->attempted)
+			continue;
+		mset_add(m, dur, "", l, 1, r->seconds, NULL);
+		mset_add(m, ok, "", l, 1, r->failed ? 0 : 1, NULL);
+		mset_add(m, dropped, "", l, 1, (double)t->dropped[i], NULL);
+	}
+
+	struct {
+		const char *name, *help;
+		enum metric_type type;
+		double v;
+	} pool[] = {
+		{"pgpulse_connections_max", "Connections pgpulse may open to "
+		 "the target (connections_per_target).", METRIC_GAUGE, st.max},
+		{"pgpulse_connections_open", "Connections pgpulse has open to "
+		 "the target.", METRIC_GAUGE, st.open},
+		{"pgpulse_connections_busy", "Connections of pgpulse in use by "
+		 "a collection.", METRIC_GAUGE, st.busy},
+		{"pgpulse_connection_attempts_total", "Connections pgpulse "
+		 "tried to open to the target.", METRIC_COUNTER,
+		 (double)st.attempts},
+		{"pgpulse_connection_failures_total", "Connection attempts "
+		 "that failed.", METRIC_COUNTER, (double)st.failures},
+		{"pgpulse_connect_duration_seconds", "Time the last connection "
+		 "attempt took.", METRIC_GAUGE, st.last_connect_seconds},
+		{"pgpulse_collection_duration_seconds", "Time the whole "
+		 "collection of the target took.", METRIC_GAUGE,
+		 clock_now() - started},
+	};
+	for (i = 0; i < ARRAY_SIZE(pool); i++) {
+		struct family *f = mset_family(m, pool[i].name, pool[i].type,
+					       pool[i].help, NULL);
+
+		if (f)
+			mset_add(m, f, "", NULL, 0, pool[i].v, NULL);
+	}
+	if (t->cfg->kind == TARGET_POSTGRES && t->facts.version) {
+		struct family *f;
+
+		f = mset_family(m, "pgpulse_role_superuser", METRIC_GAUGE,
+				"Whether pgpulse's role is a superuser (it "
+				"should be a pg_monitor member instead).",
+				NULL);
+		if (f)
+			mset_add(m, f, "", NULL, 0, t->facts.superuser, NULL);
+		f = mset_family(m, "pgpulse_role_pg_monitor", METRIC_GAUGE,
+				"Whether pgpulse's role is a member of "
+				"pg_monitor.",
+				NULL);
+		if (f)
+			mset_add(m, f, "", NULL, 0, t->facts.pg_monitor, NULL);
+	}
+}
+
+static struct collection *collect_once(struct target *t,
+				       const struct queryset *qs,
+				       double deadline)
+{
+	struct collection *col = xcalloc(1, sizeof(*col));
+	struct ctx x = {0};
+	const struct variant **variants = NULL;
+	struct err e = ERR_INIT;
+	struct pgconn *pc;
+	bool want_dbs = false, up = false;
+	double started = clock_now();
+
+	x.t = t;
+	x.qs = qs;
+	x.deadline = deadline;
+	x.out = col->m = mset_new();
+	x.runs = xcalloc(qs->n + 1, sizeof(*x.runs));
+	x.dropped = xcalloc(qs->n + 1, sizeof(*x.dropped));
+	variants = xcalloc(qs->n + 1, sizeof(*variants));
+
+	pc = target_acquire(t, NULL, deadline, &e);
+	if (pc && target_refresh_facts(t, pc, deadline, &e) < 0) {
+		target_release(t, pc, true);
+		pc = NULL;
+	}
+	up = pc != NULL;
+	if (report_changed(t, "up", up ? NULL : e.msg)) {
+		if (up)
+			log_info("target is up", "target", t->name, NULL);
+		else
+			log_warn("target is down", "target", t->name, "err",
+				 e.msg, NULL);
+	}
+	run_cluster(&x, &pc, &want_dbs, variants);
+	if (pc) {
+		char **dbs = NULL;
+
+		if (want_dbs) {
+			struct err de = ERR_INIT;
+
+			dbs = target_databases(t, pc, deadline, &de);
+			if (!dbs)
+				log_warn("cannot list databases", "target",
+					 t->name, "err", de.msg, NULL);
+		}
+		target_release(t, pc, false);
+		if (dbs)
+			run_databases(&x, dbs, variants);
+		target_free_list(dbs);
+	}
+	pthread_mutex_lock(&t->lock);
+	t->up = up;
+	t->ever_up |= up;
+	pthread_mutex_unlock(&t->lock);
+	add_self(&x, started);
+	col->up = up;
+	col->finished = clock_now();
+	free(x.runs);
+	free(x.dropped);
+	free(variants);
+	return col;
+}
+
+static void collection_unref_locked(struct collection *c)
+{
+	if (c && --c->refs == 0) {
+		mset_free(c->m);
+		free(c);
+	}
+}
+
+struct collection *collect_target(struct target *t, const struct queryset *qs,
+				  double deadline)
+{
+	struct collection *c, *old;
+
+	pthread_mutex_lock(&t->lock);
+	if (t->collecting) {
+		unsigned long gen = t->generation;
+
+		while (t->collecting && t->generation == gen)
+			if (target_wait(t, deadline) == ETIMEDOUT)
+				break;
+		c = t->last;
+		if (c)
+			c->refs++;
+		pthread_mutex_unlock(&t->lock);
+		return c;
+	}
+	t->collecting = true;
+	pthread_mutex_unlock(&t->lock);
+
+	c = collect_once(t, qs, deadline);
+
+	pthread_mutex_lock(&t->lock);
+	c->refs = 2; /* the target's and the caller's */
+	old = t->last;
+	t->last = c;
+	t->collecting = false;
+	t->generation++;
+	collection_unref_locked(old);
+	pthread_cond_broadcast(&t->cond);
+	pthread_mutex_unlock(&t->lock);
+	return c;
+}
+
+void collection_put(struct target *t, struct collection *c)
+{
+	if (!c)
+		return;
+	pthread_mutex_lock(&t->lock);
+	collection_unref_locked(c);
+	pthread_mutex_unlock(&t->lock);
+}

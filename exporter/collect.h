@@ -1,0 +1,60 @@
+/*
+ * One collection of one target: which collectors apply (kind, role, tags,
+ * version, requires), ttl cache, per-collector timeouts, rows into samples,
+ * and singleflight so concurrent scrapes of a target share one collection.
+ */
+#ifndef COLLECT_H
+#define COLLECT_H
+
+#include <stdbool.h>
+#include <libpq-fe.h>
+#include "compat.h"
+#include "err.h"
+#include "metrics.h"
+#include "querydef.h"
+#include "target.h"
+
+/*
+ * The result of one collection: the target's series (without the target's
+ * own labels, which the scrape adds) and its pgpulse_* self metrics.
+ * Refcounted under the target's lock: the target keeps the last one, each
+ * scrape that uses it holds a reference. Read-only once published.
+ */
+struct collection {
+	struct mset *m;
+	int refs;
+	double finished; /* monotonic */
+	bool up;         /* the main session worked */
+};
+
+/*
+ * Collect 't' with the collectors of 'qs', or join the collection already
+ * running for it. Returns a reference (give it back with collection_put),
+ * or NULL when a joined collection did not finish before 'deadline' and
+ * there is no earlier one.
+ */
+struct collection *collect_target(struct target *t, const struct queryset *qs,
+				  double deadline);
+void collection_put(struct target *t, struct collection *c);
+
+/*
+ * Convert a column value of type 'type' (a pg_type oid) to a number:
+ * integers, floats, numerics, booleans (1/0), timestamps (unix seconds,
+ * given DateStyle ISO and TimeZone UTC), intervals (seconds, given
+ * IntervalStyle iso_8601), pg_lsn (bytes). Returns 0, or -1 when 'text' is
+ * not a number of that type.
+ */
+int collect_parse_value(const char *text, Oid type, double *out) MUST_CHECK;
+
+/*
+ * Turn the rows of 'res' into samples of 'c' in 'out'. 'datname' (or NULL)
+ * is added as a label to every row. At most 'max_series' series are made;
+ * the rest are counted in '*dropped'. Problems (missing columns, values
+ * that are not numbers) set 'e' but the rows that could be converted are
+ * kept. Returns 0, or -1 when 'e' was set.
+ */
+int collect_rows(const struct collector *c, const PGresult *res,
+		 const char *datname, size_t max_series, struct mset *out,
+		 size_t *dropped, struct err *e);
+
+#endif

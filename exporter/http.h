@@ -1,0 +1,21 @@
+/*
+ * The HTTP server: libmicrohttpd setup, the route table, compression and
+ * request limits.
+ */
+#ifndef HTTP_H
+#define HTTP_H
+
+#include "cli.h"
+#include "err.h"
+
+struct MHD_Daemon;
+
+/*
+ * Listen on o->listen and serve until http_stop. The options are read by
+ * the request threads for the daemon's lifetime (reload re-reads files
+ * named there). Returns NULL with 'e' set.
+ */
+struct MHD_Daemon *http_start(const struct cli *o, struct err *e);
+void http_stop(struct MHD_Daemon *d);
+
+#endif

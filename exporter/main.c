@@ -1,0 +1,93 @@
+/*
+ * pgpulse: parse the command line, load the configuration, serve, and wait
+ * for signals. No logic of its own.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include "cli.h"
+#include "dryrun.h"
+#include "http.h"
+#include "log.h"
+#include "runtime.h"
+#include "selfmetrics.h"
+#include "compat.h"
+
+int main(int argc, char **argv)
+{
+	struct cli o;
+	struct err e = ERR_INIT;
+	struct diags d = DIAGS_INIT;
+	struct MHD_Daemon *httpd = NULL;
+	struct runtime *rt;
+	sigset_t set;
+	int sig, rc = 1;
+
+	if (cli_parse(&o, argc, argv, &e) < 0) {
+		fprintf(stderr, "pgpulse: %s\n", e.msg);
+		cli_release(&o);
+		return 2;
+	}
+	if (o.help) {
+		cli_usage(stdout);
+		cli_release(&o);
+		return 0;
+	}
+	if (o.version) {
+		printf("pgpulse %s (revision %s)\n", PGPULSE_VERSION,
+		       PGPULSE_REVISION);
+		cli_release(&o);
+		return 0;
+	}
+	log_setup(o.log_level, o.log_format);
+	if (o.dry_run) {
+		rc = dryrun_main(&o);
+		cli_release(&o);
+		return rc;
+	}
+
+	/*
+	 * Signals are taken by sigwait below, in this thread only: the
+	 * server's threads, started after this, inherit the mask.
+	 */
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&set);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	selfmetrics_init();
+
+	rt = runtime_build(&o, &d);
+	diags_print(&d, stderr);
+	diags_release(&d);
+	if (!rt) {
+		log_error("invalid configuration; not starting", NULL);
+		goto out;
+	}
+	runtime_install(rt);
+	httpd = http_start(&o, &e);
+	if (!httpd) {
+		log_error("cannot start the HTTP server", "err", e.msg, NULL);
+		goto out;
+	}
+	log_info("listening", "address", o.listen, "version", PGPULSE_VERSION,
+		 NULL);
+	for (;;) {
+		if (sigwait(&set, &sig))
+			continue;
+		if (sig == SIGHUP) {
+			log_info("reloading on SIGHUP", NULL);
+			runtime_reload(&o);
+			continue;
+		}
+		log_info("shutting down", "signal",
+			 sig == SIGTERM ? "SIGTERM" : "SIGINT", NULL);
+		break;
+	}
+	rc = 0;
+out:
+	http_stop(httpd);
+	runtime_clear();
+	cli_release(&o);
+	return rc;
+}

@@ -1,0 +1,24 @@
+/*
+ * One scrape: collect the targets in parallel, each within the deadline,
+ * add target labels, the exporter's own metrics, and render the page.
+ */
+#ifndef SCRAPE_H
+#define SCRAPE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include "expfmt.h"
+#include "runtime.h"
+
+/*
+ * Collect 'targets' (n of them, of snapshot 'rt') by 'deadline' (monotonic
+ * seconds) and render them with the exporter's own metrics. 'label' adds
+ * target="<name>" and each target's static labels to its series. Returns
+ * the page (malloc'ed, free it) and its length, or NULL when the page would
+ * exceed the response cap.
+ */
+char *scrape_run(const struct runtime *rt, struct target **targets, size_t n,
+		 bool label, double deadline, enum expfmt_format fmt,
+		 size_t *len);
+
+#endif

@@ -1,0 +1,843 @@
+/*
+ * One monitored server: a bounded pool of read-only, time-bounded sessions,
+ * reconnected with backoff; queries run asynchronously so a deadline can
+ * cancel them.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <regex.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "target.h"
+#include "log.h"
+#include "xalloc.h"
+#include "compat.h"
+
+#define BACKOFF_MAX 10.0
+
+double clock_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+double clock_wall(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static bool is_conninfo_string(const char *s)
+{
+	return strchr(s, '=') || !strncmp(s, "postgresql://", 13) ||
+	       !strncmp(s, "postgres://", 11);
+}
+
+/* Set 'key' to 'val' in the flattened parameters, replacing an earlier one. */
+static void set_param(struct target *t, const char *key, const char *val)
+{
+	size_t i;
+
+	for (i = 0; i < t->nparams; i++) {
+		if (!strcmp(t->keys[i], key)) {
+			free(t->vals[i]);
+			t->vals[i] = xstrdup(val);
+			return;
+		}
+	}
+	t->keys = xrealloc(t->keys, (t->nparams + 1) * sizeof(*t->keys));
+	t->vals = xrealloc(t->vals, (t->nparams + 1) * sizeof(*t->vals));
+	t->keys[t->nparams] = xstrdup(key);
+	t->vals[t->nparams] = xstrdup(val);
+	t->nparams++;
+}
+
+static const char *get_param(const struct target *t, const char *key)
+{
+	size_t i;
+
+	for (i = 0; i < t->nparams; i++)
+		if (!strcmp(t->keys[i], key))
+			return t->vals[i];
+	return NULL;
+}
+
+static void del_param(struct target *t, const char *key)
+{
+	size_t i;
+
+	for (i = 0; i < t->nparams; i++) {
+		if (strcmp(t->keys[i], key))
+			continue;
+		free(t->keys[i]);
+		free(t->vals[i]);
+		t->nparams--;
+		t->keys[i] = t->keys[t->nparams];
+		t->vals[i] = t->vals[t->nparams];
+		return;
+	}
+}
+
+/*
+ * Flatten the configured parameters: a URI or conninfo string in "dbname"
+ * is expanded by libpq into its keywords, so that the database can be
+ * replaced for per-database connections and the options merged.
+ */
+static int flatten_params(struct target *t, struct err *e)
+{
+	const struct target_config *cfg = t->cfg;
+	size_t i;
+
+	for (i = 0; i < cfg->nparams; i++) {
+		PQconninfoOption *opts, *o;
+		char *msg = NULL;
+
+		if (strcmp(cfg->keys[i], "dbname") ||
+		    !is_conninfo_string(cfg->vals[i])) {
+			set_param(t, cfg->keys[i], cfg->vals[i]);
+			continue;
+		}
+		opts = PQconninfoParse(cfg->vals[i], &msg);
+		if (!opts) {
+			char safe[256];
+
+			log_redact(msg ? msg : "out of memory", safe,
+				   sizeof(safe));
+			PQfreemem(msg);
+			return err_set(e, "invalid connection string: %s",
+				       safe);
+		}
+		for (o = opts; o->keyword; o++)
+			if (o->val)
+				set_param(t, o->keyword, o->val);
+		PQconninfoFree(opts);
+	}
+	return 0;
+}
+
+static int compile_patterns(char **pats, size_t n, void **out, struct err *e)
+{
+	regex_t *re;
+	size_t i;
+
+	*out = NULL;
+	if (!n)
+		return 0;
+	re = xcalloc(n, sizeof(*re));
+	for (i = 0; i < n; i++) {
+		if (regcomp(&re[i], pats[i], REG_EXTENDED | REG_NOSUB)) {
+			while (i--)
+				regfree(&re[i]);
+			free(re);
+			return err_set(e, "invalid database pattern '%s'",
+				       pats[i]);
+		}
+	}
+	*out = re;
+	return 0;
+}
+
+static void free_patterns(void *p, size_t n)
+{
+	regex_t *re = p;
+	size_t i;
+
+	if (!re)
+		return;
+	for (i = 0; i < n; i++)
+		regfree(&re[i]);
+	free(re);
+}
+
+struct target *target_new(const struct target_config *cfg,
+			  const struct config *gcfg, struct err *e)
+{
+	struct target *t = xcalloc(1, sizeof(*t));
+
+	t->cfg = cfg;
+	t->gcfg = gcfg;
+	t->name = xstrdup(cfg->name);
+	pthread_mutex_init(&t->lock, NULL);
+	pthread_cond_init(&t->cond, NULL);
+	t->nslots = gcfg->connections_per_target ? gcfg->connections_per_target
+						 : 1;
+	t->slots = xcalloc(t->nslots, sizeof(*t->slots));
+	t->stats.max = t->nslots;
+	if (flatten_params(t, e) < 0)
+		goto fail;
+	/* pgpulse names its sessions; the user's choice would hide them */
+	set_param(t, "application_name", "pgpulse");
+	if (cfg->kind == TARGET_PGBOUNCER) {
+		/* the admin console refuses startup options */
+		del_param(t, "options");
+		del_param(t, "target_session_attrs");
+		if (!get_param(t, "dbname"))
+			set_param(t, "dbname", "pgbouncer");
+	}
+	t->main_db = xstrdup_or_null(get_param(t, "dbname"));
+	if (compile_patterns(cfg->db_include, cfg->ninclude, &t->db_include,
+			     e) < 0 ||
+	    compile_patterns(cfg->db_exclude, cfg->nexclude, &t->db_exclude,
+			     e) < 0)
+		goto fail;
+	return t;
+fail:
+	err_wrap(e, "target '%s'", cfg->name);
+	target_free(t);
+	return NULL;
+}
+
+static void facts_release(struct server_facts *f)
+{
+	free(f->version_text);
+	target_free_list(f->extensions);
+	memset(f, 0, sizeof(*f));
+}
+
+void target_free(struct target *t)
+{
+	size_t i;
+
+	if (!t)
+		return;
+	for (i = 0; i < t->nslots; i++) {
+		PQfinish(t->slots[i].conn);
+		free(t->slots[i].dbname);
+	}
+	free(t->slots);
+	for (i = 0; i < t->nparams; i++) {
+		free(t->keys[i]);
+		free(t->vals[i]);
+	}
+	free(t->keys);
+	free(t->vals);
+	free(t->main_db);
+	free_patterns(t->db_include, t->cfg->ninclude);
+	free_patterns(t->db_exclude, t->cfg->nexclude);
+	free(t->last_error);
+	facts_release(&t->facts);
+	strmap_release(&t->logged);
+	free(t->dropped);
+	pthread_mutex_destroy(&t->lock);
+	pthread_cond_destroy(&t->cond);
+	free(t->name);
+	free(t);
+}
+
+/* Escape a value for libpq's options string (backslash before space, \). */
+static void add_option(char *buf, size_t size, const char *name,
+		       const char *value)
+{
+	size_t len = strlen(buf);
+	const char *p;
+
+	if (len + 1 >= size)
+		return;
+	len += (size_t)snprintf(buf + len, size - len, "%s-c %s=", len ? " " : "",
+				name);
+	for (p = value; *p && len + 2 < size; p++) {
+		if (*p == ' ' || *p == '\\')
+			buf[len++] = '\\';
+		buf[len++] = *p;
+	}
+	buf[len] = '\0';
+}
+
+static char *session_options(const struct target *t)
+{
+	const struct config *g = t->gcfg;
+	const char *user = get_param(t, "options");
+	char buf[1024] = "";
+	char num[32];
+
+	/*
+	 * Every session is read-only and bounded before its first query; the
+	 * date and interval styles make timestamps and intervals parseable.
+	 */
+	add_option(buf, sizeof(buf), "default_transaction_read_only", "on");
+	snprintf(num, sizeof(num), "%d", (int)(g->statement_timeout * 1000));
+	add_option(buf, sizeof(buf), "statement_timeout", num);
+	snprintf(num, sizeof(num), "%d", (int)(g->lock_timeout * 1000));
+	add_option(buf, sizeof(buf), "lock_timeout", num);
+	snprintf(num, sizeof(num), "%d",
+		 (int)((g->scrape_timeout + g->statement_timeout) * 1000));
+	add_option(buf, sizeof(buf), "idle_in_transaction_session_timeout",
+		   num);
+	add_option(buf, sizeof(buf), "DateStyle", "ISO");
+	add_option(buf, sizeof(buf), "TimeZone", "UTC");
+	add_option(buf, sizeof(buf), "IntervalStyle", "iso_8601");
+	add_option(buf, sizeof(buf), "jit", "off");
+	if (user && *user)
+		return xasprintf("%s %s", user, buf);
+	return xstrdup(buf);
+}
+
+/* Read the password at each connect, so rotated secrets work. */
+static char *current_password(const struct target *t, struct err *e)
+{
+	const struct target_config *cfg = t->cfg;
+
+	if (cfg->password_file)
+		return config_read_secret(cfg->password_file, e);
+	if (cfg->password_env) {
+		const char *v = getenv(cfg->password_env);
+
+		if (!v) {
+			err_set(e, "environment variable '%s' is not set",
+				cfg->password_env);
+			return NULL;
+		}
+		return xstrdup(v);
+	}
+	return NULL;
+}
+
+static char *conn_error(PGconn *c)
+{
+	char buf[512], safe[512];
+	const char *msg = c ? PQerrorMessage(c) : "out of memory";
+	size_t n;
+
+	snprintf(buf, sizeof(buf), "%s", msg);
+	n = strlen(buf);
+	while (n && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
+		buf[--n] = '\0';
+	for (char *p = buf; *p; p++)
+		if (*p == '\n')
+			*p = ' ';
+	log_redact(buf, safe, sizeof(safe));
+	return xstrdup(safe);
+}
+
+static PGconn *connect_db(struct target *t, const char *dbname,
+			  double deadline, struct err *e)
+{
+	const char **keys = NULL, **vals = NULL;
+	char *password = NULL, *options = NULL, *msg = NULL;
+	char timeout[16];
+	double left = deadline - clock_now();
+	PGconn *c = NULL;
+	size_t i, n = 0;
+	int secs;
+
+	password = current_password(t, e);
+	if (!password && err_isset(e))
+		return NULL;
+	keys = xcalloc(t->nparams + 6, sizeof(*keys));
+	vals = xcalloc(t->nparams + 6, sizeof(*vals));
+	for (i = 0; i < t->nparams; i++) {
+		if (!strcmp(t->keys[i], "dbname") ||
+		    !strcmp(t->keys[i], "options") ||
+		    !strcmp(t->keys[i], "connect_timeout"))
+			continue;
+		keys[n] = t->keys[i];
+		vals[n++] = t->vals[i];
+	}
+	if (dbname) {
+		keys[n] = "dbname";
+		vals[n++] = dbname;
+	}
+	if (password) {
+		keys[n] = "password";
+		vals[n++] = password;
+	}
+	if (t->cfg->kind == TARGET_POSTGRES) {
+		options = session_options(t);
+		keys[n] = "options";
+		vals[n++] = options;
+	}
+	secs = (int)(left < t->gcfg->connect_timeout ? left
+						       : t->gcfg->connect_timeout);
+	snprintf(timeout, sizeof(timeout), "%d", secs < 2 ? 2 : secs);
+	keys[n] = "connect_timeout";
+	vals[n++] = timeout;
+	keys[n] = NULL;
+	vals[n] = NULL;
+
+	c = PQconnectdbParams(keys, vals, 0);
+	if (PQstatus(c) != CONNECTION_OK) {
+		msg = conn_error(c);
+		err_set(e, "cannot connect: %s", msg);
+		PQfinish(c);
+		c = NULL;
+	}
+	free(msg);
+	free(options);
+	if (password) {
+		memset(password, 0, strlen(password));
+		free(password);
+	}
+	free(keys);
+	free(vals);
+	return c;
+}
+
+static bool same_db(const char *a, const char *b)
+{
+	if (!a || !b)
+		return a == b;
+	return !strcmp(a, b);
+}
+
+/* Close connections to other databases that sat idle too long. */
+static void close_idle(struct target *t, double now)
+{
+	unsigned i;
+
+	for (i = 0; i < t->nslots; i++) {
+		struct pgconn *s = &t->slots[i];
+
+		if (s->busy || !s->conn || same_db(s->dbname, t->main_db))
+			continue;
+		if (now - s->idle_at < t->gcfg->idle_timeout)
+			continue;
+		PQfinish(s->conn);
+		s->conn = NULL;
+		free(s->dbname);
+		s->dbname = NULL;
+		t->stats.open--;
+	}
+}
+
+static struct pgconn *find_slot(struct target *t, const char *db)
+{
+	struct pgconn *empty = NULL, *other = NULL;
+	unsigned i;
+
+	for (i = 0; i < t->nslots; i++) {
+		struct pgconn *s = &t->slots[i];
+
+		if (s->busy)
+			continue;
+		if (s->conn && same_db(s->dbname, db))
+			return s;
+		if (!s->conn && !empty)
+			empty = s;
+		else if (s->conn && !other)
+			other = s;
+	}
+	if (empty)
+		return empty;
+	if (other) {
+		/* reuse the slot: the bound holds whatever the databases */
+		PQfinish(other->conn);
+		other->conn = NULL;
+		free(other->dbname);
+		other->dbname = NULL;
+		t->stats.open--;
+	}
+	return other;
+}
+
+int target_wait(struct target *t, double deadline)
+{
+	struct timespec ts;
+	double wall = clock_wall() + (deadline - clock_now());
+
+	ts.tv_sec = (time_t)wall;
+	ts.tv_nsec = (long)((wall - (double)ts.tv_sec) * 1e9);
+	return pthread_cond_timedwait(&t->cond, &t->lock, &ts);
+}
+
+struct pgconn *target_acquire(struct target *t, const char *dbname,
+			      double deadline, struct err *e)
+{
+	const char *db = dbname ? dbname : t->main_db;
+	struct pgconn *s = NULL;
+	PGconn *c;
+	double start, now;
+
+	pthread_mutex_lock(&t->lock);
+	for (;;) {
+		s = find_slot(t, db);
+		if (s)
+			break;
+		if (clock_now() >= deadline ||
+		    target_wait(t, deadline) == ETIMEDOUT) {
+			pthread_mutex_unlock(&t->lock);
+			err_set(e, "no free connection before the deadline");
+			return NULL;
+		}
+	}
+	s->busy = true;
+	t->stats.busy++;
+	if (s->conn) {
+		pthread_mutex_unlock(&t->lock);
+		return s;
+	}
+	now = clock_now();
+	if (now < t->next_attempt) {
+		s->busy = false;
+		t->stats.busy--;
+		err_set(e, "not reconnecting for %.1fs after: %s",
+			t->next_attempt - now,
+			t->last_error ? t->last_error : "an error");
+		pthread_mutex_unlock(&t->lock);
+		return NULL;
+	}
+	t->stats.attempts++;
+	pthread_mutex_unlock(&t->lock);
+
+	start = clock_now();
+	c = connect_db(t, db, deadline, e);
+
+	pthread_mutex_lock(&t->lock);
+	t->stats.last_connect_seconds = clock_now() - start;
+	if (!c) {
+		t->stats.failures++;
+		s->busy = false;
+		t->stats.busy--;
+		/* back off only when the server itself is unreachable */
+		if (same_db(db, t->main_db)) {
+			t->backoff = t->backoff ? t->backoff * 2 : 1;
+			if (t->backoff > BACKOFF_MAX)
+				t->backoff = BACKOFF_MAX;
+			t->next_attempt = clock_now() + t->backoff;
+			free(t->last_error);
+			t->last_error = xstrdup(e->msg);
+		}
+		pthread_cond_broadcast(&t->cond);
+		pthread_mutex_unlock(&t->lock);
+		return NULL;
+	}
+	if (same_db(db, t->main_db))
+		t->backoff = 0;
+	s->conn = c;
+	s->dbname = xstrdup_or_null(db);
+	s->timeout_ms = (int)(t->gcfg->statement_timeout * 1000);
+	t->stats.open++;
+	pthread_mutex_unlock(&t->lock);
+	return s;
+}
+
+void target_release(struct target *t, struct pgconn *pc, bool broken)
+{
+	double now = clock_now();
+
+	pthread_mutex_lock(&t->lock);
+	if (broken && pc->conn) {
+		PQfinish(pc->conn);
+		pc->conn = NULL;
+		free(pc->dbname);
+		pc->dbname = NULL;
+		t->stats.open--;
+	}
+	pc->busy = false;
+	pc->idle_at = now;
+	t->stats.busy--;
+	close_idle(t, now);
+	pthread_cond_broadcast(&t->cond);
+	pthread_mutex_unlock(&t->lock);
+}
+
+/* Wait until the result can be read without blocking. 1: deadline. */
+static int wait_ready(PGconn *c, double deadline)
+{
+	while (PQisBusy(c)) {
+		double left = deadline - clock_now();
+		struct pollfd p = {.fd = PQsocket(c), .events = POLLIN};
+		int r;
+
+		if (left <= 0)
+			return 1;
+		r = poll(&p, 1, (int)(left * 1000) + 1);
+		if (r < 0 && errno != EINTR)
+			return -1;
+		if (r > 0 && !PQconsumeInput(c))
+			return -1;
+	}
+	return 0;
+}
+
+static void result_error(PGresult *r, struct err *e)
+{
+	const char *msg = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
+	const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+	const char *pos = PQresultErrorField(r, PG_DIAG_STATEMENT_POSITION);
+
+	if (!msg)
+		msg = PQresultErrorMessage(r);
+	if (pos)
+		err_set(e, "%s (SQLSTATE %s, at character %s)", msg,
+			state ? state : "?", pos);
+	else
+		err_set(e, "%s (SQLSTATE %s)", msg, state ? state : "?");
+}
+
+/*
+ * Collect every result of the query sent on 'c'. Returns the last rows
+ * (or command) result, or NULL with 'e' set.
+ */
+static PGresult *read_results(PGconn *c, double deadline, bool *broken,
+			      struct err *e)
+{
+	PGresult *keep = NULL, *r;
+	int w;
+
+	for (;;) {
+		w = wait_ready(c, deadline);
+		if (w == 1) {
+			char buf[256];
+			PGcancel *cn = PQgetCancel(c);
+
+			if (cn) {
+				PQcancel(cn, buf, sizeof(buf));
+				PQfreeCancel(cn);
+			}
+			err_set(e, "canceled: the scrape deadline passed");
+			/* give the server a moment to answer the cancel */
+			w = wait_ready(c, clock_now() + 2);
+			if (w) {
+				*broken = true;
+				break;
+			}
+		} else if (w < 0) {
+			char *msg = conn_error(c);
+
+			err_set(e, "connection lost: %s", msg);
+			free(msg);
+			*broken = true;
+			break;
+		}
+		r = PQgetResult(c);
+		if (!r)
+			break;
+		switch (PQresultStatus(r)) {
+		case PGRES_TUPLES_OK:
+		case PGRES_COMMAND_OK:
+			PQclear(keep);
+			keep = r;
+			break;
+		default:
+			result_error(r, e);
+			PQclear(r);
+			break;
+		}
+	}
+	if (PQstatus(c) == CONNECTION_BAD) {
+		if (!err_isset(e)) {
+			char *msg = conn_error(c);
+
+			err_set(e, "connection lost: %s", msg);
+			free(msg);
+		}
+		*broken = true;
+	}
+	if (err_isset(e)) {
+		PQclear(keep);
+		return NULL;
+	}
+	return keep;
+}
+
+PGresult *target_query(struct target *t, struct pgconn *pc, const char *sql,
+		       int timeout_ms, double deadline, bool *broken,
+		       struct err *e)
+{
+	PGconn *c = pc->conn;
+	PGresult *r;
+
+	*broken = false;
+	if (t->cfg->kind == TARGET_PGBOUNCER) {
+		/* the console speaks the simple protocol only */
+		if (!PQsendQuery(c, sql))
+			goto send_failed;
+		return read_results(c, deadline, broken, e);
+	}
+	if (timeout_ms != pc->timeout_ms) {
+		char set[64];
+
+		snprintf(set, sizeof(set), "SET statement_timeout = %d",
+			 timeout_ms);
+		if (!PQsendQuery(c, set))
+			goto send_failed;
+		r = read_results(c, deadline, broken, e);
+		if (!r)
+			return NULL;
+		PQclear(r);
+		pc->timeout_ms = timeout_ms;
+	}
+	/* the extended protocol refuses several statements in one text */
+	if (!PQsendQueryParams(c, sql, 0, NULL, NULL, NULL, NULL, 0))
+		goto send_failed;
+	return read_results(c, deadline, broken, e);
+
+send_failed: {
+	char *msg = conn_error(c);
+
+	err_set(e, "cannot send query: %s", msg);
+	free(msg);
+	*broken = PQstatus(c) == CONNECTION_BAD;
+	return NULL;
+}
+}
+
+void target_free_list(char **list)
+{
+	char **p;
+
+	if (!list)
+		return;
+	for (p = list; *p; p++)
+		free(*p);
+	free(list);
+}
+
+/* "{a,b,"c d"}" -> NULL-terminated list. */
+static char **parse_text_array(const char *s)
+{
+	char **v = NULL;
+	size_t n = 0, alloc = 0;
+	const char *p = s;
+
+	if (*p == '{')
+		p++;
+	while (*p && *p != '}') {
+		char buf[256];
+		size_t len = 0;
+
+		if (*p == '"') {
+			p++;
+			while (*p && *p != '"') {
+				if (*p == '\\' && p[1])
+					p++;
+				if (len + 1 < sizeof(buf))
+					buf[len++] = *p;
+				p++;
+			}
+			if (*p == '"')
+				p++;
+		} else {
+			while (*p && *p != ',' && *p != '}') {
+				if (len + 1 < sizeof(buf))
+					buf[len++] = *p;
+				p++;
+			}
+		}
+		buf[len] = '\0';
+		ALLOC_GROW(v, n + 2, alloc);
+		v[n++] = xstrdup(buf);
+		if (*p == ',')
+			p++;
+	}
+	ALLOC_GROW(v, n + 1, alloc);
+	v[n] = NULL;
+	return v;
+}
+
+static const char facts_sql[] =
+	"SELECT current_setting('server_version_num')::int, version(), "
+	"pg_is_in_recovery(), r.rolsuper, "
+	"pg_has_role(current_user, 'pg_monitor', 'MEMBER'), "
+	"array(SELECT extname::text FROM pg_extension ORDER BY 1) "
+	"FROM pg_roles r WHERE r.rolname = current_user";
+
+int target_refresh_facts(struct target *t, struct pgconn *pc, double deadline,
+			 struct err *e)
+{
+	struct server_facts f = {0};
+	bool broken = false, warn = false;
+	PGresult *r;
+
+	if (t->cfg->kind == TARGET_PGBOUNCER)
+		return 0;
+	r = target_query(t, pc, facts_sql, pc->timeout_ms, deadline, &broken,
+			 e);
+	if (!r)
+		return err_wrap(e, "reading server facts");
+	if (PQntuples(r) != 1) {
+		PQclear(r);
+		return err_set(e, "reading server facts: no row for the role");
+	}
+	f.version = (int)strtol(PQgetvalue(r, 0, 0), NULL, 10);
+	f.version_text = xstrdup(PQgetvalue(r, 0, 1));
+	f.in_recovery = PQgetvalue(r, 0, 2)[0] == 't';
+	f.superuser = PQgetvalue(r, 0, 3)[0] == 't';
+	f.pg_monitor = PQgetvalue(r, 0, 4)[0] == 't';
+	f.extensions = parse_text_array(PQgetvalue(r, 0, 5));
+	for (f.nextensions = 0; f.extensions[f.nextensions]; f.nextensions++)
+		;
+	PQclear(r);
+
+	pthread_mutex_lock(&t->lock);
+	facts_release(&t->facts);
+	t->facts = f;
+	if (!t->warned_role && (f.superuser || !f.pg_monitor)) {
+		t->warned_role = true;
+		warn = true;
+	}
+	pthread_mutex_unlock(&t->lock);
+	if (warn && f.superuser)
+		log_warn("the monitoring role is a superuser; use a role "
+			 "that is a member of pg_monitor instead",
+			 "target", t->name, NULL);
+	else if (warn)
+		log_warn("the monitoring role is not a member of pg_monitor; "
+			 "some statistics will be hidden or fail",
+			 "target", t->name, "fix",
+			 "GRANT pg_monitor TO <role>", NULL);
+	return 0;
+}
+
+bool target_has_extension(const struct target *t, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < t->facts.nextensions; i++)
+		if (!strcmp(t->facts.extensions[i], name))
+			return true;
+	return false;
+}
+
+static bool matches_any(void *p, size_t n, const char *s)
+{
+	regex_t *re = p;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (!regexec(&re[i], s, 0, NULL, 0))
+			return true;
+	return false;
+}
+
+static const char databases_sql[] =
+	"SELECT datname FROM pg_database "
+	"WHERE datallowconn AND NOT datistemplate ORDER BY datname";
+
+char **target_databases(struct target *t, struct pgconn *pc, double deadline,
+			struct err *e)
+{
+	const struct target_config *cfg = t->cfg;
+	bool broken = false;
+	char **v = NULL;
+	size_t n = 0, alloc = 0;
+	PGresult *r;
+	int i;
+
+	r = target_query(t, pc, databases_sql, pc->timeout_ms, deadline,
+			 &broken, e);
+	if (!r) {
+		err_wrap(e, "listing databases");
+		return NULL;
+	}
+	for (i = 0; i < PQntuples(r); i++) {
+		const char *db = PQgetvalue(r, i, 0);
+
+		if (cfg->ninclude && !matches_any(t->db_include, cfg->ninclude, db))
+			continue;
+		if (matches_any(t->db_exclude, cfg->nexclude, db))
+			continue;
+		ALLOC_GROW(v, n + 2, alloc);
+		v[n++] = xstrdup(db);
+	}
+	PQclear(r);
+	ALLOC_GROW(v, n + 1, alloc);
+	v[n] = NULL;
+	return v;
+}

@@ -1,0 +1,151 @@
+/*
+ * One monitored server (PostgreSQL or a pgbouncer admin console): its
+ * bounded connection pool, read-only bounded sessions, reconnect with
+ * backoff, what is known of the server (version, recovery, role), and the
+ * database list for per-database collectors.
+ */
+#ifndef TARGET_H
+#define TARGET_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <libpq-fe.h>
+#include "compat.h"
+#include "config.h"
+#include "err.h"
+#include "strmap.h"
+
+/* One pooled connection slot. Owned by its target. */
+struct pgconn {
+	PGconn *conn;   /* NULL while the slot is empty */
+	char *dbname;   /* database it is connected to (owned) */
+	bool busy;      /* checked out by a collection */
+	double idle_at; /* monotonic time it was last released */
+	int timeout_ms; /* statement_timeout the session has now */
+};
+
+/* What a session told us of its server. */
+struct server_facts {
+	int version;   /* server_version_num; 0 when unknown */
+	char *version_text;
+	bool in_recovery;
+	bool superuser;
+	bool pg_monitor; /* the role is a member of pg_monitor */
+	char **extensions;
+	size_t nextensions;
+};
+
+/* Counters of the pool, for pgpulse_* self metrics. */
+struct pool_stats {
+	unsigned long attempts, failures;
+	double last_connect_seconds;
+	unsigned open, busy;
+	unsigned max;
+};
+
+/*
+ * A target. Created by target_new from a target_config of the runtime
+ * snapshot, freed by target_free when the snapshot goes (its connections
+ * closed then). Every field below 'lock' is protected by it; the cache and
+ * the singleflight state belong to collect.c but live here because they
+ * last as long as the target.
+ */
+struct target {
+	const struct target_config *cfg; /* owned by the snapshot's config */
+	const struct config *gcfg;
+	char *name;
+	char **keys, **vals; /* flattened libpq parameters (owned) */
+	size_t nparams;
+	char *main_db; /* the database the conninfo names (NULL: libpq's) */
+	void *db_include, *db_exclude; /* regex_t arrays */
+
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct pgconn *slots;
+	unsigned nslots;
+	struct pool_stats stats;
+	double next_attempt; /* no connect before this (backoff) */
+	double backoff;
+	char *last_error; /* redacted, for the landing page and logs */
+	bool up, ever_up;
+	struct server_facts facts;
+	bool warned_role; /* the role warning is logged once */
+
+	/* collect.c's state */
+	bool collecting;
+	unsigned long generation; /* collections finished */
+	struct collection *last;
+	struct strmap cache;   /* "collector\x1fdb" -> struct cache_entry */
+	struct strmap logged;  /* things logged once: key -> NULL */
+	unsigned long *dropped; /* per collector, series dropped so far */
+	size_t ndropped;
+};
+
+/* Monotonic seconds. */
+double clock_now(void);
+/* Wall-clock seconds since the epoch. */
+double clock_wall(void);
+
+/*
+ * Make a target for 'cfg' under the global config 'gcfg'. Checks the
+ * parameters (PQconninfoParse), compiles database patterns. Returns NULL
+ * with 'e' set (no secret in the message).
+ */
+struct target *target_new(const struct target_config *cfg,
+			  const struct config *gcfg, struct err *e);
+void target_free(struct target *t);
+
+/*
+ * Check out a connection to database 'dbname' (NULL: the main database),
+ * connecting if needed, waiting for a free slot until 'deadline' (monotonic
+ * seconds). The pool never holds more than connections_per_target. Returns
+ * the slot, or NULL with 'e' set. Connect failures arm the backoff; while
+ * it runs, no connection is attempted and the last error is returned.
+ */
+struct pgconn *target_acquire(struct target *t, const char *dbname,
+			      double deadline, struct err *e);
+/*
+ * Give 'pc' back. 'broken' closes it (after an error that left the
+ * session unusable). Also closes connections to other databases idle for
+ * longer than idle_timeout.
+ */
+void target_release(struct target *t, struct pgconn *pc, bool broken);
+
+/*
+ * Read what the server is (version, recovery, role, extensions) on 'pc',
+ * once per collection. Logs the superuser / pg_monitor warning once.
+ */
+int target_refresh_facts(struct target *t, struct pgconn *pc, double deadline,
+			 struct err *e) MUST_CHECK;
+
+/*
+ * The databases per-database collectors run in: pg_database rows that
+ * allow connections and are not templates, filtered by the target's
+ * include/exclude patterns. Returns a malloc'ed NULL-terminated array of
+ * malloc'ed names (free with target_free_list), or NULL with 'e' set.
+ */
+char **target_databases(struct target *t, struct pgconn *pc, double deadline,
+			struct err *e);
+void target_free_list(char **list);
+
+/*
+ * Run 'sql' on 'pc' with statement_timeout 'timeout_ms' (not for
+ * pgbouncer), waiting at most until 'deadline' and cancelling the query
+ * past it. pgbouncer's console gets the simple protocol, PostgreSQL the
+ * extended protocol (one statement only). Returns the PGRES_TUPLES_OK or
+ * PGRES_COMMAND_OK result (PQclear it), or NULL with 'e' set to the
+ * server's message; '*broken' is set when the session is unusable.
+ */
+PGresult *target_query(struct target *t, struct pgconn *pc, const char *sql,
+		       int timeout_ms, double deadline, bool *broken,
+		       struct err *e);
+
+/*
+ * Wait on the target's condition (with t->lock held) until signalled or
+ * 'deadline'. Returns ETIMEDOUT past the deadline, 0 otherwise.
+ */
+int target_wait(struct target *t, double deadline);
+
+bool target_has_extension(const struct target *t, const char *name);
+
+#endif
