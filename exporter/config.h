@@ -34,8 +34,8 @@ struct target_config {
 	enum target_kind kind;
 	char **keys, **vals; /* libpq keywords/values, NULL-terminated arrays */
 	size_t nparams;
-	char *password_file; /* read (trimmed) at each connect; or NULL */
-	char *password_env;  /* environment variable to read; or NULL */
+	char *password_file;  /* read (trimmed) at each connect; or NULL */
+	char *password_env;   /* environment variable to read; or NULL */
 	struct label *labels; /* static labels added to every series */
 	size_t nlabels;
 	char **tags;
@@ -58,16 +58,17 @@ struct config {
 	char **query_paths; /* files or directories of query files */
 	size_t nquery_paths;
 	unsigned connections_per_target; /* default 2 */
-	double scrape_timeout;           /* seconds; default 10 */
-	double connect_timeout;          /* seconds; default 5 */
-	double statement_timeout;        /* default per query; 5 */
-	double lock_timeout;             /* seconds; default 1 */
-	double idle_timeout;             /* close idle extra connections; 60 */
-	size_t max_series;               /* default per collector; 10000 */
+	double scrape_timeout;		 /* seconds; default 10 */
+	double connect_timeout;		 /* seconds; default 5 */
+	double statement_timeout;	 /* default per query; 5 */
+	double lock_timeout;		 /* seconds; default 1 */
+	double idle_timeout;		 /* close idle extra connections; 60 */
+	size_t max_series;		 /* default per collector; 10000 */
 	char **probe_allow; /* host:port regexes /probe may reach; none */
 	size_t nprobe_allow;
 	/* collector parameter overrides: "collector.param" -> value */
 	char **param_keys, **param_vals;
+	struct srcpos *param_pos; /* where each override was written */
 	size_t nparams;
 };
 
@@ -81,8 +82,8 @@ void config_init(struct config *cfg);
  * conninfo strings are checked with PQconninfoParse; messages never contain
  * a password.
  */
-int config_load(struct config *cfg, const char *path, struct diags *d)
-	MUST_CHECK;
+int config_load(struct config *cfg, const char *path,
+		struct diags *d) MUST_CHECK;
 
 /*
  * The single target of the environment, as postgres_exporter reads it:

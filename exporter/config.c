@@ -1,0 +1,947 @@
+/*
+ * The exporter's configuration: the YAML file (every problem reported at
+ * its file:line:column) or the environment postgres_exporter reads.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <regex.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <libpq-fe.h>
+#include "config.h"
+#include "log.h"
+#include "strmap.h"
+#include "xalloc.h"
+#include "ydoc.h"
+
+#define MAX_CONFIG_BYTES (1u << 20)
+#define MAX_SECRET_BYTES (64u << 10)
+
+/* One config file being loaded. Lives for config_load. */
+struct cloader {
+	struct ydoc y;
+	struct config *cfg;
+	char *dir; /* the file's directory, for relative paths; or NULL */
+};
+
+static const char *const top_keys[] = {"targets", "limits", "queries", "probe",
+				       "params"};
+enum { T_TARGETS, T_LIMITS, T_QUERIES, T_PROBE, T_PARAMS, T_N };
+
+/*
+ * libpq keywords a target may give as keys of its own, passed on as they
+ * are; 'values' lists what libpq accepts when it is a fixed set.
+ */
+static const char *const sslmodes[] = {"disable", "allow",     "prefer",
+				       "require", "verify-ca", "verify-full"};
+static const char *const gssencmodes[] = {"disable", "prefer", "require"};
+static const char *const session_attrs[] = {"any",	 "read-write",
+					    "read-only", "primary",
+					    "standby",	 "prefer-standby"};
+static const char *const channel_bindings[] = {"disable", "prefer", "require"};
+static const struct libpq_key {
+	const char *name;
+	const char *const *values;
+	size_t nvalues;
+} libpq_keys[] = {
+	{"host", NULL, 0},
+	{"hostaddr", NULL, 0},
+	{"port", NULL, 0},
+	{"dbname", NULL, 0},
+	{"user", NULL, 0},
+	{"passfile", NULL, 0},
+	{"service", NULL, 0},
+	{"options", NULL, 0},
+	{"sslmode", sslmodes, ARRAY_SIZE(sslmodes)},
+	{"sslrootcert", NULL, 0},
+	{"sslcert", NULL, 0},
+	{"sslkey", NULL, 0},
+	{"sslcrl", NULL, 0},
+	{"sslcrldir", NULL, 0},
+	{"sslsni", NULL, 0},
+	{"gssencmode", gssencmodes, ARRAY_SIZE(gssencmodes)},
+	{"krbsrvname", NULL, 0},
+	{"channel_binding", channel_bindings, ARRAY_SIZE(channel_bindings)},
+	{"target_session_attrs", session_attrs, ARRAY_SIZE(session_attrs)},
+};
+
+/* Keys of a target that are not libpq keywords. */
+enum {
+	K_NAME,
+	K_KIND,
+	K_URL,
+	K_CONNINFO,
+	K_PASSWORD_FILE,
+	K_PASSWORD_ENV,
+	K_PASSWORD,
+	K_LABELS,
+	K_TAGS,
+	K_DATABASES,
+	K_DATA_DIRECTORY,
+	K_APPLICATION_NAME,
+	K_SSLPASSWORD,
+	K_N
+};
+static const char *const target_own_keys[K_N] = {
+	[K_NAME] = "name",
+	[K_KIND] = "kind",
+	[K_URL] = "url",
+	[K_CONNINFO] = "conninfo",
+	[K_PASSWORD_FILE] = "password_file",
+	[K_PASSWORD_ENV] = "password_env",
+	[K_PASSWORD] = "password",
+	[K_LABELS] = "labels",
+	[K_TAGS] = "tags",
+	[K_DATABASES] = "databases",
+	[K_DATA_DIRECTORY] = "data_directory",
+	[K_APPLICATION_NAME] = "application_name",
+	[K_SSLPASSWORD] = "sslpassword",
+};
+#define NTARGET_KEYS (K_N + ARRAY_SIZE(libpq_keys))
+
+static const char *const kind_names[] = {
+	[TARGET_POSTGRES] = "postgres",
+	[TARGET_PGBOUNCER] = "pgbouncer",
+};
+
+enum {
+	L_CONNECTIONS,
+	L_SCRAPE_TIMEOUT,
+	L_CONNECT_TIMEOUT,
+	L_STATEMENT_TIMEOUT,
+	L_LOCK_TIMEOUT,
+	L_IDLE_TIMEOUT,
+	L_MAX_SERIES,
+	L_N
+};
+static const char *const limit_keys[L_N] = {
+	[L_CONNECTIONS] = "connections_per_target",
+	[L_SCRAPE_TIMEOUT] = "scrape_timeout",
+	[L_CONNECT_TIMEOUT] = "connect_timeout",
+	[L_STATEMENT_TIMEOUT] = "statement_timeout",
+	[L_LOCK_TIMEOUT] = "lock_timeout",
+	[L_IDLE_TIMEOUT] = "idle_timeout",
+	[L_MAX_SERIES] = "max_series",
+};
+
+void config_init(struct config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->connections_per_target = 2;
+	cfg->scrape_timeout = 10;
+	cfg->connect_timeout = 5;
+	cfg->statement_timeout = 5;
+	cfg->lock_timeout = 1;
+	cfg->idle_timeout = 60;
+	cfg->max_series = 10000;
+}
+
+static void target_config_clear(struct target_config *t)
+{
+	size_t i;
+
+	free(t->name);
+	for (i = 0; i < t->nparams; i++) {
+		/* A literal password may be among the values. */
+		if (t->vals[i])
+			memset(t->vals[i], 0, strlen(t->vals[i]));
+		free(t->keys[i]);
+		free(t->vals[i]);
+	}
+	free(t->keys);
+	free(t->vals);
+	free(t->password_file);
+	free(t->password_env);
+	for (i = 0; i < t->nlabels; i++) {
+		free(t->labels[i].name);
+		free(t->labels[i].value);
+	}
+	free(t->labels);
+	ydoc_strv_free(t->tags, t->ntags);
+	ydoc_strv_free(t->db_include, t->ninclude);
+	ydoc_strv_free(t->db_exclude, t->nexclude);
+	free(t->data_directory);
+	memset(t, 0, sizeof(*t));
+}
+
+void config_free(struct config *cfg)
+{
+	size_t i;
+
+	for (i = 0; i < cfg->ntargets; i++)
+		target_config_clear(&cfg->targets[i]);
+	free(cfg->targets);
+	free(cfg->path);
+	ydoc_strv_free(cfg->query_paths, cfg->nquery_paths);
+	ydoc_strv_free(cfg->probe_allow, cfg->nprobe_allow);
+	ydoc_strv_free(cfg->param_keys, cfg->nparams);
+	ydoc_strv_free(cfg->param_vals, cfg->nparams);
+	free(cfg->param_pos);
+	config_init(cfg);
+}
+
+/* Append a libpq keyword/value; both arrays stay NULL-terminated. */
+static void push_param(struct target_config *t, const char *key,
+		       const char *val)
+{
+	t->keys = xrealloc(t->keys, (t->nparams + 2) * sizeof(*t->keys));
+	t->vals = xrealloc(t->vals, (t->nparams + 2) * sizeof(*t->vals));
+	t->keys[t->nparams] = xstrdup(key);
+	t->vals[t->nparams] = xstrdup(val);
+	t->nparams++;
+	t->keys[t->nparams] = NULL;
+	t->vals[t->nparams] = NULL;
+}
+
+static void push_target(struct config *cfg, struct target_config *t)
+{
+	cfg->targets = xrealloc(cfg->targets,
+				(cfg->ntargets + 1) * sizeof(*cfg->targets));
+	cfg->targets[cfg->ntargets++] = *t;
+	memset(t, 0, sizeof(*t));
+}
+
+/* [a-zA-Z0-9_.-]+ */
+static bool target_name_valid(const char *s)
+{
+	if (!*s)
+		return false;
+	for (; *s; s++)
+		if (!isalnum((unsigned char)*s) && !strchr("_.-", *s))
+			return false;
+	return true;
+}
+
+/* [a-zA-Z_][a-zA-Z0-9_]* */
+static bool ident_valid(const char *s, size_t len)
+{
+	size_t i;
+
+	if (!len || (!isalpha((unsigned char)s[0]) && s[0] != '_'))
+		return false;
+	for (i = 1; i < len; i++)
+		if (!isalnum((unsigned char)s[i]) && s[i] != '_')
+			return false;
+	return true;
+}
+
+static bool has_uri_scheme(const char *s)
+{
+	return strncmp(s, "postgresql://", 13) == 0 ||
+	       strncmp(s, "postgres://", 11) == 0;
+}
+
+/* 'path' as seen from the config file's directory. */
+static char *resolve_path(const struct cloader *l, const char *path)
+{
+	if (path[0] == '/' || !l->dir)
+		return xstrdup(path);
+	return xasprintf("%s/%s", l->dir, path);
+}
+
+/*
+ * Check a URI or conninfo string with libpq without echoing it: libpq's
+ * message goes through log_redact, and a password in it draws a warning.
+ */
+static void check_conninfo(struct cloader *l, const yaml_node_t *n,
+			   const char *what, const char *s)
+{
+	PQconninfoOption *opts, *o;
+	char *msg = NULL, safe[256];
+	size_t len, k;
+
+	opts = PQconninfoParse(s, &msg);
+	if (!opts) {
+		log_redact(msg ? msg : "out of memory", safe, sizeof(safe));
+		len = strlen(safe);
+		while (len && isspace((unsigned char)safe[len - 1]))
+			safe[--len] = '\0';
+		PQfreemem(msg);
+		ydoc_error(&l->y, n, "invalid '%s': %s", what, safe);
+		return;
+	}
+	for (o = opts; o->keyword; o++) {
+		if (!o->val)
+			continue;
+		if (strcmp(o->keyword, "password") == 0 && o->val[0])
+			ydoc_warning(&l->y, n,
+				     "'%s' holds a password: anyone who can "
+				     "read this file can read it; use "
+				     "password_file instead",
+				     what);
+		for (k = 0; k < ARRAY_SIZE(libpq_keys); k++) {
+			const struct libpq_key *lk = &libpq_keys[k];
+			size_t i;
+
+			if (!lk->values || strcmp(lk->name, o->keyword) != 0)
+				continue;
+			for (i = 0; i < lk->nvalues; i++)
+				if (strcmp(o->val, lk->values[i]) == 0)
+					break;
+			if (i == lk->nvalues)
+				ydoc_error(&l->y, n,
+					   "invalid %s '%.32s' in '%s'",
+					   lk->name, o->val, what);
+		}
+	}
+	PQconninfoFree(opts);
+}
+
+/* A list of POSIX extended regexes, each compiled to check it. */
+static void parse_regexes(struct cloader *l, const yaml_node_t *n,
+			  const char *what, char ***out, size_t *nout)
+{
+	size_t i;
+
+	if (ydoc_strlist(&l->y, n, what, out, nout) < 0)
+		return;
+	for (i = 0; i < *nout; i++) {
+		const yaml_node_t *at = n;
+		regex_t re;
+		char msg[128];
+		int rc;
+
+		if (n->type == YAML_SEQUENCE_NODE)
+			at = yaml_document_get_node(
+				&l->y.doc, n->data.sequence.items.start[i]);
+		rc = regcomp(&re, (*out)[i], REG_EXTENDED | REG_NOSUB);
+		if (rc) {
+			regerror(rc, &re, msg, sizeof(msg));
+			ydoc_error(&l->y, at,
+				   "invalid regular expression '%.64s': %s",
+				   (*out)[i], msg);
+			continue;
+		}
+		regfree(&re);
+	}
+}
+
+static void parse_labels(struct cloader *l, struct target_config *t,
+			 yaml_node_t *n)
+{
+	struct ypair *pairs;
+	size_t np, i;
+	char q[64];
+
+	if (!n || n->type != YAML_MAPPING_NODE) {
+		ydoc_error(&l->y, n, "'labels' must be a mapping, not %s",
+			   ydoc_kind(n));
+		return;
+	}
+	pairs = ydoc_pairs(&l->y, n, "label", &np);
+	t->labels = xcalloc(np ? np : 1, sizeof(*t->labels));
+	for (i = 0; i < np; i++) {
+		char *value;
+
+		if (!label_name_valid(pairs[i].key)) {
+			ydoc_error(&l->y, pairs[i].knode,
+				   "invalid label name '%s' (letters, digits "
+				   "and '_', not starting with a digit or "
+				   "'__')",
+				   ydoc_quote(pairs[i].knode, q, sizeof(q)));
+			continue;
+		}
+		if (strcmp(pairs[i].key, "target") == 0) {
+			ydoc_error(&l->y, pairs[i].knode,
+				   "label 'target' is reserved: the exporter "
+				   "sets it to the target's name");
+			continue;
+		}
+		if (pairs[i].vnode &&
+		    pairs[i].vnode->type != YAML_SCALAR_NODE) {
+			ydoc_error(&l->y, pairs[i].vnode,
+				   "label '%s' must be a string, not %s",
+				   pairs[i].key, ydoc_kind(pairs[i].vnode));
+			continue;
+		}
+		if (ydoc_str(&l->y, pairs[i].vnode, pairs[i].key, &value) < 0)
+			continue;
+		t->labels[t->nlabels].name = xstrdup(pairs[i].key);
+		t->labels[t->nlabels].value = value;
+		t->nlabels++;
+	}
+	free(pairs);
+}
+
+static void parse_databases(struct cloader *l, struct target_config *t,
+			    yaml_node_t *n)
+{
+	static const char *const keys[] = {"include", "exclude"};
+	yaml_node_t *v[2];
+
+	if (ydoc_fields(&l->y, n, "databases", keys, 2, v, DIAG_ERROR) < 0)
+		return;
+	if (v[0])
+		parse_regexes(l, v[0], "include", &t->db_include, &t->ninclude);
+	if (v[1])
+		parse_regexes(l, v[1], "exclude", &t->db_exclude, &t->nexclude);
+}
+
+/* The connection: url or conninfo first, then libpq keys overriding. */
+static void parse_connection(struct cloader *l, struct target_config *t,
+			     yaml_node_t **v)
+{
+	yaml_node_t **lv = v + K_N;
+	char *s;
+	size_t k;
+	int e;
+
+	if (v[K_URL] && v[K_CONNINFO])
+		ydoc_error(&l->y, v[K_CONNINFO],
+			   "'url' and 'conninfo' cannot be used together");
+	if (v[K_URL] && ydoc_str(&l->y, v[K_URL], "url", &s) == 0) {
+		if (!has_uri_scheme(s))
+			ydoc_error(&l->y, v[K_URL],
+				   "'url' must start with postgresql:// (use "
+				   "'conninfo' for key=value strings)");
+		else
+			check_conninfo(l, v[K_URL], "url", s);
+		push_param(t, "dbname", s);
+		free(s);
+	} else if (v[K_CONNINFO] &&
+		   ydoc_str(&l->y, v[K_CONNINFO], "conninfo", &s) == 0) {
+		check_conninfo(l, v[K_CONNINFO], "conninfo", s);
+		push_param(t, "dbname", s);
+		free(s);
+	}
+	for (k = 0; k < ARRAY_SIZE(libpq_keys); k++) {
+		const struct libpq_key *lk = &libpq_keys[k];
+
+		if (!lv[k])
+			continue;
+		if (lk->values) {
+			if (ydoc_enum(&l->y, lv[k], lk->name, lk->values,
+				      lk->nvalues, &e) == 0)
+				push_param(t, lk->name, lk->values[e]);
+			continue;
+		}
+		if (ydoc_str(&l->y, lv[k], lk->name, &s) < 0)
+			continue;
+		if (strcmp(lk->name, "dbname") == 0 &&
+		    (has_uri_scheme(s) || strchr(s, '=')))
+			ydoc_error(&l->y, lv[k],
+				   "'dbname' names a database; put a "
+				   "connection string in 'url' or 'conninfo'");
+		push_param(t, lk->name, s);
+		free(s);
+	}
+	if (v[K_APPLICATION_NAME])
+		ydoc_error(&l->y, v[K_APPLICATION_NAME],
+			   "'application_name' is always 'pgpulse', so "
+			   "sessions are easy to find in pg_stat_activity");
+	if (v[K_SSLPASSWORD])
+		ydoc_error(&l->y, v[K_SSLPASSWORD],
+			   "'sslpassword' is not supported: use a key "
+			   "without a passphrase, readable only by pgpulse");
+}
+
+static void parse_password(struct cloader *l, struct target_config *t,
+			   yaml_node_t **v)
+{
+	char *s;
+	int given =
+		!!v[K_PASSWORD_FILE] + !!v[K_PASSWORD_ENV] + !!v[K_PASSWORD];
+
+	if (given > 1)
+		ydoc_error(&l->y,
+			   v[K_PASSWORD] ? v[K_PASSWORD] : v[K_PASSWORD_ENV],
+			   "give one of 'password_file', 'password_env' and "
+			   "'password'");
+	if (v[K_PASSWORD_FILE] &&
+	    ydoc_str(&l->y, v[K_PASSWORD_FILE], "password_file", &s) == 0) {
+		t->password_file = resolve_path(l, s);
+		free(s);
+	}
+	if (v[K_PASSWORD_ENV] &&
+	    ydoc_str(&l->y, v[K_PASSWORD_ENV], "password_env", &s) == 0) {
+		if (!ident_valid(s, strlen(s)))
+			ydoc_error(&l->y, v[K_PASSWORD_ENV],
+				   "'password_env' must name an environment "
+				   "variable");
+		t->password_env = s;
+	}
+	if (v[K_PASSWORD] &&
+	    ydoc_str(&l->y, v[K_PASSWORD], "password", &s) == 0) {
+		ydoc_warning(&l->y, v[K_PASSWORD],
+			     "a password in the config file can be read by "
+			     "anyone who can read the file; use "
+			     "password_file instead");
+		push_param(t, "password", s);
+		memset(s, 0, strlen(s));
+		free(s);
+	}
+}
+
+static void parse_target(struct cloader *l, yaml_node_t *n, size_t idx,
+			 struct strmap *names)
+{
+	struct ydoc *y = &l->y;
+	const char *names_tab[NTARGET_KEYS];
+	yaml_node_t *v[NTARGET_KEYS];
+	struct target_config t;
+	size_t nerr = y->d->nerrors, k;
+	char label[32];
+	void *old = NULL;
+	int e;
+
+	memset(&t, 0, sizeof(t));
+	snprintf(label, sizeof(label), "target #%zu", idx + 1);
+	ydoc_set_context(y, label, NULL);
+	t.pos = ydoc_pos(y, n);
+	t.pos.file = l->cfg->path;
+	for (k = 0; k < K_N; k++)
+		names_tab[k] = target_own_keys[k];
+	for (k = 0; k < ARRAY_SIZE(libpq_keys); k++)
+		names_tab[K_N + k] = libpq_keys[k].name;
+	if (!n || n->type != YAML_MAPPING_NODE) {
+		ydoc_error(y, n, "a target must be a mapping, not %s",
+			   ydoc_kind(n));
+		return;
+	}
+	/* The name first, so later messages can say which target. */
+	if (ydoc_fields(y, n, "target", names_tab, NTARGET_KEYS, v,
+			DIAG_ERROR) < 0)
+		return;
+	if (!v[K_NAME]) {
+		ydoc_error(y, n, "missing 'name'");
+	} else if (ydoc_str(y, v[K_NAME], "name", &t.name) == 0) {
+		ydoc_set_context(y, "target", t.name);
+		if (!target_name_valid(t.name))
+			ydoc_error(y, v[K_NAME],
+				   "invalid target name (letters, digits, "
+				   "'_', '.' and '-')");
+		else if (!strmap_put(names, t.name, v[K_NAME], &old))
+			ydoc_error(y, v[K_NAME],
+				   "duplicate target (first at %s:%u:%u)",
+				   y->file, ydoc_pos(y, old).line,
+				   ydoc_pos(y, old).column);
+	}
+	if (v[K_KIND] && ydoc_enum(y, v[K_KIND], "kind", kind_names,
+				   ARRAY_SIZE(kind_names), &e) == 0)
+		t.kind = (enum target_kind)e;
+	parse_connection(l, &t, v);
+	parse_password(l, &t, v);
+	if (v[K_LABELS])
+		parse_labels(l, &t, v[K_LABELS]);
+	if (v[K_TAGS])
+		(void)!ydoc_strlist(y, v[K_TAGS], "tags", &t.tags, &t.ntags);
+	if (v[K_DATABASES])
+		parse_databases(l, &t, v[K_DATABASES]);
+	if (v[K_DATA_DIRECTORY] &&
+	    ydoc_str(y, v[K_DATA_DIRECTORY], "data_directory",
+		     &t.data_directory) == 0 &&
+	    t.data_directory[0] != '/')
+		ydoc_error(y, v[K_DATA_DIRECTORY],
+			   "'data_directory' must be an absolute path");
+	if (t.kind == TARGET_PGBOUNCER) {
+		if (v[K_DATABASES])
+			ydoc_error(y, v[K_DATABASES],
+				   "'databases' does not apply to pgbouncer "
+				   "targets");
+		if (v[K_DATA_DIRECTORY])
+			ydoc_error(y, v[K_DATA_DIRECTORY],
+				   "'data_directory' does not apply to "
+				   "pgbouncer targets");
+	}
+	if (y->d->nerrors == nerr)
+		push_target(l->cfg, &t);
+	target_config_clear(&t);
+}
+
+static void parse_targets(struct cloader *l, yaml_node_t *n)
+{
+	struct strmap names = STRMAP_INIT;
+	yaml_node_item_t *it;
+	size_t i = 0;
+
+	if (ydoc_is_null(n))
+		return;
+	if (n->type != YAML_SEQUENCE_NODE) {
+		ydoc_error(&l->y, n, "'targets' must be a list, not %s",
+			   ydoc_kind(n));
+		return;
+	}
+	for (it = n->data.sequence.items.start; it < n->data.sequence.items.top;
+	     it++, i++)
+		parse_target(l, yaml_document_get_node(&l->y.doc, *it), i,
+			     &names);
+	ydoc_set_context(&l->y, NULL, NULL);
+	strmap_release(&names);
+}
+
+static void parse_queries(struct cloader *l, yaml_node_t *n)
+{
+	struct config *cfg = l->cfg;
+	char **v;
+	size_t nv, i;
+
+	if (ydoc_strlist(&l->y, n, "queries", &v, &nv) < 0)
+		return;
+	cfg->query_paths = xcalloc(nv + 1, sizeof(*cfg->query_paths));
+	for (i = 0; i < nv; i++)
+		cfg->query_paths[i] = resolve_path(l, v[i]);
+	cfg->nquery_paths = nv;
+	ydoc_strv_free(v, nv);
+}
+
+static void parse_timeout(struct cloader *l, yaml_node_t *n, const char *what,
+			  bool zero_ok, double *out)
+{
+	double d;
+
+	if (!n || ydoc_duration(&l->y, n, what, &d) < 0)
+		return;
+	if (d == 0 && !zero_ok) {
+		ydoc_error(&l->y, n, "'%s' must be more than 0", what);
+		return;
+	}
+	*out = d;
+}
+
+static void parse_limits(struct cloader *l, yaml_node_t *n)
+{
+	struct config *cfg = l->cfg;
+	yaml_node_t *v[L_N];
+	long long iv;
+
+	if (ydoc_fields(&l->y, n, "limits", limit_keys, L_N, v, DIAG_ERROR) < 0)
+		return;
+	if (v[L_CONNECTIONS] &&
+	    ydoc_int(&l->y, v[L_CONNECTIONS], "connections_per_target", 1, 100,
+		     &iv) == 0)
+		cfg->connections_per_target = (unsigned)iv;
+	parse_timeout(l, v[L_SCRAPE_TIMEOUT], "scrape_timeout", false,
+		      &cfg->scrape_timeout);
+	parse_timeout(l, v[L_CONNECT_TIMEOUT], "connect_timeout", false,
+		      &cfg->connect_timeout);
+	/* 0 turns these PostgreSQL timeouts off, as it does in PostgreSQL */
+	parse_timeout(l, v[L_STATEMENT_TIMEOUT], "statement_timeout", true,
+		      &cfg->statement_timeout);
+	parse_timeout(l, v[L_LOCK_TIMEOUT], "lock_timeout", true,
+		      &cfg->lock_timeout);
+	parse_timeout(l, v[L_IDLE_TIMEOUT], "idle_timeout", false,
+		      &cfg->idle_timeout);
+	if (v[L_MAX_SERIES] && ydoc_int(&l->y, v[L_MAX_SERIES], "max_series", 1,
+					100000000, &iv) == 0)
+		cfg->max_series = (size_t)iv;
+	if (v[L_STATEMENT_TIMEOUT] && cfg->statement_timeout > 0 &&
+	    cfg->statement_timeout >= cfg->scrape_timeout)
+		ydoc_warning(&l->y, v[L_STATEMENT_TIMEOUT],
+			     "'statement_timeout' (%gs) is not shorter than "
+			     "'scrape_timeout' (%gs): a slow query fails the "
+			     "whole scrape",
+			     cfg->statement_timeout, cfg->scrape_timeout);
+}
+
+static void parse_probe(struct cloader *l, yaml_node_t *n)
+{
+	static const char *const keys[] = {"allow"};
+	yaml_node_t *v[1];
+
+	if (ydoc_fields(&l->y, n, "probe", keys, 1, v, DIAG_ERROR) < 0)
+		return;
+	if (v[0])
+		parse_regexes(l, v[0], "allow", &l->cfg->probe_allow,
+			      &l->cfg->nprobe_allow);
+}
+
+/* "collector.param: value" overrides of query parameters. */
+static void parse_params(struct cloader *l, yaml_node_t *n)
+{
+	struct config *cfg = l->cfg;
+	struct ypair *pairs;
+	size_t np, i;
+	char q[64];
+
+	if (!n || n->type != YAML_MAPPING_NODE) {
+		ydoc_error(&l->y, n, "'params' must be a mapping, not %s",
+			   ydoc_kind(n));
+		return;
+	}
+	pairs = ydoc_pairs(&l->y, n, "parameter", &np);
+	cfg->param_keys = xcalloc(np + 1, sizeof(*cfg->param_keys));
+	cfg->param_vals = xcalloc(np + 1, sizeof(*cfg->param_vals));
+	cfg->param_pos = xcalloc(np + 1, sizeof(*cfg->param_pos));
+	for (i = 0; i < np; i++) {
+		const char *key = pairs[i].key, *dot = strchr(key, '.');
+		const char *p;
+		char *val;
+
+		if (!dot || !ident_valid(key, (size_t)(dot - key)) ||
+		    !ident_valid(dot + 1, strlen(dot + 1))) {
+			ydoc_error(&l->y, pairs[i].knode,
+				   "parameter '%s' must be written "
+				   "collector.parameter",
+				   ydoc_quote(pairs[i].knode, q, sizeof(q)));
+			continue;
+		}
+		if (ydoc_str(&l->y, pairs[i].vnode, key, &val) < 0)
+			continue;
+		for (p = val; *p; p++)
+			if (!isalnum((unsigned char)*p) && *p != '_' &&
+			    *p != '.')
+				break;
+		if (*p) {
+			ydoc_error(&l->y, pairs[i].vnode,
+				   "parameter '%s' must be a number or an "
+				   "identifier (letters, digits, '_' and '.'), "
+				   "not '%s'",
+				   key,
+				   ydoc_quote(pairs[i].vnode, q, sizeof(q)));
+			free(val);
+			continue;
+		}
+		cfg->param_keys[cfg->nparams] = xstrdup(key);
+		cfg->param_vals[cfg->nparams] = val;
+		cfg->param_pos[cfg->nparams] = ydoc_pos(&l->y, pairs[i].knode);
+		cfg->param_pos[cfg->nparams].file = cfg->path;
+		cfg->nparams++;
+	}
+	free(pairs);
+}
+
+int config_load(struct config *cfg, const char *path, struct diags *d)
+{
+	struct cloader l;
+	size_t nerr = d->nerrors, len;
+	yaml_node_t *root, *v[T_N];
+	char *text = NULL;
+	const char *slash;
+
+	config_init(cfg);
+	cfg->path = xstrdup(path);
+	memset(&l, 0, sizeof(l));
+	l.cfg = cfg;
+	slash = strrchr(path, '/');
+	if (slash)
+		l.dir = xstrndup(path,
+				 slash == path ? 1 : (size_t)(slash - path));
+	text = ydoc_read_file(path, MAX_CONFIG_BYTES, &len, d);
+	if (!text)
+		goto out;
+	if (ydoc_load(&l.y, path, text, len, d) < 0)
+		goto out;
+	root = ydoc_root(&l.y);
+	if (!root)
+		goto out;
+	if (ydoc_fields(&l.y, root, "config", top_keys, T_N, v, DIAG_ERROR) < 0)
+		goto out;
+	if (v[T_TARGETS])
+		parse_targets(&l, v[T_TARGETS]);
+	if (v[T_QUERIES])
+		parse_queries(&l, v[T_QUERIES]);
+	if (v[T_LIMITS])
+		parse_limits(&l, v[T_LIMITS]);
+	if (v[T_PROBE])
+		parse_probe(&l, v[T_PROBE]);
+	if (v[T_PARAMS])
+		parse_params(&l, v[T_PARAMS]);
+out:
+	ydoc_release(&l.y);
+	free(l.dir);
+	free(text);
+	if (d->nerrors > nerr) {
+		config_free(cfg);
+		return -1;
+	}
+	return 0;
+}
+
+int config_parse_duration(const char *s, double *out)
+{
+	static const struct {
+		const char *unit;
+		double seconds;
+	} units[] = {
+		{"ms", 0.001}, {"s", 1}, {"m", 60}, {"h", 3600}, {"d", 86400},
+	};
+	const char *p = s;
+	double total = 0;
+
+	if (!s || !*s)
+		return -1;
+	while (*p) {
+		const char *start = p, *u;
+		char num[32];
+		bool digits = false, dot = false;
+		size_t k, ulen;
+
+		for (; isdigit((unsigned char)*p) || (*p == '.' && !dot); p++) {
+			if (*p == '.')
+				dot = true;
+			else
+				digits = true;
+		}
+		if (!digits || (size_t)(p - start) >= sizeof(num))
+			return -1;
+		memcpy(num, start, (size_t)(p - start));
+		num[p - start] = '\0';
+		for (u = p; isalpha((unsigned char)*p); p++)
+			;
+		ulen = (size_t)(p - u);
+		if (!ulen) {
+			/* A bare number of seconds, alone. */
+			if (start != s || *p)
+				return -1;
+			total = strtod(num, NULL);
+			break;
+		}
+		for (k = 0; k < ARRAY_SIZE(units); k++)
+			if (strlen(units[k].unit) == ulen &&
+			    strncmp(units[k].unit, u, ulen) == 0)
+				break;
+		if (k == ARRAY_SIZE(units))
+			return -1;
+		total += strtod(num, NULL) * units[k].seconds;
+	}
+	if (!isfinite(total))
+		return -1;
+	*out = total;
+	return 0;
+}
+
+char *config_read_secret(const char *path, struct err *e)
+{
+	FILE *fp = fopen(path, "rb");
+	char *buf, *start;
+	size_t len = 0, got;
+
+	if (!fp) {
+		err_set(e, "cannot read secret file '%s': %s", path,
+			strerror(errno));
+		return NULL;
+	}
+	buf = xmalloc(MAX_SECRET_BYTES + 1);
+	while ((got = fread(buf + len, 1, MAX_SECRET_BYTES + 1 - len, fp)))
+		len += got;
+	if (ferror(fp) || len > MAX_SECRET_BYTES) {
+		if (ferror(fp))
+			err_set(e, "cannot read secret file '%s': %s", path,
+				strerror(errno));
+		else
+			err_set(e, "secret file '%s' is larger than %u KiB",
+				path, MAX_SECRET_BYTES >> 10);
+		memset(buf, 0, len);
+		free(buf);
+		fclose(fp);
+		return NULL;
+	}
+	fclose(fp);
+	buf[len] = '\0';
+	while (len && isspace((unsigned char)buf[len - 1]))
+		buf[--len] = '\0';
+	for (start = buf; isspace((unsigned char)*start); start++)
+		;
+	if (start != buf)
+		memmove(buf, start, strlen(start) + 1);
+	return buf;
+}
+
+/* The variable's value when set and not empty, else NULL. */
+static const char *env(const char *name)
+{
+	const char *v = getenv(name);
+
+	return v && *v ? v : NULL;
+}
+
+/* A value from NAME_FILE (read now, trimmed) or else NAME, or NULL. */
+static int env_or_file(const char *name, char **out, struct err *e)
+{
+	char fname[64];
+	const char *path, *v;
+
+	*out = NULL;
+	snprintf(fname, sizeof(fname), "%s_FILE", name);
+	path = env(fname);
+	if (path) {
+		*out = config_read_secret(path, e);
+		return *out ? 0 : err_wrap(e, "%s", fname);
+	}
+	v = env(name);
+	if (v)
+		*out = xstrdup(v);
+	return 0;
+}
+
+static int check_env_conninfo(const char *var, const char *s, struct err *e)
+{
+	PQconninfoOption *opts;
+	char *msg = NULL, safe[256];
+	size_t len;
+
+	opts = PQconninfoParse(s, &msg);
+	if (opts) {
+		PQconninfoFree(opts);
+		return 0;
+	}
+	log_redact(msg ? msg : "out of memory", safe, sizeof(safe));
+	PQfreemem(msg);
+	len = strlen(safe);
+	while (len && isspace((unsigned char)safe[len - 1]))
+		safe[--len] = '\0';
+	return err_set(e, "%s: invalid connection string: %s", var, safe);
+}
+
+int config_add_env_target(struct config *cfg, const char *name, struct err *e)
+{
+	struct target_config t;
+	const char *dsn, *var = "DATA_SOURCE_NAME";
+	char *uri = NULL, *user = NULL, *full = NULL;
+	size_t i;
+	int rc = -1;
+
+	memset(&t, 0, sizeof(t));
+	for (i = 0; i < cfg->ntargets; i++)
+		if (strcmp(cfg->targets[i].name, name) == 0)
+			return err_set(e, "target '%s' is already defined",
+				       name);
+	t.name = xstrdup(name);
+	t.kind = TARGET_POSTGRES;
+	t.keys = xcalloc(1, sizeof(*t.keys));
+	t.vals = xcalloc(1, sizeof(*t.vals));
+	dsn = env("DATA_SOURCE_NAME");
+	if (!dsn) {
+		dsn = env("DATABASE_URL");
+		var = "DATABASE_URL";
+	}
+	if (dsn) {
+		/* A whole connection string: used as it is, as the peer does */
+		if (check_env_conninfo(var, dsn, e) < 0)
+			goto out;
+		push_param(&t, "dbname", dsn);
+		push_target(cfg, &t);
+		rc = 0;
+		goto out;
+	}
+	if (env_or_file("DATA_SOURCE_URI", &uri, e) < 0 ||
+	    env_or_file("DATA_SOURCE_USER", &user, e) < 0)
+		goto out;
+	if (uri && *uri) {
+		var = env("DATA_SOURCE_URI_FILE") ? "DATA_SOURCE_URI_FILE"
+						  : "DATA_SOURCE_URI";
+		full = has_uri_scheme(uri) ? xstrdup(uri)
+					   : xasprintf("postgresql://%s", uri);
+		if (check_env_conninfo(var, full, e) < 0)
+			goto out;
+		push_param(&t, "dbname", full);
+	}
+	/* After the URI, so they override what it says. */
+	if (user && *user)
+		push_param(&t, "user", user);
+	if (env("DATA_SOURCE_PASS_FILE"))
+		t.password_file = xstrdup(env("DATA_SOURCE_PASS_FILE"));
+	else if (env("DATA_SOURCE_PASS"))
+		t.password_env = xstrdup("DATA_SOURCE_PASS");
+	push_target(cfg, &t);
+	rc = 0;
+out:
+	target_config_clear(&t);
+	free(uri);
+	free(user);
+	free(full);
+	return rc;
+}

@@ -1,0 +1,1562 @@
+/*
+ * Query files into collectors: our "collectors:" schema and
+ * postgres_exporter's queries.yaml, every problem reported at its
+ * file:line:column (see querydef.h and queries/README.md).
+ */
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include "querydef.h"
+#include "metrics.h"
+#include "sb.h"
+#include "xalloc.h"
+#include "ydoc.h"
+
+#define MAX_FILE_BYTES (16u << 20)
+#define MAX_VERSION    INT_MAX
+
+/* One file being loaded into a queryset. Lives for that call. */
+struct loader {
+	struct ydoc y;
+	struct queryset *qs;
+	struct diags *d;
+};
+
+static const char *const usage_names[] = {
+	[USAGE_LABEL] = "label", [USAGE_DISCARD] = "discard",
+	[USAGE_GAUGE] = "gauge", [USAGE_COUNTER] = "counter",
+	[USAGE_INFO] = "info",	 [USAGE_HISTOGRAM] = "histogram",
+};
+
+static const char *const kind_names[] = {
+	[TARGET_POSTGRES] = "postgres",
+	[TARGET_PGBOUNCER] = "pgbouncer",
+};
+static const char *const scope_names[] = {
+	[SCOPE_CLUSTER] = "cluster",
+	[SCOPE_DATABASE] = "database",
+};
+static const char *const role_names[] = {
+	[ROLE_ANY] = "any",
+	[ROLE_PRIMARY] = "primary",
+	[ROLE_REPLICA] = "replica",
+};
+
+enum ckey {
+	C_HELP,
+	C_KIND,
+	C_SCOPE,
+	C_ROLE,
+	C_TAGS,
+	C_TTL,
+	C_TIMEOUT,
+	C_MIN_VERSION,
+	C_MAX_VERSION,
+	C_REQUIRES,
+	C_MAX_SERIES,
+	C_PARAMS,
+	C_SQL,
+	C_VARIANTS,
+	C_METRICS,
+	C_NKEYS
+};
+static const char *const collector_keys[C_NKEYS] = {
+	[C_HELP] = "help",
+	[C_KIND] = "kind",
+	[C_SCOPE] = "scope",
+	[C_ROLE] = "role",
+	[C_TAGS] = "tags",
+	[C_TTL] = "ttl",
+	[C_TIMEOUT] = "timeout",
+	[C_MIN_VERSION] = "min_version",
+	[C_MAX_VERSION] = "max_version",
+	[C_REQUIRES] = "requires",
+	[C_MAX_SERIES] = "max_series",
+	[C_PARAMS] = "params",
+	[C_SQL] = "sql",
+	[C_VARIANTS] = "variants",
+	[C_METRICS] = "metrics",
+};
+
+enum vkey { V_MIN_VERSION, V_MAX_VERSION, V_SQL, V_NKEYS };
+static const char *const variant_keys[V_NKEYS] = {
+	[V_MIN_VERSION] = "min_version",
+	[V_MAX_VERSION] = "max_version",
+	[V_SQL] = "sql",
+};
+
+enum mkey {
+	M_TYPE,
+	M_NAME,
+	M_HELP,
+	M_SCALE,
+	M_MAPPING,
+	M_NULL_VALUE,
+	M_VALUE,
+	M_ERROR_VALUE,
+	M_NKEYS
+};
+static const char *const metric_keys[M_NKEYS] = {
+	[M_TYPE] = "type",	 [M_NAME] = "name",
+	[M_HELP] = "help",	 [M_SCALE] = "scale",
+	[M_MAPPING] = "mapping", [M_NULL_VALUE] = "null_value",
+	[M_VALUE] = "value",	 [M_ERROR_VALUE] = "error_value",
+};
+
+#define U(x)	 (1u << (x))
+#define U_NUMBER (U(USAGE_GAUGE) | U(USAGE_COUNTER))
+#define U_NAMED	 (U_NUMBER | U(USAGE_INFO) | U(USAGE_HISTOGRAM))
+/* The column types each key of a metric applies to. */
+static const unsigned metric_key_usages[M_NKEYS] = {
+	[M_TYPE] = ~0u,
+	[M_NAME] = U_NAMED,
+	[M_HELP] = U_NAMED,
+	[M_SCALE] = U_NUMBER,
+	[M_MAPPING] = U(USAGE_GAUGE),
+	[M_NULL_VALUE] = U_NUMBER,
+	[M_VALUE] = U_NUMBER,
+	[M_ERROR_VALUE] = U_NUMBER,
+};
+
+/* postgres_exporter's queries.yaml */
+enum pkey { P_QUERY, P_METRICS, P_MASTER, P_CACHE_SECONDS, P_RUNONSERVER, P_N };
+static const char *const compat_keys[P_N] = {
+	[P_QUERY] = "query",
+	[P_METRICS] = "metrics",
+	[P_MASTER] = "master",
+	[P_CACHE_SECONDS] = "cache_seconds",
+	[P_RUNONSERVER] = "runonserver",
+};
+enum okey { O_USAGE, O_DESCRIPTION, O_METRIC_MAPPING, O_MAPPING, O_N };
+static const char *const compat_column_keys[O_N] = {
+	[O_USAGE] = "usage",
+	[O_DESCRIPTION] = "description",
+	[O_METRIC_MAPPING] = "metric_mapping",
+	[O_MAPPING] = "mapping",
+};
+enum compat_usage {
+	CU_LABEL,
+	CU_DISCARD,
+	CU_GAUGE,
+	CU_COUNTER,
+	CU_DURATION,
+	CU_MAPPEDMETRIC,
+	CU_HISTOGRAM
+};
+static const char *const compat_usage_names[] = {
+	[CU_LABEL] = "LABEL",	      [CU_DISCARD] = "DISCARD",
+	[CU_GAUGE] = "GAUGE",	      [CU_COUNTER] = "COUNTER",
+	[CU_DURATION] = "DURATION",   [CU_MAPPEDMETRIC] = "MAPPEDMETRIC",
+	[CU_HISTOGRAM] = "HISTOGRAM",
+};
+
+/* [a-zA-Z_][a-zA-Z0-9_]*: collector and parameter names */
+static bool ident_valid(const char *s)
+{
+	if (!isalpha((unsigned char)*s) && *s != '_')
+		return false;
+	for (s++; *s; s++)
+		if (!isalnum((unsigned char)*s) && *s != '_')
+			return false;
+	return true;
+}
+
+/* [A-Za-z0-9_.]+: what a parameter may be replaced by in SQL. */
+static bool param_value_valid(const char *s)
+{
+	if (!*s)
+		return false;
+	for (; *s; s++)
+		if (!isalnum((unsigned char)*s) && *s != '_' && *s != '.')
+			return false;
+	return true;
+}
+
+static bool ends_with(const char *s, const char *suffix)
+{
+	size_t ls = strlen(s), lx = strlen(suffix);
+
+	return ls >= lx && strcmp(s + ls - lx, suffix) == 0;
+}
+
+static bool is_value(enum col_usage u)
+{
+	return u != USAGE_LABEL && u != USAGE_DISCARD;
+}
+
+/* The type a usage produces, as metrics.h spells it in messages. */
+static const char *usage_type_name(enum col_usage u)
+{
+	return u == USAGE_INFO ? "info" : usage_names[u];
+}
+
+/*
+ * The next "{{name}}" of 's' (spaces allowed inside the braces): returns
+ * where it starts, or NULL. Anything else between braces is SQL text
+ * (array literals such as '{{1,2},{3,4}}').
+ */
+static const char *next_placeholder(const char *s, const char **name,
+				    size_t *len, const char **end)
+{
+	const char *p, *q, *n;
+
+	for (p = strstr(s, "{{"); p; p = strstr(p + 1, "{{")) {
+		q = p + 2;
+		while (*q == ' ')
+			q++;
+		if (!isalpha((unsigned char)*q) && *q != '_')
+			continue;
+		n = q;
+		while (isalnum((unsigned char)*q) || *q == '_')
+			q++;
+		*len = (size_t)(q - n);
+		while (*q == ' ')
+			q++;
+		if (q[0] == '}' && q[1] == '}') {
+			*name = n;
+			*end = q + 2;
+			return p;
+		}
+	}
+	return NULL;
+}
+
+static void metricdef_clear(struct metricdef *m)
+{
+	free(m->column);
+	free(m->name);
+	free(m->help);
+	ydoc_strv_free(m->map_keys, m->nmap);
+	free(m->map_vals);
+	memset(m, 0, sizeof(*m));
+}
+
+static void collector_clear(struct collector *c)
+{
+	size_t i;
+
+	free(c->name);
+	free(c->help);
+	free(c->file);
+	for (i = 0; i < c->nvariants; i++)
+		free(c->variants[i].sql);
+	free(c->variants);
+	ydoc_strv_free(c->requires, c->nrequires);
+	ydoc_strv_free(c->tags, c->ntags);
+	for (i = 0; i < c->nparams; i++) {
+		free(c->params[i].name);
+		free(c->params[i].value);
+	}
+	free(c->params);
+	for (i = 0; i < c->nmetrics; i++)
+		metricdef_clear(&c->metrics[i]);
+	free(c->metrics);
+	memset(c, 0, sizeof(*c));
+}
+
+static struct srcpos cpos(const struct loader *l, const struct collector *c,
+			  const yaml_node_t *n)
+{
+	struct srcpos p = ydoc_pos(&l->y, n);
+
+	p.file = c->file;
+	return p;
+}
+
+static struct variant *add_variant(struct collector *c)
+{
+	c->variants = xrealloc(c->variants,
+			       (c->nvariants + 1) * sizeof(*c->variants));
+	memset(&c->variants[c->nvariants], 0, sizeof(*c->variants));
+	return &c->variants[c->nvariants++];
+}
+
+/*
+ * Read the parameters of a collector: names are identifiers, values numbers
+ * or identifiers, so a substitution can never change the SQL's structure.
+ */
+static void parse_params(struct loader *l, struct collector *c, yaml_node_t *n)
+{
+	struct ypair *pairs;
+	size_t np, i;
+	char q[64];
+
+	if (!n || n->type != YAML_MAPPING_NODE) {
+		ydoc_error(&l->y, n, "'params' must be a mapping, not %s",
+			   ydoc_kind(n));
+		return;
+	}
+	pairs = ydoc_pairs(&l->y, n, "parameter", &np);
+	c->params = xcalloc(np ? np : 1, sizeof(*c->params));
+	for (i = 0; i < np; i++) {
+		const yaml_node_t *v = pairs[i].vnode;
+		char *value;
+
+		if (!ident_valid(pairs[i].key)) {
+			ydoc_error(&l->y, pairs[i].knode,
+				   "invalid parameter name '%s' (letters, "
+				   "digits and '_', not starting with a digit)",
+				   ydoc_quote(pairs[i].knode, q, sizeof(q)));
+			continue;
+		}
+		if (!v || v->type != YAML_SCALAR_NODE || ydoc_is_null(v)) {
+			ydoc_error(&l->y, v,
+				   "parameter '%s' must be a number or an "
+				   "identifier, not %s",
+				   pairs[i].key, ydoc_kind(v));
+			continue;
+		}
+		if (ydoc_str(&l->y, v, pairs[i].key, &value) < 0)
+			continue;
+		if (!param_value_valid(value)) {
+			ydoc_error(&l->y, v,
+				   "parameter '%s' must be a number or an "
+				   "identifier (letters, digits, '_' and '.'), "
+				   "not '%s'",
+				   pairs[i].key, ydoc_quote(v, q, sizeof(q)));
+			free(value);
+			continue;
+		}
+		c->params[c->nparams].name = xstrdup(pairs[i].key);
+		c->params[c->nparams].value = value;
+		c->nparams++;
+	}
+	free(pairs);
+}
+
+/* Every {{name}} of the SQL must be a parameter; mark those used. */
+static void check_placeholders(struct loader *l, const struct collector *c,
+			       const yaml_node_t *n, const char *sql,
+			       bool *used)
+{
+	const char *name, *end, *p = sql;
+	size_t len, i;
+
+	while ((p = next_placeholder(p, &name, &len, &end))) {
+		for (i = 0; i < c->nparams; i++)
+			if (strlen(c->params[i].name) == len &&
+			    memcmp(c->params[i].name, name, len) == 0)
+				break;
+		if (i < c->nparams)
+			used[i] = true;
+		else
+			ydoc_error(&l->y, n,
+				   "unknown parameter '%.*s' in sql (add it "
+				   "to 'params')",
+				   (int)(len > 64 ? 64 : len), name);
+		p = end;
+	}
+}
+
+static int parse_version(struct loader *l, const struct collector *c,
+			 const yaml_node_t *n, const char *what, int *out)
+{
+	long long v;
+
+	if (!n)
+		return 0;
+	if (ydoc_int(&l->y, n, what, 0, MAX_VERSION, &v) < 0)
+		return -1;
+	if (v > 0 && v < 90000 && c->kind == TARGET_POSTGRES)
+		ydoc_warning(&l->y, n,
+			     "'%s' is a server_version_num such as 120000 for "
+			     "PostgreSQL 12; %lld is older than any release",
+			     what, v);
+	*out = (int)v;
+	return 0;
+}
+
+static void check_range(struct loader *l, const yaml_node_t *at,
+			const struct variant *v)
+{
+	if (v->min_version && v->max_version &&
+	    v->min_version >= v->max_version)
+		ydoc_error(&l->y, at,
+			   "'min_version' (%d) must be less than "
+			   "'max_version' (%d)",
+			   v->min_version, v->max_version);
+}
+
+static void parse_sql(struct loader *l, struct collector *c, struct variant *v,
+		      const yaml_node_t *n, bool *used)
+{
+	if (ydoc_str(&l->y, n, "sql", &v->sql) < 0)
+		return;
+	v->pos = ydoc_text_pos(&l->y, n);
+	v->pos.file = c->file;
+	check_placeholders(l, c, n, v->sql, used);
+}
+
+static void parse_variants(struct loader *l, struct collector *c,
+			   yaml_node_t *n, bool *used)
+{
+	yaml_node_item_t *it;
+
+	if (!n || n->type != YAML_SEQUENCE_NODE) {
+		ydoc_error(&l->y, n, "'variants' must be a list, not %s",
+			   ydoc_kind(n));
+		return;
+	}
+	if (n->data.sequence.items.start == n->data.sequence.items.top)
+		ydoc_error(&l->y, n, "'variants' is empty");
+	for (it = n->data.sequence.items.start; it < n->data.sequence.items.top;
+	     it++) {
+		yaml_node_t *item = yaml_document_get_node(&l->y.doc, *it);
+		yaml_node_t *v[V_NKEYS];
+		struct variant *var;
+
+		if (!item || item->type != YAML_MAPPING_NODE) {
+			ydoc_error(&l->y, item,
+				   "a variant must be a mapping with 'sql', "
+				   "not %s",
+				   ydoc_kind(item));
+			continue;
+		}
+		if (ydoc_fields(&l->y, item, "variant", variant_keys, V_NKEYS,
+				v, DIAG_ERROR) < 0)
+			continue;
+		var = add_variant(c);
+		if (parse_version(l, c, v[V_MIN_VERSION], "min_version",
+				  &var->min_version) < 0 ||
+		    parse_version(l, c, v[V_MAX_VERSION], "max_version",
+				  &var->max_version) < 0)
+			continue;
+		check_range(l, v[V_MIN_VERSION], var);
+		if (!v[V_SQL])
+			ydoc_error(&l->y, item, "missing 'sql' in variant");
+		else
+			parse_sql(l, c, var, v[V_SQL], used);
+	}
+}
+
+static void parse_requires(struct loader *l, struct collector *c,
+			   yaml_node_t *n)
+{
+	size_t i;
+
+	if (ydoc_strlist(&l->y, n, "requires", &c->requires, &c->nrequires) < 0)
+		return;
+	for (i = 0; i < c->nrequires; i++) {
+		const char *s = c->requires[i], *p;
+		bool ok = true;
+
+		if (strncmp(s, "setting:", 8) == 0) {
+			for (p = s + 8; *p && *p != '='; p++)
+				if (!isalnum((unsigned char)*p) && *p != '_' &&
+				    *p != '.')
+					ok = false;
+			ok = ok && p > s + 8 && (*p == '\0' || p[1] != '\0');
+		} else {
+			for (p = s; *p; p++)
+				if (!isalnum((unsigned char)*p) && *p != '_' &&
+				    *p != '-')
+					ok = false;
+		}
+		if (!ok)
+			ydoc_error(&l->y, n,
+				   "invalid requirement '%.64s' (an extension "
+				   "name, 'setting:NAME' or "
+				   "'setting:NAME=VALUE')",
+				   s);
+	}
+}
+
+/* Text value -> number, for columns holding words such as "on". */
+static void parse_mapping(struct loader *l, struct metricdef *m, yaml_node_t *n,
+			  const char *what)
+{
+	struct ypair *pairs;
+	size_t np, i;
+
+	if (!n || n->type != YAML_MAPPING_NODE) {
+		ydoc_error(&l->y, n, "'%s' must be a mapping, not %s", what,
+			   ydoc_kind(n));
+		return;
+	}
+	pairs = ydoc_pairs(&l->y, n, "value", &np);
+	if (!np)
+		ydoc_error(&l->y, n, "'%s' is empty", what);
+	m->map_keys = xcalloc(np ? np : 1, sizeof(*m->map_keys));
+	m->map_vals = xcalloc(np ? np : 1, sizeof(*m->map_vals));
+	for (i = 0; i < np; i++) {
+		double v;
+
+		if (ydoc_double(&l->y, pairs[i].vnode, pairs[i].key, &v) < 0)
+			continue;
+		m->map_keys[m->nmap] = xstrdup(pairs[i].key);
+		m->map_vals[m->nmap] = v;
+		m->nmap++;
+	}
+	free(pairs);
+}
+
+/*
+ * The full name of value column 'm': 'given', or <collector>_<column>
+ * (with the _total and _info suffixes our format adds). Reports at 'at' and
+ * returns -1 when it is not a valid name of ours.
+ */
+static int resolve_name(struct loader *l, const struct collector *c,
+			struct metricdef *m, const yaml_node_t *at,
+			const char *given)
+{
+	char *name;
+
+	if (given)
+		name = xstrdup(given);
+	else
+		name = xasprintf("%s_%s", c->name, m->column);
+	if (!c->compat && m->usage == USAGE_COUNTER &&
+	    !ends_with(name, "_total")) {
+		char *t = xasprintf("%s_total", name);
+
+		free(name);
+		name = t;
+	}
+	if (!c->compat && m->usage == USAGE_INFO && !given &&
+	    !ends_with(name, "_info")) {
+		char *t = xasprintf("%s_info", name);
+
+		free(name);
+		name = t;
+	}
+	if (!metric_name_valid(name)) {
+		if (given)
+			ydoc_error(&l->y, at,
+				   "invalid metric name '%.64s' (letters, "
+				   "digits, '_' and ':', not starting with a "
+				   "digit)",
+				   name);
+		else
+			ydoc_error(&l->y, at,
+				   "column '%.64s' gives the invalid metric "
+				   "name '%.64s'%s",
+				   m->column, name,
+				   c->compat ? "" : "; set 'name'");
+		goto bad;
+	}
+	if (strncmp(name, "pgpulse_", 8) == 0 ||
+	    strncmp(name, "process_", 8) == 0) {
+		ydoc_error(&l->y, at,
+			   "metric name '%s' is reserved: 'pgpulse_' and "
+			   "'process_' are the exporter's own",
+			   name);
+		goto bad;
+	}
+	if (m->usage == USAGE_INFO && !ends_with(name, "_info")) {
+		ydoc_error(&l->y, at,
+			   "info metric name '%s' must end in '_info'", name);
+		goto bad;
+	}
+	m->name = name;
+	return 0;
+bad:
+	free(name);
+	return -1;
+}
+
+/*
+ * HELP text: 'given', or the collector's help naming the column; with a
+ * ttl, a sentence saying the value may be that old (Prometheus asks HELP to
+ * say when values are cached).
+ */
+static char *make_help(const struct collector *c, const char *given,
+		       const char *column)
+{
+	const char *h = given ? given : c->help ? c->help : "";
+	size_t len = strlen(h);
+	char *base, *out;
+
+	/* The default names the column; a period ends it either way. */
+	while (len && (isspace((unsigned char)h[len - 1]) ||
+		       (!given && h[len - 1] == '.')))
+		len--;
+	if (given)
+		base = xstrndup(h, len);
+	else if (len)
+		base = xasprintf("%.*s (column %s).", (int)len, h, column);
+	else
+		base = xasprintf("Column %s.", column);
+	if (!(c->ttl > 0))
+		return base;
+	len = strlen(base);
+	out = xasprintf("%s%s%sCached for up to %g second%s.", base,
+			len && !strchr(".!?", base[len - 1]) ? "." : "",
+			len ? " " : "", c->ttl, c->ttl == 1 ? "" : "s");
+	free(base);
+	return out;
+}
+
+/* One entry of 'metrics:' in our format: "column: type" or a mapping. */
+static void parse_metric(struct loader *l, struct collector *c,
+			 const struct ypair *p, struct metricdef *m)
+{
+	struct ydoc *y = &l->y;
+	yaml_node_t *v[M_NKEYS] = {NULL};
+	yaml_node_t *n = p->vnode;
+	char *name = NULL, *help = NULL;
+	int usage;
+	size_t k;
+
+	m->column = xstrdup(p->key);
+	m->scale = 1;
+	m->pos = cpos(l, c, p->knode);
+	if (n && n->type == YAML_MAPPING_NODE) {
+		if (ydoc_fields(y, n, "column", metric_keys, M_NKEYS, v,
+				DIAG_ERROR) < 0)
+			return;
+		if (!v[M_TYPE]) {
+			ydoc_error(y, n, "missing 'type'");
+			return;
+		}
+	} else if (n && n->type == YAML_SCALAR_NODE && !ydoc_is_null(n)) {
+		v[M_TYPE] = n;
+	} else {
+		ydoc_error(y, n,
+			   "expected a type (label, discard, gauge, counter, "
+			   "info, histogram) or a mapping, not %s",
+			   ydoc_kind(n));
+		return;
+	}
+	if (ydoc_enum(y, v[M_TYPE], "type", usage_names,
+		      ARRAY_SIZE(usage_names), &usage) < 0)
+		return;
+	m->usage = (enum col_usage)usage;
+	for (k = 0; k < M_NKEYS; k++)
+		if (v[k] && !(metric_key_usages[k] & U(m->usage)))
+			ydoc_error(y, v[k], "'%s' does not apply to %s columns",
+				   metric_keys[k], usage_names[m->usage]);
+	if (m->usage == USAGE_LABEL && !label_name_valid(m->column))
+		ydoc_error(y, p->knode,
+			   "invalid label name '%.64s' (letters, digits and "
+			   "'_', not starting with a digit or '__')",
+			   m->column);
+	if (!is_value(m->usage))
+		return;
+	if (v[M_NAME] && ydoc_str(y, v[M_NAME], "name", &name) < 0)
+		return;
+	if (v[M_HELP] && ydoc_str(y, v[M_HELP], "help", &help) < 0)
+		goto out;
+	resolve_name(l, c, m, v[M_NAME] ? v[M_NAME] : p->knode, name);
+	m->help = make_help(c, help, m->column);
+	if (v[M_SCALE] && ydoc_double(y, v[M_SCALE], "scale", &m->scale) == 0 &&
+	    (m->scale == 0 || !isfinite(m->scale)))
+		ydoc_error(y, v[M_SCALE],
+			   "'scale' must be a finite number "
+			   "other than 0");
+	if (v[M_MAPPING])
+		parse_mapping(l, m, v[M_MAPPING], "mapping");
+	if (v[M_NULL_VALUE] &&
+	    ydoc_double(y, v[M_NULL_VALUE], "null_value", &m->null_value) == 0)
+		m->has_null_value = true;
+	if (v[M_VALUE] &&
+	    ydoc_double(y, v[M_VALUE], "value", &m->const_value) == 0)
+		m->has_const_value = true;
+	if (v[M_ERROR_VALUE] && ydoc_double(y, v[M_ERROR_VALUE], "error_value",
+					    &m->error_value) == 0)
+		m->has_error_value = true;
+	if (v[M_VALUE]) {
+		static const enum mkey moot[] = {M_SCALE, M_MAPPING,
+						 M_NULL_VALUE};
+
+		for (k = 0; k < ARRAY_SIZE(moot); k++)
+			if (v[moot[k]])
+				ydoc_error(y, v[moot[k]],
+					   "'%s' has no effect with 'value'",
+					   metric_keys[moot[k]]);
+	}
+out:
+	free(name);
+	free(help);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The labels of every metric of 'c', sorted: "a, b" ("" for none). */
+static char *label_signature(const struct collector *c)
+{
+	const char **v = xcalloc(c->nmetrics + 1, sizeof(*v));
+	struct sb sb = SB_INIT(0);
+	size_t n = 0, i;
+
+	for (i = 0; i < c->nmetrics; i++)
+		if (c->metrics[i].usage == USAGE_LABEL)
+			v[n++] = c->metrics[i].column;
+	if (c->scope == SCOPE_DATABASE)
+		v[n++] = "datname";
+	qsort(v, n, sizeof(*v), cmp_str);
+	for (i = 0; i < n; i++)
+		sb_addf(&sb, "%s%s", i ? ", " : "", v[i]);
+	free(v);
+	return sb_detach(&sb, NULL);
+}
+
+/*
+ * Checks over all the columns of a collector, once each is read: reserved
+ * labels, histogram companion columns, two columns making one metric,
+ * error values, and whether anything is produced at all.
+ */
+static void check_columns(struct loader *l, struct collector *c,
+			  const yaml_node_t *at)
+{
+	struct ydoc *y = &l->y;
+	struct strmap cols = STRMAP_INIT, names = STRMAP_INIT;
+	size_t i, k, nvalues = 0, nlabels = 0;
+	static const char *const hsuffix[] = {"_bucket", "_sum", "_count"};
+
+	for (i = 0; i < c->nmetrics; i++) {
+		strmap_put(&cols, c->metrics[i].column, &c->metrics[i], NULL);
+		if (c->metrics[i].usage == USAGE_LABEL)
+			nlabels++;
+	}
+	for (i = 0; i < c->nmetrics; i++) {
+		struct metricdef *m = &c->metrics[i];
+		void *old = NULL;
+
+		if (m->usage == USAGE_LABEL && strcmp(m->column, "target") == 0)
+			ydoc_report_at(y, DIAG_ERROR, m->pos,
+				       "label 'target' is reserved: the "
+				       "exporter adds it to every series");
+		if (m->usage == USAGE_LABEL && c->scope == SCOPE_DATABASE &&
+		    strcmp(m->column, "datname") == 0)
+			ydoc_report_at(y, DIAG_ERROR, m->pos,
+				       "label 'datname' is added by the "
+				       "exporter in database scope; drop the "
+				       "column or use scope: cluster");
+		if (m->usage == USAGE_HISTOGRAM) {
+			for (k = 0; k < ARRAY_SIZE(hsuffix); k++) {
+				char *h = xasprintf("%s%s", m->column,
+						    hsuffix[k]);
+				struct metricdef *o = strmap_get(&cols, h);
+
+				if (o)
+					ydoc_report_at(
+						y, DIAG_ERROR, o->pos,
+						"column '%s' is read by "
+						"histogram '%s'; do not list "
+						"it",
+						h, m->column);
+				free(h);
+			}
+		}
+		if (!is_value(m->usage) || !m->name)
+			continue;
+		nvalues++;
+		if (!strmap_put(&names, m->name, m, &old)) {
+			const struct metricdef *o = old;
+
+			ydoc_report_at(y, DIAG_ERROR, m->pos,
+				       "column '%s' makes metric '%s' as "
+				       "column '%s' does (%s:%u:%u)",
+				       m->column, m->name, o->column,
+				       o->pos.file, o->pos.line, o->pos.column);
+		}
+		if (m->has_error_value &&
+		    (nlabels || c->scope == SCOPE_DATABASE))
+			ydoc_report_at(y, DIAG_ERROR, m->pos,
+				       "'error_value' needs a collector with "
+				       "no labels, in cluster scope");
+	}
+	if (!nvalues && c->nmetrics)
+		ydoc_warning(y, at, "no value columns: it produces no metrics");
+	strmap_release(&cols);
+	strmap_release(&names);
+}
+
+/* One collector of our format; errors reported, 'c' filled as far as it
+ * could be. */
+static void parse_collector(struct loader *l, const struct ypair *p,
+			    struct collector *c)
+{
+	struct ydoc *y = &l->y;
+	yaml_node_t *v[C_NKEYS];
+	struct ypair *cols = NULL;
+	bool *used = NULL;
+	size_t ncols = 0, i;
+	long long iv;
+	int e;
+
+	c->name = xstrdup(p->key);
+	c->file = xstrdup(y->file);
+	c->pos = cpos(l, c, p->knode);
+	if (!ident_valid(c->name))
+		ydoc_error(y, p->knode,
+			   "invalid collector name (letters, digits and '_', "
+			   "not starting with a digit)");
+	if (!p->vnode || p->vnode->type != YAML_MAPPING_NODE) {
+		ydoc_error(y, p->vnode,
+			   "expected a mapping of settings, not %s",
+			   ydoc_kind(p->vnode));
+		return;
+	}
+	if (ydoc_fields(y, p->vnode, "collector", collector_keys, C_NKEYS, v,
+			DIAG_ERROR) < 0)
+		return;
+	if (!v[C_HELP])
+		ydoc_error(y, p->knode, "missing 'help'");
+	else if (ydoc_str(y, v[C_HELP], "help", &c->help) < 0)
+		c->help = NULL;
+	if (v[C_KIND] && ydoc_enum(y, v[C_KIND], "kind", kind_names,
+				   ARRAY_SIZE(kind_names), &e) == 0)
+		c->kind = (enum target_kind)e;
+	if (v[C_SCOPE] && ydoc_enum(y, v[C_SCOPE], "scope", scope_names,
+				    ARRAY_SIZE(scope_names), &e) == 0)
+		c->scope = (enum collector_scope)e;
+	if (v[C_ROLE] && ydoc_enum(y, v[C_ROLE], "role", role_names,
+				   ARRAY_SIZE(role_names), &e) == 0)
+		c->role = (enum collector_role)e;
+	if (v[C_TAGS])
+		(void)!ydoc_strlist(y, v[C_TAGS], "tags", &c->tags, &c->ntags);
+	if (v[C_TTL])
+		(void)!ydoc_duration(y, v[C_TTL], "ttl", &c->ttl);
+	if (v[C_TIMEOUT])
+		(void)!ydoc_duration(y, v[C_TIMEOUT], "timeout", &c->timeout);
+	if (v[C_REQUIRES])
+		parse_requires(l, c, v[C_REQUIRES]);
+	if (v[C_MAX_SERIES] &&
+	    ydoc_int(y, v[C_MAX_SERIES], "max_series", 0, INT_MAX, &iv) == 0)
+		c->max_series = (size_t)iv;
+	if (c->kind == TARGET_PGBOUNCER) {
+		if (c->scope == SCOPE_DATABASE)
+			ydoc_error(y, v[C_SCOPE],
+				   "scope 'database' does not apply to "
+				   "pgbouncer collectors");
+		if (c->role != ROLE_ANY)
+			ydoc_error(y, v[C_ROLE],
+				   "'role' does not apply to pgbouncer "
+				   "collectors");
+		if (v[C_REQUIRES])
+			ydoc_error(y, v[C_REQUIRES],
+				   "'requires' does not apply to pgbouncer "
+				   "collectors");
+	}
+	if (v[C_PARAMS])
+		parse_params(l, c, v[C_PARAMS]);
+	used = xcalloc(c->nparams + 1, sizeof(*used));
+	if (v[C_VARIANTS]) {
+		static const enum ckey excl[] = {C_SQL, C_MIN_VERSION,
+						 C_MAX_VERSION};
+
+		for (i = 0; i < ARRAY_SIZE(excl); i++)
+			if (v[excl[i]])
+				ydoc_error(y, v[excl[i]],
+					   "'%s' cannot be used with "
+					   "'variants': put it in each variant",
+					   collector_keys[excl[i]]);
+		parse_variants(l, c, v[C_VARIANTS], used);
+	} else if (!v[C_SQL]) {
+		ydoc_error(y, p->knode, "missing 'sql' (or 'variants')");
+	} else {
+		struct variant *var = add_variant(c);
+
+		if (parse_version(l, c, v[C_MIN_VERSION], "min_version",
+				  &var->min_version) == 0 &&
+		    parse_version(l, c, v[C_MAX_VERSION], "max_version",
+				  &var->max_version) == 0)
+			check_range(l, v[C_MIN_VERSION], var);
+		parse_sql(l, c, var, v[C_SQL], used);
+	}
+	for (i = 0; i < c->nparams; i++)
+		if (!used[i])
+			ydoc_warning(y, v[C_PARAMS],
+				     "parameter '%s' is not used in the sql",
+				     c->params[i].name);
+	if (!v[C_METRICS]) {
+		ydoc_error(y, p->knode, "missing 'metrics'");
+		goto out;
+	}
+	if (v[C_METRICS]->type != YAML_MAPPING_NODE) {
+		ydoc_error(y, v[C_METRICS],
+			   "'metrics' must be a mapping of columns, not %s",
+			   ydoc_kind(v[C_METRICS]));
+		goto out;
+	}
+	cols = ydoc_pairs(y, v[C_METRICS], "column", &ncols);
+	if (!ncols) {
+		ydoc_error(y, v[C_METRICS], "'metrics' is empty");
+		goto out;
+	}
+	c->metrics = xcalloc(ncols, sizeof(*c->metrics));
+	for (i = 0; i < ncols; i++) {
+		size_t len = ydoc_push_context(y, "column", cols[i].key);
+
+		parse_metric(l, c, &cols[i], &c->metrics[c->nmetrics++]);
+		ydoc_pop_context(y, len);
+	}
+	check_columns(l, c, p->knode);
+out:
+	free(cols);
+	free(used);
+}
+
+/*
+ * A version of postgres_exporter's semver ("13", "9.6", "10.0.0") as
+ * server_version_num: 10 and later count major * 10000 + minor, as
+ * postgres_exporter reads "PostgreSQL 15.20" as 15.20.0.
+ */
+static int semver_num(const char *s, size_t len, int *out)
+{
+	long part[3] = {0, 0, 0};
+	size_t i = 0, np = 0;
+
+	while (np < 3) {
+		long v = 0;
+		size_t start = i;
+
+		while (i < len && isdigit((unsigned char)s[i]) && i - start < 6)
+			v = v * 10 + (s[i++] - '0');
+		if (i == start)
+			return -1;
+		part[np++] = v;
+		if (i == len)
+			break;
+		if (s[i] != '.')
+			return -1;
+		i++;
+	}
+	if (i != len || part[0] > 9999 || part[1] > 99 || part[2] > 99)
+		return -1;
+	*out = (int)(part[0] >= 10 ? part[0] * 10000 + part[1]
+				   : part[0] * 10000 + part[1] * 100 + part[2]);
+	return 0;
+}
+
+/*
+ * postgres_exporter's "runonserver" (a blang/semver range: ">=10.0.0
+ * <13.0.0", alternatives joined by "||") as version variants running 'sql'.
+ */
+static int parse_runonserver(struct loader *l, struct collector *c,
+			     const yaml_node_t *n, const char *sql)
+{
+	const char *s = (const char *)n->data.scalar.value, *p = s;
+	char q[64];
+
+	while (*p) {
+		long lo = 0, hi = (long)MAX_VERSION + 1;
+		struct variant *var;
+
+		for (;;) {
+			const char *op, *ver;
+			size_t oplen, vlen;
+			int num;
+
+			while (*p == ' ' || *p == '\t')
+				p++;
+			if (!*p || strncmp(p, "||", 2) == 0)
+				break;
+			op = p;
+			while (*p && strchr("<>=!", *p))
+				p++;
+			oplen = (size_t)(p - op);
+			while (*p == ' ')
+				p++;
+			ver = p;
+			while (*p && *p != ' ' && *p != '\t' && *p != '|')
+				p++;
+			vlen = (size_t)(p - ver);
+			if (semver_num(ver, vlen, &num) < 0)
+				goto bad;
+			if (oplen == 2 && strncmp(op, ">=", 2) == 0)
+				lo = lo > num ? lo : num;
+			else if (oplen == 1 && *op == '>')
+				lo = lo > num + 1 ? lo : num + 1;
+			else if (oplen == 1 && *op == '<')
+				hi = hi < num ? hi : num;
+			else if (oplen == 2 && strncmp(op, "<=", 2) == 0)
+				hi = hi < num + 1 ? hi : num + 1;
+			else if (oplen == 0 || (oplen == 1 && *op == '=') ||
+				 (oplen == 2 && strncmp(op, "==", 2) == 0)) {
+				lo = lo > num ? lo : num;
+				hi = hi < num + 1 ? hi : num + 1;
+			} else {
+				goto bad;
+			}
+		}
+		if (lo >= hi) {
+			ydoc_error(&l->y, n,
+				   "'runonserver' range '%s' matches no "
+				   "version",
+				   ydoc_quote(n, q, sizeof(q)));
+			return -1;
+		}
+		var = add_variant(c);
+		var->min_version = (int)lo;
+		var->max_version = hi > MAX_VERSION ? 0 : (int)hi;
+		var->sql = xstrdup(sql);
+		if (strncmp(p, "||", 2) == 0) {
+			p += 2;
+			if (!*p)
+				goto bad;
+		}
+	}
+	return 0;
+bad:
+	ydoc_error(&l->y, n,
+		   "'runonserver' must be a version range such as '>=10.0.0 "
+		   "<13.0.0', not '%s'",
+		   ydoc_quote(n, q, sizeof(q)));
+	return -1;
+}
+
+/* One column of a postgres_exporter query: "- col: {usage: ...}". */
+static void parse_compat_column(struct loader *l, struct collector *c,
+				const struct ypair *p, struct metricdef *m)
+{
+	struct ydoc *y = &l->y;
+	yaml_node_t *v[O_N];
+	char *desc = NULL, *name = NULL;
+	int usage;
+
+	m->column = xstrdup(p->key);
+	m->scale = 1;
+	m->pos = cpos(l, c, p->knode);
+	if (ydoc_fields(y, p->vnode, "column", compat_column_keys, O_N, v,
+			DIAG_WARNING) < 0)
+		return;
+	if (!v[O_USAGE]) {
+		ydoc_error(y, p->vnode, "missing 'usage'");
+		return;
+	}
+	if (ydoc_enum(y, v[O_USAGE], "usage", compat_usage_names,
+		      ARRAY_SIZE(compat_usage_names), &usage) < 0)
+		return;
+	/* postgres_exporter takes an empty description; so do we. */
+	if (v[O_DESCRIPTION] &&
+	    !(v[O_DESCRIPTION]->type == YAML_SCALAR_NODE &&
+	      v[O_DESCRIPTION]->data.scalar.length == 0) &&
+	    ydoc_str(y, v[O_DESCRIPTION], "description", &desc) < 0)
+		return;
+	switch (usage) {
+	case CU_LABEL:
+		m->usage = USAGE_LABEL;
+		break;
+	case CU_DISCARD:
+		m->usage = USAGE_DISCARD;
+		break;
+	case CU_COUNTER:
+		m->usage = USAGE_COUNTER;
+		break;
+	case CU_HISTOGRAM:
+		m->usage = USAGE_HISTOGRAM;
+		break;
+	case CU_DURATION:
+		/* postgres_exporter names it so and reports milliseconds */
+		name = xasprintf("%s_%s_milliseconds", c->name, m->column);
+		m->usage = USAGE_GAUGE;
+		break;
+	default:
+		m->usage = USAGE_GAUGE;
+		break;
+	}
+	if (m->usage == USAGE_LABEL && !label_name_valid(m->column))
+		ydoc_error(y, p->knode,
+			   "invalid label name '%.64s' (letters, digits and "
+			   "'_', not starting with a digit or '__')",
+			   m->column);
+	if (usage == CU_MAPPEDMETRIC) {
+		yaml_node_t *map = v[O_METRIC_MAPPING] ? v[O_METRIC_MAPPING]
+						       : v[O_MAPPING];
+
+		if (!map)
+			ydoc_error(y, v[O_USAGE],
+				   "MAPPEDMETRIC needs 'metric_mapping'");
+		else
+			parse_mapping(l, m, map,
+				      v[O_METRIC_MAPPING] ? "metric_mapping"
+							  : "mapping");
+	} else if (v[O_METRIC_MAPPING] || v[O_MAPPING]) {
+		ydoc_warning(y,
+			     v[O_METRIC_MAPPING] ? v[O_METRIC_MAPPING]
+						 : v[O_MAPPING],
+			     "a mapping is only read for MAPPEDMETRIC; "
+			     "ignored");
+	}
+	if (is_value(m->usage)) {
+		resolve_name(l, c, m, p->knode, name);
+		m->help = make_help(c, desc, m->column);
+	}
+	free(desc);
+	free(name);
+}
+
+static void parse_compat_metrics(struct loader *l, struct collector *c,
+				 yaml_node_t *n)
+{
+	struct ydoc *y = &l->y;
+	struct strmap seen = STRMAP_INIT;
+	yaml_node_item_t *it;
+	size_t alloc = 0;
+
+	if (!n || n->type != YAML_SEQUENCE_NODE) {
+		ydoc_error(y, n, "'metrics' must be a list of columns, not %s",
+			   ydoc_kind(n));
+		return;
+	}
+	if (n->data.sequence.items.start == n->data.sequence.items.top)
+		ydoc_error(y, n, "'metrics' is empty");
+	for (it = n->data.sequence.items.start; it < n->data.sequence.items.top;
+	     it++) {
+		yaml_node_t *item = yaml_document_get_node(&y->doc, *it);
+		struct ypair *pairs;
+		size_t np, i;
+
+		if (!item || item->type != YAML_MAPPING_NODE) {
+			ydoc_error(y, item,
+				   "each item of 'metrics' maps a column to "
+				   "its usage, not %s",
+				   ydoc_kind(item));
+			continue;
+		}
+		pairs = ydoc_pairs(y, item, "column", &np);
+		for (i = 0; i < np; i++) {
+			const yaml_node_t *first;
+			void *old = NULL;
+			size_t len;
+
+			if (!strmap_put(&seen, pairs[i].key, pairs[i].knode,
+					&old)) {
+				first = old;
+				ydoc_error(y, pairs[i].knode,
+					   "duplicate column '%s' (first at "
+					   "%s:%u:%u)",
+					   pairs[i].key, y->file,
+					   (unsigned)first->start_mark.line + 1,
+					   (unsigned)first->start_mark.column +
+						   1);
+				continue;
+			}
+			ALLOC_GROW(c->metrics, c->nmetrics + 1, alloc);
+			memset(&c->metrics[c->nmetrics], 0,
+			       sizeof(*c->metrics));
+			len = ydoc_push_context(y, "column", pairs[i].key);
+			parse_compat_column(l, c, &pairs[i],
+					    &c->metrics[c->nmetrics++]);
+			ydoc_pop_context(y, len);
+		}
+		free(pairs);
+	}
+	strmap_release(&seen);
+}
+
+/* One query of postgres_exporter's format. */
+static void parse_compat_collector(struct loader *l, const struct ypair *p,
+				   struct collector *c)
+{
+	struct ydoc *y = &l->y;
+	yaml_node_t *v[P_N];
+	char *sql = NULL;
+	long long iv;
+	bool master;
+	size_t i;
+
+	c->name = xstrdup(p->key);
+	c->file = xstrdup(y->file);
+	c->pos = cpos(l, c, p->knode);
+	c->compat = true;
+	c->help = xasprintf("postgres_exporter query %s.", c->name);
+	if (!ident_valid(c->name))
+		ydoc_error(y, p->knode,
+			   "invalid query name (letters, digits and '_', not "
+			   "starting with a digit)");
+	if (!p->vnode || p->vnode->type != YAML_MAPPING_NODE) {
+		ydoc_error(y, p->vnode,
+			   "expected a mapping with 'query' and 'metrics', "
+			   "not %s",
+			   ydoc_kind(p->vnode));
+		return;
+	}
+	if (ydoc_fields(y, p->vnode, "query", compat_keys, P_N, v,
+			DIAG_WARNING) < 0)
+		return;
+	/* Every query runs once per target: we do not auto-discover. */
+	if (v[P_MASTER])
+		(void)!ydoc_bool(y, v[P_MASTER], "master", &master);
+	if (v[P_CACHE_SECONDS] &&
+	    ydoc_int(y, v[P_CACHE_SECONDS], "cache_seconds", 0, INT_MAX, &iv) ==
+		    0)
+		c->ttl = (double)iv;
+	if (!v[P_QUERY])
+		ydoc_error(y, p->knode, "missing 'query'");
+	else if (ydoc_str(y, v[P_QUERY], "query", &sql) == 0) {
+		if (v[P_RUNONSERVER] && !ydoc_is_null(v[P_RUNONSERVER]) &&
+		    v[P_RUNONSERVER]->type != YAML_SCALAR_NODE)
+			ydoc_error(y, v[P_RUNONSERVER],
+				   "'runonserver' must be a string, not %s",
+				   ydoc_kind(v[P_RUNONSERVER]));
+		else if (v[P_RUNONSERVER] && !ydoc_is_null(v[P_RUNONSERVER]))
+			parse_runonserver(l, c, v[P_RUNONSERVER], sql);
+		else
+			add_variant(c)->sql = xstrdup(sql);
+		for (i = 0; i < c->nvariants; i++) {
+			c->variants[i].pos = ydoc_text_pos(y, v[P_QUERY]);
+			c->variants[i].pos.file = c->file;
+		}
+	}
+	free(sql);
+	if (!v[P_METRICS]) {
+		ydoc_error(y, p->knode, "missing 'metrics'");
+		return;
+	}
+	parse_compat_metrics(l, c, v[P_METRICS]);
+	check_columns(l, c, p->knode);
+}
+
+/* The collector of 'qs' producing metric 'm' first. */
+static const struct metricdef *find_metric(const struct collector *c,
+					   const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < c->nmetrics; i++)
+		if (c->metrics[i].name && strcmp(c->metrics[i].name, name) == 0)
+			return &c->metrics[i];
+	return NULL;
+}
+
+/*
+ * Add 'c' (moved into 'qs') unless its name is taken or one of its metrics
+ * is produced elsewhere with another type or other labels.
+ */
+static void add_collector(struct loader *l, struct collector *c)
+{
+	struct queryset *qs = l->qs;
+	uintptr_t idx = (uintptr_t)strmap_get(&qs->byname, c->name);
+	char *sig = NULL;
+	bool ok = true;
+	size_t i;
+
+	if (idx) {
+		const struct collector *o = &qs->v[idx - 1];
+
+		ydoc_set_context(&l->y, NULL, NULL);
+		ydoc_report_at(&l->y, DIAG_ERROR, c->pos,
+			       "duplicate collector '%s' (first at %s:%u:%u)",
+			       c->name, o->file, o->pos.line, o->pos.column);
+		collector_clear(c);
+		return;
+	}
+	sig = label_signature(c);
+	for (i = 0; i < c->nmetrics; i++) {
+		const struct metricdef *m = &c->metrics[i], *om;
+		const struct collector *o;
+		char *osig;
+
+		if (!is_value(m->usage) || !m->name)
+			continue;
+		idx = (uintptr_t)strmap_get(&qs->bymetric, m->name);
+		if (!idx)
+			continue;
+		o = &qs->v[idx - 1];
+		om = find_metric(o, m->name);
+		if (!om)
+			continue;
+		osig = label_signature(o);
+		if (om->usage != m->usage || strcmp(sig, osig) != 0) {
+			ydoc_report_at(&l->y, DIAG_ERROR, m->pos,
+				       "metric '%s' is a %s with labels [%s] "
+				       "here but a %s with labels [%s] in "
+				       "collector '%s' (%s:%u:%u)",
+				       m->name, usage_type_name(m->usage), sig,
+				       usage_type_name(om->usage), osig,
+				       o->name, om->pos.file, om->pos.line,
+				       om->pos.column);
+			ok = false;
+		}
+		free(osig);
+	}
+	free(sig);
+	if (!ok) {
+		collector_clear(c);
+		return;
+	}
+	ALLOC_GROW(qs->v, qs->n + 1, qs->alloc);
+	qs->v[qs->n] = *c;
+	qs->n++;
+	strmap_put(&qs->byname, c->name, (void *)(uintptr_t)qs->n, NULL);
+	for (i = 0; i < c->nmetrics; i++)
+		if (is_value(c->metrics[i].usage) && c->metrics[i].name)
+			strmap_put(&qs->bymetric, c->metrics[i].name,
+				   (void *)(uintptr_t)qs->n, NULL);
+	memset(c, 0, sizeof(*c));
+}
+
+static bool has_key(struct ydoc *y, const yaml_node_t *map, const char *key)
+{
+	yaml_node_pair_t *p;
+
+	for (p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
+	     p++) {
+		yaml_node_t *k = yaml_document_get_node(&y->doc, p->key);
+
+		if (k && k->type == YAML_SCALAR_NODE &&
+		    strcmp((const char *)k->data.scalar.value, key) == 0)
+			return true;
+	}
+	return false;
+}
+
+typedef void parse_fn(struct loader *l, const struct ypair *p,
+		      struct collector *c);
+
+/* Parse each named entry of 'map' with 'parse'; add those without errors. */
+static void load_entries(struct loader *l, yaml_node_t *map, parse_fn *parse)
+{
+	struct ypair *pairs;
+	size_t np, i;
+
+	pairs = ydoc_pairs(&l->y, map, "collector", &np);
+	if (!np)
+		ydoc_warning(&l->y, map, "no collectors");
+	for (i = 0; i < np; i++) {
+		struct collector c;
+		size_t nerr = l->d->nerrors;
+
+		memset(&c, 0, sizeof(c));
+		ydoc_set_context(&l->y, "collector", pairs[i].key);
+		parse(l, &pairs[i], &c);
+		if (l->d->nerrors == nerr)
+			add_collector(l, &c);
+		else
+			collector_clear(&c);
+		ydoc_set_context(&l->y, NULL, NULL);
+	}
+	free(pairs);
+}
+
+int querydef_load_buffer(struct queryset *qs, const char *file,
+			 const char *text, size_t len, struct diags *d)
+{
+	struct loader l;
+	size_t nerr = d->nerrors;
+	yaml_node_t *root, *v[1];
+	static const char *const top_keys[] = {"collectors"};
+
+	memset(&l, 0, sizeof(l));
+	l.qs = qs;
+	l.d = d;
+	if (ydoc_load(&l.y, file, text, len, d) < 0)
+		goto out;
+	root = ydoc_root(&l.y);
+	if (!root) {
+		ydoc_warning(&l.y, NULL, "no collectors: the file is empty");
+		goto out;
+	}
+	if (root->type != YAML_MAPPING_NODE) {
+		ydoc_error(&l.y, root,
+			   "a query file is a mapping ('collectors:', or "
+			   "postgres_exporter's queries), not %s",
+			   ydoc_kind(root));
+		goto out;
+	}
+	if (!has_key(&l.y, root, "collectors")) {
+		load_entries(&l, root, parse_compat_collector);
+		goto out;
+	}
+	if (ydoc_fields(&l.y, root, "file", top_keys, 1, v, DIAG_ERROR) < 0)
+		goto out;
+	if (ydoc_is_null(v[0]))
+		ydoc_warning(&l.y, v[0], "no collectors");
+	else if (v[0]->type != YAML_MAPPING_NODE)
+		ydoc_error(&l.y, v[0],
+			   "'collectors' must be a mapping of names to "
+			   "collectors, not %s",
+			   ydoc_kind(v[0]));
+	else
+		load_entries(&l, v[0], parse_collector);
+out:
+	ydoc_release(&l.y);
+	return d->nerrors > nerr ? -1 : 0;
+}
+
+static int load_file(struct queryset *qs, const char *path, struct diags *d)
+{
+	size_t len;
+	char *buf = ydoc_read_file(path, MAX_FILE_BYTES, &len, d);
+	int rc;
+
+	if (!buf)
+		return -1;
+	rc = querydef_load_buffer(qs, path, buf, len, d);
+	free(buf);
+	return rc;
+}
+
+static bool is_query_file(const char *name)
+{
+	return name[0] != '.' &&
+	       (ends_with(name, ".yaml") || ends_with(name, ".yml"));
+}
+
+int querydef_load_path(struct queryset *qs, const char *path, struct diags *d)
+{
+	struct stat st;
+	DIR *dir;
+	struct dirent *de;
+	char **names = NULL;
+	size_t n = 0, alloc = 0, i;
+	int rc = 0;
+
+	if (stat(path, &st) < 0) {
+		diags_add(d, DIAG_ERROR, path, 0, 0, "cannot read: %s",
+			  strerror(errno));
+		return -1;
+	}
+	if (!S_ISDIR(st.st_mode))
+		return load_file(qs, path, d);
+	dir = opendir(path);
+	if (!dir) {
+		diags_add(d, DIAG_ERROR, path, 0, 0,
+			  "cannot read directory: %s", strerror(errno));
+		return -1;
+	}
+	while ((de = readdir(dir))) {
+		if (!is_query_file(de->d_name))
+			continue;
+		ALLOC_GROW(names, n + 1, alloc);
+		names[n++] = xstrdup(de->d_name);
+	}
+	closedir(dir);
+	if (!n)
+		diags_add(d, DIAG_WARNING, path, 0, 0,
+			  "no *.yaml or *.yml files in this directory");
+	qsort(names, n, sizeof(*names), cmp_str);
+	for (i = 0; i < n; i++) {
+		size_t len = strlen(path);
+		char *full = xasprintf("%s%s%s", path,
+				       len && path[len - 1] == '/' ? "" : "/",
+				       names[i]);
+
+		if (load_file(qs, full, d) < 0)
+			rc = -1;
+		free(full);
+	}
+	ydoc_strv_free(names, n);
+	return rc;
+}
+
+const struct variant *collector_variant(const struct collector *c, int version)
+{
+	size_t i;
+
+	for (i = 0; i < c->nvariants; i++) {
+		const struct variant *v = &c->variants[i];
+
+		if ((!v->min_version || version >= v->min_version) &&
+		    (!v->max_version || version < v->max_version))
+			return v;
+	}
+	return NULL;
+}
+
+/* The override of "collector.param" in 'cfg', or NULL. */
+static const char *param_override(const struct config *cfg,
+				  const char *collector, const char *param)
+{
+	size_t i, lc = strlen(collector);
+
+	if (!cfg)
+		return NULL;
+	for (i = 0; i < cfg->nparams; i++) {
+		const char *k = cfg->param_keys[i];
+
+		if (strncmp(k, collector, lc) == 0 && k[lc] == '.' &&
+		    strcmp(k + lc + 1, param) == 0)
+			return cfg->param_vals[i];
+	}
+	return NULL;
+}
+
+char *collector_sql(const struct collector *c, const struct variant *v,
+		    const struct config *cfg)
+{
+	struct sb sb = SB_INIT(0);
+	const char *p = v->sql, *start, *name, *end;
+	size_t len, i;
+
+	while ((start = next_placeholder(p, &name, &len, &end))) {
+		const struct qparam *qp = NULL;
+		const char *val;
+
+		for (i = 0; i < c->nparams; i++)
+			if (strlen(c->params[i].name) == len &&
+			    memcmp(c->params[i].name, name, len) == 0)
+				qp = &c->params[i];
+		sb_add(&sb, p, (size_t)(start - p));
+		if (qp) {
+			val = param_override(cfg, c->name, qp->name);
+			sb_adds(&sb, val ? val : qp->value);
+		} else {
+			sb_add(&sb, start, (size_t)(end - start));
+		}
+		p = end;
+	}
+	sb_adds(&sb, p);
+	return sb_detach(&sb, NULL);
+}
+
+void querydef_check_overrides(const struct queryset *qs,
+			      const struct config *cfg, struct diags *d)
+{
+	size_t i, j;
+
+	for (i = 0; i < cfg->nparams; i++) {
+		const char *key = cfg->param_keys[i], *dot = strchr(key, '.');
+		struct srcpos p = {cfg->path, 0, 0};
+		const struct collector *c;
+		char *cname;
+
+		if (cfg->param_pos)
+			p = cfg->param_pos[i];
+		if (!p.file)
+			p.file = cfg->path ? cfg->path : "config";
+		if (!dot)
+			continue;
+		cname = xstrndup(key, (size_t)(dot - key));
+		c = queryset_find(qs, cname);
+		free(cname);
+		if (!c) {
+			diags_add(d, DIAG_WARNING, p.file, p.line, p.column,
+				  "params: no collector for '%s'", key);
+			continue;
+		}
+		for (j = 0; j < c->nparams; j++)
+			if (strcmp(c->params[j].name, dot + 1) == 0)
+				break;
+		if (j == c->nparams)
+			diags_add(d, DIAG_WARNING, p.file, p.line, p.column,
+				  "params: collector '%s' has no parameter "
+				  "'%s'",
+				  c->name, dot + 1);
+	}
+}
+
+const struct collector *queryset_find(const struct queryset *qs,
+				      const char *name)
+{
+	uintptr_t idx = (uintptr_t)strmap_get(&qs->byname, name);
+
+	return idx ? &qs->v[idx - 1] : NULL;
+}
+
+void queryset_release(struct queryset *qs)
+{
+	size_t i;
+
+	for (i = 0; i < qs->n; i++)
+		collector_clear(&qs->v[i]);
+	free(qs->v);
+	qs->v = NULL;
+	qs->n = qs->alloc = 0;
+	strmap_release(&qs->byname);
+	strmap_release(&qs->bymetric);
+}
