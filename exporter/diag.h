@@ -12,6 +12,7 @@
 
 enum diag_severity { DIAG_ERROR, DIAG_WARNING };
 
+/* One problem; owned by its struct diags. */
 struct diag {
 	char *file;    /* owned */
 	unsigned line; /* 1-based; 0 when the whole file is meant */
@@ -20,7 +21,11 @@ struct diag {
 	char *msg; /* owned; lower case, no trailing period */
 };
 
-/* A list of diagnostics. Created with DIAGS_INIT, freed with diags_release. */
+/*
+ * A list of diagnostics, owned by whoever loads the files (a local of the
+ * loader or of --dry-run). Created with DIAGS_INIT, freed with
+ * diags_release.
+ */
 struct diags {
 	struct diag *v;
 	size_t n, alloc;
@@ -35,7 +40,10 @@ struct diags {
 void diags_add(struct diags *d, enum diag_severity sev, const char *file,
 	       unsigned line, unsigned column, const char *fmt, ...)
 	PRINTF(6, 7);
-/* Print each as "file:line:column: error: msg\n" in the order added. */
+/*
+ * Print each as "file:line:column: error: msg\n" in the order added
+ * ("file:line: ..." when the column is 0, "file: ..." when the line is 0).
+ */
 void diags_print(const struct diags *d, FILE *fp);
 /* Append all of 'src' to 'dst'. */
 void diags_merge(struct diags *dst, const struct diags *src);

@@ -4,7 +4,11 @@
  *
  * Appends never report errors one by one: once an append would exceed
  * 'max', every later append is a no-op and 'failed' stays set. Check it once,
- * after the last append. Out of memory aborts (xalloc).
+ * after the last append. The append that fails adds nothing, so the buffer
+ * holds whole appends only. Out of memory aborts (xalloc).
+ *
+ * The caller owns a struct sb (usually on the stack or inside a scrape) and
+ * frees its buffer with sb_release, or takes it with sb_detach.
  */
 #ifndef SB_H
 #define SB_H
@@ -34,6 +38,13 @@ void sb_adds(struct sb *sb, const char *s);
 void sb_addc(struct sb *sb, char c);
 void sb_addf(struct sb *sb, const char *fmt, ...) PRINTF(2, 3);
 void sb_vaddf(struct sb *sb, const char *fmt, va_list ap) PRINTF(2, 0);
+/*
+ * Append 'n' bytes of 's', replacing each byte that is not part of a
+ * well-formed UTF-8 sequence (stray continuation, truncated or overlong
+ * sequence, surrogate, above U+10FFFF) with U+FFFD. Returns the number of
+ * bytes replaced.
+ */
+size_t sb_add_utf8(struct sb *sb, const char *s, size_t n);
 /* Make room for 'n' more bytes without changing len (subject to max). */
 void sb_grow(struct sb *sb, size_t n);
 /* "" when empty, never NULL. Valid until the next append or release. */

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include "compat.h"
 
+/* One slot of a struct strmap, which owns it and its key. */
 struct strmap_entry {
 	char *key; /* owned copy; NULL marks an empty slot */
 	size_t keylen;
@@ -17,6 +18,10 @@ struct strmap_entry {
 	void *value;
 };
 
+/*
+ * Embedded in its owner (a metric set, a queryset), initialised with
+ * STRMAP_INIT and freed with strmap_release by that owner.
+ */
 struct strmap {
 	struct strmap_entry *slots;
 	size_t nslots; /* power of two, or 0 */
@@ -28,7 +33,11 @@ struct strmap {
 		NULL, 0, 0                                                     \
 	}
 
-/* Keys are byte strings of 'len' bytes (may contain NUL). */
+/*
+ * The value stored for 'key', or NULL when absent (store non-NULL values to
+ * tell the two apart). Keys are byte strings of 'len' bytes (may contain
+ * NUL).
+ */
 void *strmap_getn(const struct strmap *m, const char *key, size_t len);
 void *strmap_get(const struct strmap *m, const char *key);
 /*

@@ -6,6 +6,7 @@
 #ifndef XALLOC_H
 #define XALLOC_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include "compat.h"
 
@@ -18,6 +19,7 @@ char *xstrdup_or_null(const char *s);
 char *xstrndup(const char *s, size_t n);
 /* Formats into a new malloc'ed string. */
 char *xasprintf(const char *fmt, ...) PRINTF(1, 2);
+char *xvasprintf(const char *fmt, va_list ap) PRINTF(1, 0);
 
 /*
  * Grow an array 'a' of 'alloc' elements so that it holds at least 'nr':
