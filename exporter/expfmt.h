@@ -19,9 +19,16 @@ enum expfmt_format { EXPFMT_TEXT, EXPFMT_OPENMETRICS };
  * Append the families of 'sets' (in order; NULL entries are skipped) to
  * 'out'. Families of the same name from several sets are printed as one:
  * HELP and TYPE from the first, then the samples of each set in order. A
- * family whose type differs from the first one of that name is left out.
- * Families are printed in order of first appearance. OpenMetrics output ends
- * with "# EOF\n".
+ * family whose type differs from the first one of that name is left out,
+ * and so is one that would print a name an earlier family prints (gauge
+ * 'h_count' beside histogram 'h'; in OpenMetrics, gauge 'x' beside counter
+ * 'x_total'). Families without samples are not printed. Families are
+ * printed in order of first appearance. OpenMetrics output ends with
+ * "# EOF\n". Only 'out' is allocated (its growth), never per sample.
+ *
+ * In OpenMetrics, counters drop _total and info metrics drop _info in HELP
+ * and TYPE; a counter whose name lacks _total has TYPE unknown. In text
+ * 0.0.4 info metrics are gauges.
  */
 void expfmt_render(struct sb *out, struct mset *const *sets, size_t nsets,
 		   enum expfmt_format fmt);
@@ -33,10 +40,14 @@ void expfmt_render(struct sb *out, struct mset *const *sets, size_t nsets,
 void expfmt_number(struct sb *out, double v);
 /* Escape \, " and newline as the label value syntax requires. */
 void expfmt_label_value(struct sb *out, const char *s);
-/* Escape \ and newline as HELP text requires. */
+/* Escape \ and newline as HELP text requires (text 0.0.4). */
 void expfmt_help(struct sb *out, const char *s);
 
-/* Pick the format from an Accept header (NULL: text). */
+/*
+ * Pick the format from an Accept header (NULL: text): OpenMetrics when
+ * application/openmetrics-text (version 1.0.0, 0.0.1 or none) has a q above
+ * 0 and not below that of text/plain; text otherwise.
+ */
 enum expfmt_format expfmt_negotiate(const char *accept);
 const char *expfmt_content_type(enum expfmt_format fmt);
 

@@ -20,15 +20,20 @@ enum metric_type {
 	METRIC_HISTOGRAM,
 };
 
-/* A label pair. In a sample both strings are owned by the sample. */
+/*
+ * A label pair. As input to mset_add the strings are the caller's; in a
+ * sample they are owned by the sample (allocated in one block with its label
+ * array: free nothing but through mset_free).
+ */
 struct label {
 	char *name;
 	char *value;
 };
 
 /*
- * One series. The sample's name is the family name followed by 'suffix'
- * ("" for most; "_bucket", "_sum", "_count" for histograms).
+ * One series, owned by its family (freed by mset_free). The sample's name is
+ * the family name followed by 'suffix' ("" for most; "_bucket", "_sum",
+ * "_count" for histograms).
  */
 struct sample {
 	const char *suffix; /* static string */
@@ -67,8 +72,13 @@ void mset_free(struct mset *m);
 /*
  * Find the family 'name' or create it with 'type' and 'help' (copied).
  * Returns NULL and sets 'e' when 'name' is not a valid metric name, when it
- * exists with another type, or when a histogram/info/counter name breaks the
- * convention for its type (info names end in _info).
+ * exists with another type, when a histogram/info/counter name breaks the
+ * convention for its type (info names end in _info; histogram names do not
+ * end in _bucket, _sum or _count), or when it would print a name another
+ * family of 'm' prints (gauge 'x' and counter 'x_total' are both 'x' in
+ * OpenMetrics; gauge 'h_sum' beside histogram 'h'). Counters without _total
+ * are accepted (postgres_exporter's names); OpenMetrics shows them as
+ * unknown. HELP text that is not valid UTF-8 is repaired.
  */
 struct family *mset_family(struct mset *m, const char *name,
 			   enum metric_type type, const char *help,
@@ -77,9 +87,12 @@ struct family *mset_family(struct mset *m, const char *name,
 /*
  * Add a sample to family 'f' of 'm' with the labels given (copied; label
  * values that are not valid UTF-8 get U+FFFD for each bad byte).
+ * 'suffix' (NULL is "") must be "" except for histograms, whose samples take
+ * "_bucket" (with an "le" label), "_sum" or "_count" (without). Labels keep
+ * the caller's order; the series key ignores it.
  * Returns 0 when added; 1 when the series already exists in 'm' (dropped,
  * counted in m->dropped); -1 with 'e' set when a label name is invalid or
- * repeated (dropped, counted).
+ * repeated or the suffix does not fit (dropped, counted).
  */
 int mset_add(struct mset *m, struct family *f, const char *suffix,
 	     const struct label *labels, size_t nlabels, double value,
@@ -89,7 +102,8 @@ int mset_add(struct mset *m, struct family *f, const char *suffix,
  * Copy every sample of 'src' into 'dst', with 'extra' labels (e.g. target
  * name and static labels) appended to each. Families are created in 'dst' as
  * needed. Returns the number of samples dropped (duplicates, type clashes,
- * a label repeated by 'extra').
+ * a label repeated by 'extra'); they are also added to dst->dropped.
+ * src->dropped is not carried over.
  */
 size_t mset_merge(struct mset *dst, const struct mset *src,
 		  const struct label *extra, size_t nextra);

@@ -1,0 +1,408 @@
+/*
+ * The exposition formats: Prometheus text 0.0.4 and OpenMetrics 1.0.0. The
+ * renderer escapes, formats numbers and groups families itself, so the page
+ * is valid whatever the metric sets hold.
+ */
+#include <locale.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include "expfmt.h"
+#include "strmap.h"
+#include "xalloc.h"
+
+/*
+ * All families of one name across the sets, printed as one. Local to
+ * expfmt_render.
+ */
+struct group {
+	const struct family *first; /* gives name, type and HELP */
+	size_t set;		    /* index of the first set holding it */
+};
+
+static const char *const histogram_suffixes[] = {"_bucket", "_sum", "_count"};
+
+static pthread_once_t c_locale_once = PTHREAD_ONCE_INIT;
+static locale_t c_locale;
+
+static void c_locale_init(void)
+{
+	c_locale = newlocale(LC_ALL_MASK, "C", (locale_t)0);
+}
+
+/* Integers below 1e15 print as %.15g would print them, without stdio. */
+static void add_integer(struct sb *out, double v)
+{
+	char buf[24], *p = buf + sizeof(buf);
+	uint64_t u = v < 0 ? (uint64_t)-v : (uint64_t)v;
+
+	do {
+		*--p = (char)('0' + u % 10);
+		u /= 10;
+	} while (u);
+	if (v < 0)
+		*--p = '-';
+	sb_add(out, p, (size_t)(buf + sizeof(buf) - p));
+}
+
+void expfmt_number(struct sb *out, double v)
+{
+	locale_t old = (locale_t)0;
+	char buf[32];
+	int prec, len = 0;
+
+	if (isnan(v)) {
+		sb_add(out, "NaN", 3);
+		return;
+	}
+	if (isinf(v)) {
+		sb_add(out, v > 0 ? "+Inf" : "-Inf", 4);
+		return;
+	}
+	if (v == 0) {
+		sb_adds(out, signbit(v) ? "-0" : "0");
+		return;
+	}
+	if (v > -1e15 && v < 1e15 && v == (double)(int64_t)v) {
+		add_integer(out, v);
+		return;
+	}
+	/*
+	 * printf and strtod follow LC_NUMERIC; a library we link may have
+	 * called setlocale(), so use the C locale for this thread.
+	 */
+	pthread_once(&c_locale_once, c_locale_init);
+	if (c_locale)
+		old = uselocale(c_locale);
+	for (prec = 15; prec <= 17; prec++) {
+		len = snprintf(buf, sizeof(buf), "%.*g", prec, v);
+		if (prec == 17 || strtod(buf, NULL) == v)
+			break;
+	}
+	if (old)
+		uselocale(old);
+	if (len > 0 && (size_t)len < sizeof(buf))
+		sb_add(out, buf, (size_t)len);
+}
+
+/* Append 's', escaping \, newline and, if 'quote', the double quote. */
+static void add_escaped(struct sb *out, const char *s, bool quote)
+{
+	const char *run = s, *esc;
+
+	for (; *s; s++) {
+		switch (*s) {
+		case '\\':
+			esc = "\\\\";
+			break;
+		case '\n':
+			esc = "\\n";
+			break;
+		case '"':
+			if (!quote)
+				continue;
+			esc = "\\\"";
+			break;
+		default:
+			continue;
+		}
+		sb_add(out, run, (size_t)(s - run));
+		sb_add(out, esc, 2);
+		run = s + 1;
+	}
+	sb_add(out, run, (size_t)(s - run));
+}
+
+void expfmt_label_value(struct sb *out, const char *s)
+{
+	add_escaped(out, s, true);
+}
+
+void expfmt_help(struct sb *out, const char *s)
+{
+	add_escaped(out, s, false);
+}
+
+static bool ends_with(const char *s, size_t len, const char *suffix)
+{
+	size_t n = strlen(suffix);
+
+	return len > n && !memcmp(s + len - n, suffix, n);
+}
+
+/*
+ * The name HELP and TYPE use: the sample name in text 0.0.4; in OpenMetrics
+ * without _total for counters and without _info for info metrics.
+ */
+static size_t family_name_len(const struct family *f, enum expfmt_format fmt)
+{
+	size_t len = strlen(f->name);
+
+	if (fmt != EXPFMT_OPENMETRICS)
+		return len;
+	if (f->type == METRIC_COUNTER && ends_with(f->name, len, "_total"))
+		return len - 6;
+	if (f->type == METRIC_INFO && ends_with(f->name, len, "_info"))
+		return len - 5;
+	return len;
+}
+
+static const char *type_word(const struct family *f, enum expfmt_format fmt)
+{
+	bool om = fmt == EXPFMT_OPENMETRICS;
+	size_t len = strlen(f->name);
+
+	switch (f->type) {
+	case METRIC_GAUGE:
+		return "gauge";
+	case METRIC_COUNTER:
+		/* An OpenMetrics counter's samples must end in _total. */
+		if (om && !ends_with(f->name, len, "_total"))
+			return "unknown";
+		return "counter";
+	case METRIC_INFO:
+		return om && ends_with(f->name, len, "_info") ? "info"
+							      : "gauge";
+	case METRIC_HISTOGRAM:
+		return "histogram";
+	case METRIC_UNTYPED:
+	default:
+		return om ? "unknown" : "untyped";
+	}
+}
+
+static void render_header(struct sb *out, const struct family *f,
+			  enum expfmt_format fmt)
+{
+	size_t len = family_name_len(f, fmt);
+
+	if (f->help && *f->help) {
+		sb_add(out, "# HELP ", 7);
+		sb_add(out, f->name, len);
+		sb_addc(out, ' ');
+		add_escaped(out, f->help, fmt == EXPFMT_OPENMETRICS);
+		sb_addc(out, '\n');
+	}
+	sb_add(out, "# TYPE ", 7);
+	sb_add(out, f->name, len);
+	sb_addc(out, ' ');
+	sb_adds(out, type_word(f, fmt));
+	sb_addc(out, '\n');
+}
+
+static void render_samples(struct sb *out, const struct family *f)
+{
+	size_t namelen = strlen(f->name), i, j;
+	const struct sample *s;
+
+	for (i = 0; i < f->n; i++) {
+		s = &f->samples[i];
+		sb_add(out, f->name, namelen);
+		sb_adds(out, s->suffix);
+		for (j = 0; j < s->nlabels; j++) {
+			sb_addc(out, j ? ',' : '{');
+			sb_adds(out, s->labels[j].name);
+			sb_add(out, "=\"", 2);
+			add_escaped(out, s->labels[j].value, true);
+			sb_addc(out, '"');
+		}
+		if (s->nlabels)
+			sb_addc(out, '}');
+		sb_addc(out, ' ');
+		expfmt_number(out, s->value);
+		sb_addc(out, '\n');
+	}
+}
+
+/* Does 'f' belong to the group that 'first' started? */
+static bool same_family(const struct family *f, const struct family *first)
+{
+	return f->type == first->type && !strcmp(f->name, first->name);
+}
+
+/*
+ * The names a family prints, on TYPE lines and samples, each as 'len' bytes
+ * of the family's name and a suffix. Returns how many (at most 4).
+ */
+static size_t family_names(const struct family *f, enum expfmt_format fmt,
+			   size_t *len, const char **suffix)
+{
+	size_t n = 0, i;
+
+	len[n] = family_name_len(f, fmt);
+	suffix[n++] = "";
+	if (f->type == METRIC_HISTOGRAM) {
+		for (i = 0; i < ARRAY_SIZE(histogram_suffixes); i++) {
+			len[n] = strlen(f->name);
+			suffix[n++] = histogram_suffixes[i];
+		}
+	} else if (len[0] != strlen(f->name)) {
+		len[n] = strlen(f->name);
+		suffix[n++] = "";
+	}
+	return n;
+}
+
+/*
+ * Give 'f' (of set 'set') a group in 'claims', which maps every name printed
+ * so far to its group: join the group of its name, or start one if none of
+ * its names is taken. A family that would print a name another group prints
+ * is left out, so the page never has one name in two families (gauge 'x'
+ * and OpenMetrics counter 'x_total', or gauge 'h_count' and histogram 'h').
+ */
+static void index_family(struct strmap *claims, struct sb *tmp,
+			 struct group **groups, size_t *ngroups, size_t *alloc,
+			 const struct family *f, size_t set,
+			 enum expfmt_format fmt)
+{
+	const char *suffix[4];
+	size_t len[4], n, i;
+	uintptr_t id;
+
+	/* Nothing to print, nothing to claim. */
+	if (!f->n)
+		return;
+	/*
+	 * A taken name: its group prints 'f' if it has the same name and
+	 * type; otherwise 'f' is left out.
+	 */
+	if (strmap_get(claims, f->name))
+		return;
+	n = family_names(f, fmt, len, suffix);
+	for (i = 0; i < n; i++) {
+		sb_reset(tmp);
+		sb_add(tmp, f->name, len[i]);
+		sb_adds(tmp, suffix[i]);
+		if (strmap_getn(claims, sb_str(tmp), tmp->len))
+			return;
+	}
+	ALLOC_GROW(*groups, *ngroups + 1, *alloc);
+	(*groups)[(*ngroups)++] = (struct group){f, set};
+	id = *ngroups;
+	strmap_put(claims, f->name, (void *)id, NULL);
+	for (i = 0; i < n; i++) {
+		sb_reset(tmp);
+		sb_add(tmp, f->name, len[i]);
+		sb_adds(tmp, suffix[i]);
+		strmap_putn(claims, sb_str(tmp), tmp->len, (void *)id, NULL);
+	}
+}
+
+void expfmt_render(struct sb *out, struct mset *const *sets, size_t nsets,
+		   enum expfmt_format fmt)
+{
+	struct strmap claims = STRMAP_INIT;
+	struct sb tmp = SB_INIT(0);
+	struct group *groups = NULL, *g;
+	size_t ngroups = 0, alloc = 0, i, j, k;
+	const struct family *f;
+
+	for (i = 0; i < nsets; i++) {
+		if (!sets[i])
+			continue;
+		for (j = 0; j < sets[i]->n; j++)
+			index_family(&claims, &tmp, &groups, &ngroups, &alloc,
+				     sets[i]->fams[j], i, fmt);
+	}
+	for (k = 0; k < ngroups; k++) {
+		g = &groups[k];
+		render_header(out, g->first, fmt);
+		for (i = g->set; i < nsets; i++) {
+			if (!sets[i])
+				continue;
+			f = strmap_get(&sets[i]->byname, g->first->name);
+			if (f && same_family(f, g->first))
+				render_samples(out, f);
+		}
+	}
+	if (fmt == EXPFMT_OPENMETRICS)
+		sb_add(out, "# EOF\n", 6);
+	strmap_release(&claims);
+	sb_release(&tmp);
+	free(groups);
+}
+
+/*
+ * The q of the media range in [s, end) ("1" without one). Parsed by hand:
+ * strtod would follow the locale.
+ */
+static double parse_q(const char *s, const char *end)
+{
+	double q = 0, scale = 1;
+	const char *p;
+
+	for (p = s; p + 2 <= end; p++) {
+		if ((*p != 'q' && *p != 'Q') || p[1] != '=' ||
+		    (p > s && p[-1] != ';' && p[-1] != ' ' && p[-1] != '\t'))
+			continue;
+		for (p += 2; p < end && *p >= '0' && *p <= '9'; p++)
+			q = q * 10 + (*p - '0');
+		if (p < end && *p == '.')
+			for (p++; p < end && *p >= '0' && *p <= '9'; p++)
+				q += (*p - '0') * (scale /= 10);
+		return q;
+	}
+	return 1;
+}
+
+/* Does the media range in [s, end) have a version parameter we can serve? */
+static bool om_version_ok(const char *s, const char *end)
+{
+	const char *p;
+	size_t n;
+
+	for (p = s; p + 8 <= end; p++) {
+		if (strncasecmp(p, "version=", 8))
+			continue;
+		p += 8;
+		for (n = 0; p + n < end && p[n] != ';' && p[n] != ' '; n++)
+			;
+		return (n == 5 && !memcmp(p, "1.0.0", 5)) ||
+		       (n == 5 && !memcmp(p, "0.0.1", 5));
+	}
+	return true;
+}
+
+static bool media_is(const char *s, size_t n, const char *type)
+{
+	return n == strlen(type) && !strncasecmp(s, type, n);
+}
+
+enum expfmt_format expfmt_negotiate(const char *accept)
+{
+	double om_q = 0, text_q = 0, q;
+	const char *s, *end, *t;
+	size_t n;
+
+	if (!accept)
+		return EXPFMT_TEXT;
+	for (s = accept; *s; s = *end ? end + 1 : end) {
+		end = strchr(s, ',');
+		if (!end)
+			end = s + strlen(s);
+		while (s < end && (*s == ' ' || *s == '\t'))
+			s++;
+		for (t = s; t < end && *t != ';' && *t != ' ' && *t != '\t';
+		     t++)
+			;
+		n = (size_t)(t - s);
+		q = parse_q(t, end);
+		if (media_is(s, n, "application/openmetrics-text") &&
+		    om_version_ok(t, end) && q > om_q)
+			om_q = q;
+		else if (media_is(s, n, "text/plain") && q > text_q)
+			text_q = q;
+	}
+	/* A client that ranks text higher gets text. */
+	return om_q > 0 && om_q >= text_q ? EXPFMT_OPENMETRICS : EXPFMT_TEXT;
+}
+
+const char *expfmt_content_type(enum expfmt_format fmt)
+{
+	return fmt == EXPFMT_OPENMETRICS ? EXPFMT_OPENMETRICS_TYPE
+					 : EXPFMT_TEXT_TYPE;
+}
