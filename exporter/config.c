@@ -448,8 +448,8 @@ static void parse_password(struct cloader *l, struct target_config *t,
 	if (given > 1)
 		ydoc_error(&l->y,
 			   v[K_PASSWORD] ? v[K_PASSWORD] : v[K_PASSWORD_ENV],
-			   "give one of 'password_file', 'password_env' and "
-			   "'password'");
+			   "give only one of 'password_file', 'password_env' "
+			   "and 'password'");
 	if (v[K_PASSWORD_FILE] &&
 	    ydoc_str(&l->y, v[K_PASSWORD_FILE], "password_file", &s) == 0) {
 		t->password_file = resolve_path(l, s);
@@ -472,6 +472,28 @@ static void parse_password(struct cloader *l, struct target_config *t,
 		push_param(t, "password", s);
 		memset(s, 0, strlen(s));
 		free(s);
+	}
+}
+
+/* Name the target in messages as soon as its name is known to be good. */
+static void set_target_context(struct ydoc *y, const yaml_node_t *map)
+{
+	yaml_node_pair_t *p;
+
+	for (p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
+	     p++) {
+		yaml_node_t *k = yaml_document_get_node(&y->doc, p->key);
+		yaml_node_t *v = yaml_document_get_node(&y->doc, p->value);
+
+		if (k && k->type == YAML_SCALAR_NODE &&
+		    strcmp((const char *)k->data.scalar.value, "name") == 0 &&
+		    v && v->type == YAML_SCALAR_NODE && !ydoc_is_null(v) &&
+		    strlen((const char *)v->data.scalar.value) ==
+			    v->data.scalar.length) {
+			ydoc_set_context(y, "target",
+					 (const char *)v->data.scalar.value);
+			return;
+		}
 	}
 }
 
@@ -501,7 +523,8 @@ static void parse_target(struct cloader *l, yaml_node_t *n, size_t idx,
 			   ydoc_kind(n));
 		return;
 	}
-	/* The name first, so later messages can say which target. */
+	/* The name first, so every message can say which target. */
+	set_target_context(y, n);
 	if (ydoc_fields(y, n, "target", names_tab, NTARGET_KEYS, v,
 			DIAG_ERROR) < 0)
 		return;
@@ -706,7 +729,7 @@ static void parse_params(struct cloader *l, yaml_node_t *n)
 int config_load(struct config *cfg, const char *path, struct diags *d)
 {
 	struct cloader l;
-	size_t nerr = d->nerrors, len;
+	size_t nerr = d->nerrors, first = d->n, len;
 	yaml_node_t *root, *v[T_N];
 	char *text = NULL;
 	const char *slash;
@@ -740,6 +763,7 @@ int config_load(struct config *cfg, const char *path, struct diags *d)
 	if (v[T_PARAMS])
 		parse_params(&l, v[T_PARAMS]);
 out:
+	ydoc_sort_diags(d, first);
 	ydoc_release(&l.y);
 	free(l.dir);
 	free(text);

@@ -28,6 +28,11 @@ struct loader {
 	struct ydoc y;
 	struct queryset *qs;
 	struct diags *d;
+	size_t nerr; /* errors before the collector being read */
+	/* of the collector being read: where each parameter is named, and
+	 * the names rejected (so the SQL using them is not blamed too) */
+	const yaml_node_t **param_nodes;
+	struct strmap bad_params;
 };
 
 static const char *const usage_names[] = {
@@ -296,10 +301,13 @@ static void parse_params(struct loader *l, struct collector *c, yaml_node_t *n)
 	}
 	pairs = ydoc_pairs(&l->y, n, "parameter", &np);
 	c->params = xcalloc(np ? np : 1, sizeof(*c->params));
+	l->param_nodes = xcalloc(np ? np : 1, sizeof(*l->param_nodes));
 	for (i = 0; i < np; i++) {
 		const yaml_node_t *v = pairs[i].vnode;
 		char *value;
 
+		strmap_put(&l->bad_params, pairs[i].key, (void *)pairs[i].key,
+			   NULL);
 		if (!ident_valid(pairs[i].key)) {
 			ydoc_error(&l->y, pairs[i].knode,
 				   "invalid parameter name '%s' (letters, "
@@ -327,6 +335,7 @@ static void parse_params(struct loader *l, struct collector *c, yaml_node_t *n)
 		}
 		c->params[c->nparams].name = xstrdup(pairs[i].key);
 		c->params[c->nparams].value = value;
+		l->param_nodes[c->nparams] = pairs[i].knode;
 		c->nparams++;
 	}
 	free(pairs);
@@ -341,17 +350,20 @@ static void check_placeholders(struct loader *l, const struct collector *c,
 	size_t len, i;
 
 	while ((p = next_placeholder(p, &name, &len, &end))) {
+		/* Parameters with a bad name or value are reported already. */
 		for (i = 0; i < c->nparams; i++)
 			if (strlen(c->params[i].name) == len &&
 			    memcmp(c->params[i].name, name, len) == 0)
 				break;
 		if (i < c->nparams)
 			used[i] = true;
-		else
-			ydoc_error(&l->y, n,
-				   "unknown parameter '%.*s' in sql (add it "
-				   "to 'params')",
-				   (int)(len > 64 ? 64 : len), name);
+		else if (!strmap_getn(&l->bad_params, name, len))
+			ydoc_report_at(
+				&l->y, DIAG_ERROR,
+				ydoc_offset_pos(&l->y, n, (size_t)(p - sql)),
+				"unknown parameter '%.*s' in sql (add "
+				"it to 'params')",
+				(int)(len > 64 ? 64 : len), name);
 		p = end;
 	}
 }
@@ -509,6 +521,9 @@ static int resolve_name(struct loader *l, const struct collector *c,
 {
 	char *name;
 
+	/* A bad collector name is reported once, not in every metric. */
+	if (!given && !ident_valid(c->name))
+		return -1;
 	if (given)
 		name = xstrdup(given);
 	else
@@ -536,9 +551,7 @@ static int resolve_name(struct loader *l, const struct collector *c,
 				   name);
 		else
 			ydoc_error(&l->y, at,
-				   "column '%.64s' gives the invalid metric "
-				   "name '%.64s'%s",
-				   m->column, name,
+				   "metric name '%.64s' is invalid%s", name,
 				   c->compat ? "" : "; set 'name'");
 		goto bad;
 	}
@@ -635,9 +648,8 @@ static void parse_metric(struct loader *l, struct collector *c,
 				   metric_keys[k], usage_names[m->usage]);
 	if (m->usage == USAGE_LABEL && !label_name_valid(m->column))
 		ydoc_error(y, p->knode,
-			   "invalid label name '%.64s' (letters, digits and "
-			   "'_', not starting with a digit or '__')",
-			   m->column);
+			   "invalid label name (letters, digits and '_', not "
+			   "starting with a digit or '__')");
 	if (!is_value(m->usage))
 		return;
 	if (v[M_NAME] && ydoc_str(y, v[M_NAME], "name", &name) < 0)
@@ -701,6 +713,68 @@ static char *label_signature(const struct collector *c)
 	return sb_detach(&sb, NULL);
 }
 
+#define MAX_CLAIMS 4
+
+/*
+ * The names metric 'm' takes in an exposition, so that no two metrics
+ * collide: its own; for a histogram, its series; for a counter, the family
+ * name OpenMetrics gives it (without _total). Returns how many, each
+ * malloc'ed in out[].
+ */
+static size_t metric_claims(const struct metricdef *m, char **out)
+{
+	static const char *const hsuffix[] = {"_bucket", "_sum", "_count"};
+	size_t n = 0, k;
+
+	out[n++] = xstrdup(m->name);
+	if (m->usage == USAGE_HISTOGRAM)
+		for (k = 0; k < ARRAY_SIZE(hsuffix); k++)
+			out[n++] = xasprintf("%s%s", m->name, hsuffix[k]);
+	if (m->usage == USAGE_COUNTER && ends_with(m->name, "_total"))
+		out[n++] = xstrndup(m->name, strlen(m->name) - 6);
+	return n;
+}
+
+static void claims_free(char **v, size_t n)
+{
+	while (n)
+		free(v[--n]);
+}
+
+/* Report 'm' (of 'c') colliding with 'o' (of collector 'oc'). */
+static void report_clash(struct loader *l, const struct collector *c,
+			 const struct metricdef *m, const char *oc,
+			 const struct metricdef *o, const char *osig)
+{
+	char *sig;
+
+	if (strcmp(m->name, o->name) != 0) {
+		ydoc_report_at(&l->y, DIAG_ERROR, m->pos,
+			       "%s '%s' collides with %s '%s' of collector "
+			       "'%s' (%s:%u:%u)",
+			       usage_type_name(m->usage), m->name,
+			       usage_type_name(o->usage), o->name, oc,
+			       o->pos.file, o->pos.line, o->pos.column);
+		return;
+	}
+	if (c->name && strcmp(c->name, oc) == 0) {
+		ydoc_report_at(&l->y, DIAG_ERROR, m->pos,
+			       "column '%s' makes metric '%s' as column '%s' "
+			       "does (%s:%u:%u)",
+			       m->column, m->name, o->column, o->pos.file,
+			       o->pos.line, o->pos.column);
+		return;
+	}
+	sig = label_signature(c);
+	ydoc_report_at(&l->y, DIAG_ERROR, m->pos,
+		       "metric '%s' is a %s with labels [%s] here but a %s "
+		       "with labels [%s] in collector '%s' (%s:%u:%u)",
+		       m->name, usage_type_name(m->usage), sig,
+		       usage_type_name(o->usage), osig, oc, o->pos.file,
+		       o->pos.line, o->pos.column);
+	free(sig);
+}
+
 /*
  * Checks over all the columns of a collector, once each is read: reserved
  * labels, histogram companion columns, two columns making one metric,
@@ -721,6 +795,8 @@ static void check_columns(struct loader *l, struct collector *c,
 	}
 	for (i = 0; i < c->nmetrics; i++) {
 		struct metricdef *m = &c->metrics[i];
+		char *claims[MAX_CLAIMS];
+		size_t nclaims;
 		void *old = NULL;
 
 		if (m->usage == USAGE_LABEL && strcmp(m->column, "target") == 0)
@@ -752,22 +828,22 @@ static void check_columns(struct loader *l, struct collector *c,
 		if (!is_value(m->usage) || !m->name)
 			continue;
 		nvalues++;
-		if (!strmap_put(&names, m->name, m, &old)) {
-			const struct metricdef *o = old;
-
-			ydoc_report_at(y, DIAG_ERROR, m->pos,
-				       "column '%s' makes metric '%s' as "
-				       "column '%s' does (%s:%u:%u)",
-				       m->column, m->name, o->column,
-				       o->pos.file, o->pos.line, o->pos.column);
+		nclaims = metric_claims(m, claims);
+		for (k = 0; k < nclaims; k++) {
+			if (strmap_put(&names, claims[k], m, &old))
+				continue;
+			report_clash(l, c, m, c->name, old, NULL);
+			break;
 		}
+		claims_free(claims, nclaims);
 		if (m->has_error_value &&
 		    (nlabels || c->scope == SCOPE_DATABASE))
 			ydoc_report_at(y, DIAG_ERROR, m->pos,
 				       "'error_value' needs a collector with "
 				       "no labels, in cluster scope");
 	}
-	if (!nvalues && c->nmetrics)
+	/* Only worth saying of a collector that is otherwise fine. */
+	if (!nvalues && c->nmetrics && l->d->nerrors == l->nerr)
 		ydoc_warning(y, at, "no value columns: it produces no metrics");
 	strmap_release(&cols);
 	strmap_release(&names);
@@ -868,7 +944,7 @@ static void parse_collector(struct loader *l, const struct ypair *p,
 	}
 	for (i = 0; i < c->nparams; i++)
 		if (!used[i])
-			ydoc_warning(y, v[C_PARAMS],
+			ydoc_warning(y, l->param_nodes[i],
 				     "parameter '%s' is not used in the sql",
 				     c->params[i].name);
 	if (!v[C_METRICS]) {
@@ -897,6 +973,9 @@ static void parse_collector(struct loader *l, const struct ypair *p,
 out:
 	free(cols);
 	free(used);
+	free(l->param_nodes);
+	l->param_nodes = NULL;
+	strmap_release(&l->bad_params);
 }
 
 /*
@@ -1060,9 +1139,8 @@ static void parse_compat_column(struct loader *l, struct collector *c,
 	}
 	if (m->usage == USAGE_LABEL && !label_name_valid(m->column))
 		ydoc_error(y, p->knode,
-			   "invalid label name '%.64s' (letters, digits and "
-			   "'_', not starting with a digit or '__')",
-			   m->column);
+			   "invalid label name (letters, digits and '_', not "
+			   "starting with a digit or '__')");
 	if (usage == CU_MAPPEDMETRIC) {
 		yaml_node_t *map = v[O_METRIC_MAPPING] ? v[O_METRIC_MAPPING]
 						       : v[O_MAPPING];
@@ -1211,16 +1289,24 @@ static void parse_compat_collector(struct loader *l, const struct ypair *p,
 	check_columns(l, c, p->knode);
 }
 
-/* The collector of 'qs' producing metric 'm' first. */
-static const struct metricdef *find_metric(const struct collector *c,
-					   const char *name)
+/* The metric of 'c' that takes the name 'name', or NULL. */
+static const struct metricdef *find_claimant(const struct collector *c,
+					     const char *name)
 {
-	size_t i;
+	const struct metricdef *found = NULL;
+	char *claims[MAX_CLAIMS];
+	size_t i, k, n;
 
-	for (i = 0; i < c->nmetrics; i++)
-		if (c->metrics[i].name && strcmp(c->metrics[i].name, name) == 0)
-			return &c->metrics[i];
-	return NULL;
+	for (i = 0; i < c->nmetrics && !found; i++) {
+		if (!is_value(c->metrics[i].usage) || !c->metrics[i].name)
+			continue;
+		n = metric_claims(&c->metrics[i], claims);
+		for (k = 0; k < n; k++)
+			if (strcmp(claims[k], name) == 0)
+				found = &c->metrics[i];
+		claims_free(claims, n);
+	}
+	return found;
 }
 
 /*
@@ -1248,31 +1334,35 @@ static void add_collector(struct loader *l, struct collector *c)
 	sig = label_signature(c);
 	for (i = 0; i < c->nmetrics; i++) {
 		const struct metricdef *m = &c->metrics[i], *om;
-		const struct collector *o;
-		char *osig;
+		char *claims[MAX_CLAIMS];
+		size_t nclaims, k;
+		bool clash = false;
 
 		if (!is_value(m->usage) || !m->name)
 			continue;
-		idx = (uintptr_t)strmap_get(&qs->bymetric, m->name);
-		if (!idx)
-			continue;
-		o = &qs->v[idx - 1];
-		om = find_metric(o, m->name);
-		if (!om)
-			continue;
-		osig = label_signature(o);
-		if (om->usage != m->usage || strcmp(sig, osig) != 0) {
-			ydoc_report_at(&l->y, DIAG_ERROR, m->pos,
-				       "metric '%s' is a %s with labels [%s] "
-				       "here but a %s with labels [%s] in "
-				       "collector '%s' (%s:%u:%u)",
-				       m->name, usage_type_name(m->usage), sig,
-				       usage_type_name(om->usage), osig,
-				       o->name, om->pos.file, om->pos.line,
-				       om->pos.column);
-			ok = false;
+		nclaims = metric_claims(m, claims);
+		/* One message per metric is enough. */
+		for (k = 0; k < nclaims && !clash; k++) {
+			const struct collector *o;
+			char *osig;
+
+			idx = (uintptr_t)strmap_get(&qs->bymetric, claims[k]);
+			if (!idx)
+				continue;
+			o = &qs->v[idx - 1];
+			om = find_claimant(o, claims[k]);
+			if (!om)
+				continue;
+			osig = label_signature(o);
+			if (strcmp(om->name, m->name) != 0 ||
+			    om->usage != m->usage || strcmp(sig, osig) != 0) {
+				report_clash(l, c, m, o->name, om, osig);
+				clash = true;
+				ok = false;
+			}
+			free(osig);
 		}
-		free(osig);
+		claims_free(claims, nclaims);
 	}
 	free(sig);
 	if (!ok) {
@@ -1283,15 +1373,28 @@ static void add_collector(struct loader *l, struct collector *c)
 	qs->v[qs->n] = *c;
 	qs->n++;
 	strmap_put(&qs->byname, c->name, (void *)(uintptr_t)qs->n, NULL);
-	for (i = 0; i < c->nmetrics; i++)
-		if (is_value(c->metrics[i].usage) && c->metrics[i].name)
-			strmap_put(&qs->bymetric, c->metrics[i].name,
+	for (i = 0; i < c->nmetrics; i++) {
+		char *claims[MAX_CLAIMS];
+		size_t nclaims, k;
+
+		if (!is_value(c->metrics[i].usage) || !c->metrics[i].name)
+			continue;
+		nclaims = metric_claims(&c->metrics[i], claims);
+		for (k = 0; k < nclaims; k++)
+			strmap_put(&qs->bymetric, claims[k],
 				   (void *)(uintptr_t)qs->n, NULL);
+		claims_free(claims, nclaims);
+	}
 	memset(c, 0, sizeof(*c));
 }
 
-static bool has_key(struct ydoc *y, const yaml_node_t *map, const char *key)
+/*
+ * Whether 'map' is in our format: it has a "collectors" key, or one a typo
+ * away (then reported as such, not read as postgres_exporter's queries).
+ */
+static bool is_ours(struct ydoc *y, const yaml_node_t *map)
 {
+	static const char *const ours[] = {"collectors"};
 	yaml_node_pair_t *p;
 
 	for (p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
@@ -1299,7 +1402,7 @@ static bool has_key(struct ydoc *y, const yaml_node_t *map, const char *key)
 		yaml_node_t *k = yaml_document_get_node(&y->doc, p->key);
 
 		if (k && k->type == YAML_SCALAR_NODE &&
-		    strcmp((const char *)k->data.scalar.value, key) == 0)
+		    ydoc_suggest((const char *)k->data.scalar.value, ours, 1))
 			return true;
 	}
 	return false;
@@ -1321,6 +1424,7 @@ static void load_entries(struct loader *l, yaml_node_t *map, parse_fn *parse)
 		struct collector c;
 		size_t nerr = l->d->nerrors;
 
+		l->nerr = nerr;
 		memset(&c, 0, sizeof(c));
 		ydoc_set_context(&l->y, "collector", pairs[i].key);
 		parse(l, &pairs[i], &c);
@@ -1337,8 +1441,10 @@ int querydef_load_buffer(struct queryset *qs, const char *file,
 			 const char *text, size_t len, struct diags *d)
 {
 	struct loader l;
-	size_t nerr = d->nerrors;
-	yaml_node_t *root, *v[1];
+	size_t nerr = d->nerrors, first = d->n, np, i;
+	yaml_node_t *root, *v = NULL;
+	struct ypair *pairs;
+	char q[64];
 	static const char *const top_keys[] = {"collectors"};
 
 	memset(&l, 0, sizeof(l));
@@ -1358,22 +1464,47 @@ int querydef_load_buffer(struct queryset *qs, const char *file,
 			   ydoc_kind(root));
 		goto out;
 	}
-	if (!has_key(&l.y, root, "collectors")) {
+	if (!is_ours(&l.y, root)) {
 		load_entries(&l, root, parse_compat_collector);
 		goto out;
 	}
-	if (ydoc_fields(&l.y, root, "file", top_keys, 1, v, DIAG_ERROR) < 0)
+	/* Keys starting with "x-" hold YAML anchors to merge ("<<"). */
+	pairs = ydoc_pairs(&l.y, root, "key", &np);
+	for (i = 0; i < np; i++) {
+		const char *hint;
+
+		if (strcmp(pairs[i].key, "collectors") == 0) {
+			v = pairs[i].vnode;
+			continue;
+		}
+		if (strncmp(pairs[i].key, "x-", 2) == 0)
+			continue;
+		hint = ydoc_suggest(pairs[i].key, top_keys, 1);
+		if (hint)
+			ydoc_error(&l.y, pairs[i].knode,
+				   "unknown key '%s' (did you mean '%s'?)",
+				   ydoc_quote(pairs[i].knode, q, sizeof(q)),
+				   hint);
+		else
+			ydoc_error(&l.y, pairs[i].knode,
+				   "unknown key '%s' (expected 'collectors', "
+				   "or 'x-' keys for anchors)",
+				   ydoc_quote(pairs[i].knode, q, sizeof(q)));
+	}
+	free(pairs);
+	if (!v)
 		goto out;
-	if (ydoc_is_null(v[0]))
-		ydoc_warning(&l.y, v[0], "no collectors");
-	else if (v[0]->type != YAML_MAPPING_NODE)
-		ydoc_error(&l.y, v[0],
+	if (ydoc_is_null(v))
+		ydoc_warning(&l.y, v, "no collectors");
+	else if (v->type != YAML_MAPPING_NODE)
+		ydoc_error(&l.y, v,
 			   "'collectors' must be a mapping of names to "
 			   "collectors, not %s",
-			   ydoc_kind(v[0]));
+			   ydoc_kind(v));
 	else
-		load_entries(&l, v[0], parse_collector);
+		load_entries(&l, v, parse_collector);
 out:
+	ydoc_sort_diags(d, first);
 	ydoc_release(&l.y);
 	return d->nerrors > nerr ? -1 : 0;
 }

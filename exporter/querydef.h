@@ -17,22 +17,22 @@
 #include "strmap.h"
 
 enum col_usage {
-	USAGE_LABEL,     /* the column's text is a label value */
-	USAGE_DISCARD,   /* ignored */
-	USAGE_GAUGE,     /* a sample of a gauge */
-	USAGE_COUNTER,   /* a sample of a counter */
-	USAGE_INFO,      /* value 1, the label columns as labels */
-	USAGE_HISTOGRAM, /* bucket bounds array; with <col>_bucket, _sum, _count */
+	USAGE_LABEL,	 /* the column's text is a label value */
+	USAGE_DISCARD,	 /* ignored */
+	USAGE_GAUGE,	 /* a sample of a gauge */
+	USAGE_COUNTER,	 /* a sample of a counter */
+	USAGE_INFO,	 /* value 1, the label columns as labels */
+	USAGE_HISTOGRAM, /* bounds array; with <col>_bucket, _sum, _count */
 };
 
 /* How a result column is used. Owned by its collector. */
 struct metricdef {
 	char *column;
 	enum col_usage usage;
-	char *name; /* full metric name (counters end in _total); NULL for
-		       label and discard */
-	char *help; /* never NULL for value columns */
-	double scale;       /* multiply values by this; 1 by default */
+	/* full metric name (counters end in _total); NULL for label, discard */
+	char *name;
+	char *help;	     /* never NULL for value columns */
+	double scale;	     /* multiply values by this; 1 by default */
 	bool has_null_value; /* NULL becomes null_value instead of no sample */
 	double null_value;
 	char **map_keys; /* MAPPEDMETRIC: text value -> number; or NULL */
@@ -80,7 +80,7 @@ struct collector {
 	enum target_kind kind; /* which targets it runs on */
 	enum collector_scope scope;
 	enum collector_role role;
-	double ttl;     /* seconds to reuse the result; 0: every scrape */
+	double ttl;	/* seconds to reuse the result; 0: every scrape */
 	double timeout; /* statement_timeout in seconds; 0: the default */
 	struct variant *variants; /* first that fits the version runs */
 	size_t nvariants;
@@ -94,7 +94,7 @@ struct collector {
 	struct metricdef *metrics;
 	size_t nmetrics;
 	size_t max_series; /* 0: the config's default */
-	bool compat;       /* read from postgres_exporter's format */
+	bool compat;	   /* read from postgres_exporter's format */
 };
 
 /* All collectors of a configuration, in load order, names unique. */
@@ -130,8 +130,7 @@ int querydef_load_buffer(struct queryset *qs, const char *file,
  * The variant of 'c' for server_version_num 'version', or NULL when none
  * fits.
  */
-const struct variant *collector_variant(const struct collector *c,
-					int version);
+const struct variant *collector_variant(const struct collector *c, int version);
 
 /*
  * The SQL of 'v' with every {{param}} replaced by the collector's value, or

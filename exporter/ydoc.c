@@ -16,8 +16,13 @@
 #include "xalloc.h"
 
 /* Merged mappings ("<<") followed per ydoc_pairs call, against alias bombs. */
-#define MAX_MERGES	64
+#define MAX_MERGES	256
 #define MAX_MERGE_DEPTH 8
+/*
+ * Flow nesting ([ and {) allowed: libyaml takes time growing with the square
+ * of the depth, and no real file comes near this.
+ */
+#define MAX_NESTING 512
 
 static void report(struct ydoc *y, enum diag_severity sev, const yaml_node_t *n,
 		   const char *fmt, va_list ap) PRINTF(4, 0);
@@ -64,6 +69,46 @@ void ydoc_report_at(struct ydoc *y, enum diag_severity sev, struct srcpos p,
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	diags_add(y->d, sev, y->file, p.line, p.column, "%s%s", y->ctx, msg);
+}
+
+struct diag_key {
+	unsigned line, column;
+	size_t idx;
+};
+
+static int cmp_diag_key(const void *a, const void *b)
+{
+	const struct diag_key *x = a, *y = b;
+
+	if (x->line != y->line)
+		return x->line < y->line ? -1 : 1;
+	if (x->column != y->column)
+		return x->column < y->column ? -1 : 1;
+	return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+void ydoc_sort_diags(struct diags *d, size_t from)
+{
+	struct diag_key *keys;
+	struct diag *sorted;
+	size_t n, i;
+
+	if (from >= d->n || d->n - from < 2)
+		return;
+	n = d->n - from;
+	keys = xcalloc(n, sizeof(*keys));
+	for (i = 0; i < n; i++) {
+		keys[i].line = d->v[from + i].line;
+		keys[i].column = d->v[from + i].column;
+		keys[i].idx = i;
+	}
+	qsort(keys, n, sizeof(*keys), cmp_diag_key);
+	sorted = xcalloc(n, sizeof(*sorted));
+	for (i = 0; i < n; i++)
+		sorted[i] = d->v[from + keys[i].idx];
+	memcpy(d->v + from, sorted, n * sizeof(*sorted));
+	free(sorted);
+	free(keys);
 }
 
 /*
@@ -169,9 +214,32 @@ fail:
 	return NULL;
 }
 
+/*
+ * Where flow brackets nest deeper than MAX_NESTING, or len if they do not.
+ * Brackets in quoted strings count too: harmless, as real files never
+ * leave hundreds of them open.
+ */
+static size_t too_deep(const char *text, size_t len)
+{
+	size_t i, depth = 0;
+
+	for (i = 0; i < len; i++) {
+		if (text[i] == '[' || text[i] == '{') {
+			if (++depth > MAX_NESTING)
+				return i;
+		} else if ((text[i] == ']' || text[i] == '}') && depth) {
+			depth--;
+		}
+	}
+	return len;
+}
+
 int ydoc_load(struct ydoc *y, const char *file, const char *text, size_t len,
 	      struct diags *d)
 {
+	size_t deep;
+	unsigned line, col;
+
 	yaml_parser_t parser;
 	yaml_document_t extra;
 	yaml_node_t *root;
@@ -182,6 +250,14 @@ int ydoc_load(struct ydoc *y, const char *file, const char *text, size_t len,
 	y->text = text;
 	y->len = len;
 	y->d = d;
+	deep = too_deep(text, len);
+	if (deep < len) {
+		offset_position(text, len, deep, &line, &col);
+		diags_add(d, DIAG_ERROR, y->file, line, col,
+			  "invalid YAML: nested deeper than %d levels",
+			  MAX_NESTING);
+		return -1;
+	}
 	if (!yaml_parser_initialize(&parser)) {
 		diags_add(d, DIAG_ERROR, y->file, 0, 0,
 			  "out of memory while parsing YAML");
@@ -355,6 +431,61 @@ struct srcpos ydoc_text_pos(const struct ydoc *y, const yaml_node_t *n)
 	return p;
 }
 
+/* Characters (not UTF-8 continuation bytes) among s[0..n). */
+static unsigned count_chars(const char *s, size_t n)
+{
+	unsigned c = 0;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (((unsigned char)s[i] & 0xC0) != 0x80)
+			c++;
+	return c;
+}
+
+struct srcpos ydoc_offset_pos(const struct ydoc *y, const yaml_node_t *n,
+			      size_t off)
+{
+	struct srcpos p = ydoc_pos(y, n), t;
+	const char *v;
+	size_t i, bol = 0;
+
+	if (!n || n->type != YAML_SCALAR_NODE || off > n->data.scalar.length)
+		return p;
+	v = (const char *)n->data.scalar.value;
+	switch (n->data.scalar.style) {
+	case YAML_LITERAL_SCALAR_STYLE:
+		t = ydoc_text_pos(y, n);
+		for (i = 0; i < off; i++) {
+			if (v[i] == '\n') {
+				t.line++;
+				bol = i + 1;
+			}
+		}
+		t.column += count_chars(v + bol, off - bol);
+		return t;
+	case YAML_PLAIN_SCALAR_STYLE:
+	case YAML_SINGLE_QUOTED_SCALAR_STYLE:
+	case YAML_DOUBLE_QUOTED_SCALAR_STYLE:
+		if (n->start_mark.line != n->end_mark.line)
+			return p;
+		if (n->data.scalar.style == YAML_SINGLE_QUOTED_SCALAR_STYLE &&
+		    memchr(v, '\'', off))
+			return p;
+		/* The text of a double-quoted scalar has no escapes left
+		 * exactly when it is as long as it was written. */
+		if (n->data.scalar.style == YAML_DOUBLE_QUOTED_SCALAR_STYLE &&
+		    n->end_mark.index - n->start_mark.index !=
+			    n->data.scalar.length + 2)
+			return p;
+		t = ydoc_text_pos(y, n);
+		t.column += count_chars(v, off);
+		return t;
+	default:
+		return p;
+	}
+}
+
 bool ydoc_is_null(const yaml_node_t *n)
 {
 	const char *s;
@@ -395,6 +526,7 @@ struct pairs_state {
 	size_t n, alloc;
 	struct strmap seen; /* key -> its key node */
 	unsigned merges;
+	bool too_many; /* reported; stop following merges */
 };
 
 static void add_pair(struct ydoc *y, struct pairs_state *st, const char *what,
@@ -469,8 +601,14 @@ static void collect_pairs(struct ydoc *y, struct pairs_state *st,
 	yaml_node_pair_t *p;
 	bool merged = depth > 0;
 
+	if (st->too_many)
+		return;
 	if (depth > MAX_MERGE_DEPTH || ++st->merges > MAX_MERGES) {
-		ydoc_error(y, map, "too many merged mappings ('<<')");
+		ydoc_error(y, map,
+			   "too many merged mappings ('<<'): more than %d, or "
+			   "nested deeper than %d",
+			   MAX_MERGES, MAX_MERGE_DEPTH);
+		st->too_many = true;
 		return;
 	}
 	for (p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
@@ -495,7 +633,7 @@ static void collect_pairs(struct ydoc *y, struct pairs_state *st,
 struct ypair *ydoc_pairs(struct ydoc *y, yaml_node_t *map, const char *what,
 			 size_t *n)
 {
-	struct pairs_state st = {NULL, 0, 0, STRMAP_INIT, 0};
+	struct pairs_state st = {NULL, 0, 0, STRMAP_INIT, 0, false};
 
 	*n = 0;
 	if (!map || map->type != YAML_MAPPING_NODE)

@@ -75,6 +75,13 @@ void ydoc_error(struct ydoc *y, const yaml_node_t *n, const char *fmt, ...)
 void ydoc_warning(struct ydoc *y, const yaml_node_t *n, const char *fmt, ...)
 	PRINTF(3, 4);
 
+/*
+ * Put the diagnostics d->v[from..] in the order of their positions (stable),
+ * so a file's problems read top to bottom whatever order they were found
+ * in.
+ */
+void ydoc_sort_diags(struct diags *d, size_t from);
+
 /* Add a diagnostic at a position kept from a node (ydoc_pos). */
 void ydoc_report_at(struct ydoc *y, enum diag_severity sev, struct srcpos p,
 		    const char *fmt, ...) PRINTF(4, 5);
@@ -87,6 +94,14 @@ struct srcpos ydoc_pos(const struct ydoc *y, const yaml_node_t *n);
  * value is line pos.line + k - 1 of the file.
  */
 struct srcpos ydoc_text_pos(const struct ydoc *y, const yaml_node_t *n);
+
+/*
+ * The position of byte 'off' of the value of scalar 'n', exact for literal
+ * block scalars ('|') and for one-line plain and quoted scalars without
+ * escapes before it; otherwise the position of 'n'.
+ */
+struct srcpos ydoc_offset_pos(const struct ydoc *y, const yaml_node_t *n,
+			      size_t off);
 
 /* "a mapping", "a list", "a string": for messages. */
 const char *ydoc_kind(const yaml_node_t *n);
