@@ -944,7 +944,7 @@ class PgPulse:
             give(self.stdout_path, self.stderr_path)
         self.proc = subprocess.Popen(as_owner(argv) if as_owner_user else argv, env=env,
                                      stdin=subprocess.DEVNULL, stdout=out, stderr=err,
-                                     cwd=self.workdir, start_new_session=True)
+                                     cwd=REPO, start_new_session=True)
         out.close()
         err.close()
         self.exit_seen = False  # the test looked at the exit status itself
@@ -1102,7 +1102,7 @@ class PgPulseFactory:
         path.parent.mkdir(parents=True, exist_ok=True)
         return write_owned(path, text, mode)
 
-    def __call__(self, *args, config=None, dsn=DEFAULT, env=None, queries=(), port=None,
+    def __call__(self, *args, config=None, dsn=DEFAULT, env=None, queries=DEFAULT, port=None,
                  listen=True, wait=True, timeout=None, as_owner=False, binary=None):
         """Start pgpulse.
 
@@ -1113,7 +1113,9 @@ class PgPulseFactory:
         env: extra environment (value None removes a variable). The base
              environment has no PG*, PGPULSE_*, PG_EXPORTER_*, DATA_SOURCE_*
              or DATABASE_URL.
-        queries: paths passed as --queries each.
+        queries: paths passed as --queries each. DEFAULT: the repository's
+             queries/ unless config is given or args have --queries.
+        Relative paths are relative to the repository (pgpulse runs there).
         listen: add --web.listen-address 127.0.0.1:<free port> (or port).
         wait: wait until /healthz answers (else call .wait_ready() or .wait()).
         as_owner: run as the unprivileged cluster owner (when root).
@@ -1126,6 +1128,10 @@ class PgPulseFactory:
         if config is not None:
             path = config if isinstance(config, Path) else self.write(f"pgpulse-{self._n}/config.yml", config)
             argv += ["--config", str(path)]
+        if queries is DEFAULT:
+            given = any(str(a).split("=", 1)[0] in ("--queries", "--extend.query-path")
+                        for a in args)
+            queries = [] if (config is not None or given) else [REPO / "queries"]
         for q in queries:
             argv += ["--queries", str(q)]
         if listen:

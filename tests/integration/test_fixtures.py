@@ -261,7 +261,9 @@ def test_pgpulse_factory_with_a_stand_in(stand_in_factory, promtool_check):
     assert p.sample("dsn_set_info", set="True") == 1
     assert "pg_up" in p.metrics()
     assert page.headers["Content-Type"].startswith("text/plain")
-    q = stand_in_factory(dsn=None, as_owner=True)
+    assert p.argv[p.argv.index("--queries") + 1] == str(pgfix.REPO / "queries")
+    q = stand_in_factory(dsn=None, as_owner=True, queries=())
+    assert "--queries" not in q.argv
     assert q.sample("dsn_set_info", set="False") == 1
     if pgfix.is_root():
         assert owner_uid(q.pid) != 0
