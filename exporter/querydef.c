@@ -787,11 +787,32 @@ static void check_columns(struct loader *l, struct collector *c,
 	struct strmap cols = STRMAP_INIT, names = STRMAP_INIT;
 	size_t i, k, nvalues = 0, nlabels = 0;
 	static const char *const hsuffix[] = {"_bucket", "_sum", "_count"};
+	/* columns a histogram reads, reported once as such */
+	bool *companion = xcalloc(c->nmetrics + 1, sizeof(*companion));
 
 	for (i = 0; i < c->nmetrics; i++) {
 		strmap_put(&cols, c->metrics[i].column, &c->metrics[i], NULL);
 		if (c->metrics[i].usage == USAGE_LABEL)
 			nlabels++;
+	}
+	for (i = 0; i < c->nmetrics; i++) {
+		const struct metricdef *m = &c->metrics[i];
+
+		if (m->usage != USAGE_HISTOGRAM)
+			continue;
+		for (k = 0; k < ARRAY_SIZE(hsuffix); k++) {
+			char *h = xasprintf("%s%s", m->column, hsuffix[k]);
+			struct metricdef *o = strmap_get(&cols, h);
+
+			if (o) {
+				companion[o - c->metrics] = true;
+				ydoc_report_at(y, DIAG_ERROR, o->pos,
+					       "column '%s' is read by "
+					       "histogram '%s'; do not list it",
+					       h, m->column);
+			}
+			free(h);
+		}
 	}
 	for (i = 0; i < c->nmetrics; i++) {
 		struct metricdef *m = &c->metrics[i];
@@ -809,23 +830,7 @@ static void check_columns(struct loader *l, struct collector *c,
 				       "label 'datname' is added by the "
 				       "exporter in database scope; drop the "
 				       "column or use scope: cluster");
-		if (m->usage == USAGE_HISTOGRAM) {
-			for (k = 0; k < ARRAY_SIZE(hsuffix); k++) {
-				char *h = xasprintf("%s%s", m->column,
-						    hsuffix[k]);
-				struct metricdef *o = strmap_get(&cols, h);
-
-				if (o)
-					ydoc_report_at(
-						y, DIAG_ERROR, o->pos,
-						"column '%s' is read by "
-						"histogram '%s'; do not list "
-						"it",
-						h, m->column);
-				free(h);
-			}
-		}
-		if (!is_value(m->usage) || !m->name)
+		if (!is_value(m->usage) || !m->name || companion[i])
 			continue;
 		nvalues++;
 		nclaims = metric_claims(m, claims);
@@ -847,6 +852,7 @@ static void check_columns(struct loader *l, struct collector *c,
 		ydoc_warning(y, at, "no value columns: it produces no metrics");
 	strmap_release(&cols);
 	strmap_release(&names);
+	free(companion);
 }
 
 /* One collector of our format; errors reported, 'c' filled as far as it
@@ -1560,7 +1566,8 @@ int querydef_load_path(struct queryset *qs, const char *path, struct diags *d)
 	if (!n)
 		diags_add(d, DIAG_WARNING, path, 0, 0,
 			  "no *.yaml or *.yml files in this directory");
-	qsort(names, n, sizeof(*names), cmp_str);
+	if (n)
+		qsort(names, n, sizeof(*names), cmp_str);
 	for (i = 0; i < n; i++) {
 		size_t len = strlen(path);
 		char *full = xasprintf("%s%s%s", path,
