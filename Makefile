@@ -48,7 +48,7 @@ LIBOBJS := $(filter-out $(BUILD)/obj/main.o,$(OBJS))
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 
-.PHONY: all check unit integration deps demo bench install format check-format clean
+.PHONY: FORCE all check unit integration deps demo bench install format check-format clean
 
 all: $(BUILD)/pgpulse
 
@@ -59,7 +59,15 @@ $(BUILD)/obj/%.o: exporter/%.c | $(BUILD)/obj
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
 $(BUILD)/tests/%: tests/unit/%.c $(LIBOBJS) | $(BUILD)/tests
-	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(LIBOBJS) $(LDLIBS) -lcmocka
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIBOBJS) $(LDLIBS) -lcmocka
+
+# PREFIX is compiled into runtime.o (where the queries are): rebuild it
+# when PREFIX changes, so 'make install PREFIX=/usr' installs a binary
+# that looks in /usr/share/pgpulse.
+$(BUILD)/obj/runtime.o: $(BUILD)/prefix
+$(BUILD)/prefix: FORCE | $(BUILD)/obj
+	@echo '$(PREFIX)' | cmp -s - $@ || echo '$(PREFIX)' > $@
+FORCE:
 
 $(BUILD)/obj $(BUILD)/tests:
 	mkdir -p $@
@@ -84,10 +92,13 @@ check: deps
 	$(MAKE) DEVELOPER=1 unit
 	$(MAKE) DEVELOPER=1 integration
 
-demo: deps all
+# deps first, then the build: under make -j they must not run side by side
+demo: deps
+	$(MAKE) all
 	@scripts/demo $(BUILD)/pgpulse
 
-bench: deps all
+bench: deps
+	$(MAKE) all
 	@scripts/bench $(BUILD)/pgpulse
 
 install: all

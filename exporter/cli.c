@@ -62,8 +62,7 @@ static const struct flag {
 	{"help", 0, OPT_HELP, NULL, NULL, "print this help and exit"},
 };
 
-static int apply(struct cli *o, enum opt_id id, const char *arg,
-		 struct err *e)
+static int apply(struct cli *o, enum opt_id id, const char *arg, struct err *e)
 {
 	switch (id) {
 	case OPT_CONFIG:
@@ -149,8 +148,9 @@ int cli_parse(struct cli *o, int argc, char **argv, struct err *e)
 			continue;
 		}
 		if (c == '?' || c == ':')
-			return err_set(e, "unknown option or missing argument "
-					  "'%s'; see --help",
+			return err_set(e,
+				       "unknown option or missing argument "
+				       "'%s'; see --help",
 				       argv[optind - 1]);
 		if (c == OPT_QUERIES && env_queries) {
 			/* a flag replaces what the environment said */
@@ -196,7 +196,8 @@ void cli_usage(FILE *fp)
 				flags[i].env);
 	}
 	fputs("\nenvironment:\n"
-	      "  DATA_SOURCE_NAME, DATABASE_URL   the target as a URI or conninfo\n"
+	      "  DATA_SOURCE_NAME, DATABASE_URL   the target as a URI or "
+	      "conninfo\n"
 	      "  DATA_SOURCE_URI[_FILE], DATA_SOURCE_USER[_FILE],\n"
 	      "  DATA_SOURCE_PASS[_FILE]          the target in parts "
 	      "(postgres_exporter's)\n"

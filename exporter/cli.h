@@ -16,9 +16,9 @@ struct cli {
 	const char *config_file;
 	const char **queries; /* --queries / --extend.query-path, malloc'ed */
 	size_t nqueries;
-	const char *listen;     /* HOST:PORT, default :9187 */
+	const char *listen;	/* HOST:PORT, default :9187 */
 	const char *web_config; /* --web.config.file */
-	bool lifecycle;         /* --web.enable-lifecycle: POST /-/reload */
+	bool lifecycle;		/* --web.enable-lifecycle: POST /-/reload */
 	enum log_level log_level;
 	enum log_format log_format;
 	bool dry_run, offline, show_metrics;

@@ -44,7 +44,7 @@ struct cache_entry {
 /* What happened to one collector in one collection. */
 struct run {
 	bool attempted, failed; /* failed: in any database */
-	const char *skip; /* reason it did not run, or NULL */
+	const char *skip;	/* reason it did not run, or NULL */
 	double seconds;
 };
 
@@ -87,8 +87,8 @@ static int parse_timestamp(const char *s, double *out)
 		*out = -INFINITY;
 		return 0;
 	}
-	if (sscanf(s, "%d-%d-%d %d:%d:%lf%n", &y, &mo, &d, &h, &mi, &sec,
-		   &n) != 6)
+	if (sscanf(s, "%d-%d-%d %d:%d:%lf%n", &y, &mo, &d, &h, &mi, &sec, &n) !=
+	    6)
 		return -1;
 	p = s + n;
 	if (*p == '+' || *p == '-') {
@@ -373,7 +373,8 @@ int collect_rows(const struct collector *c, const PGresult *res,
 					continue;
 				v = md->null_value;
 			} else {
-				const char *text = PQgetvalue(res, row, cols[i]);
+				const char *text =
+					PQgetvalue(res, row, cols[i]);
 				size_t k;
 
 				if (md->nmap) {
@@ -437,39 +438,24 @@ static void add_error_values(const struct collector *c, struct mset *out)
 /*
  * True the first time 'msg' is reported under 'key' or when it changed
  * since, so a failing collector is logged when it starts failing, not on
- * every scrape. A NULL 'msg' clears the key (recovered).
+ * every scrape. A NULL 'msg' clears the key and is true if it was set
+ * (recovered).
  */
 static bool report_changed(struct target *t, const char *key, const char *msg)
 {
-	struct strmap_entry *slot = NULL;
 	char *old = strmap_get(&t->logged, key);
-	size_t i;
+	bool changed;
 
 	if (!msg) {
-		if (old) {
-			for (i = 0; i < t->logged.nslots; i++) {
-				slot = &t->logged.slots[i];
-				if (slot->key && slot->value == old) {
-					free(old);
-					slot->value = NULL;
-				}
-			}
-			return true;
-		}
-		return false;
+		if (!old)
+			return false;
+		free(strmap_set(&t->logged, key, NULL));
+		return true;
 	}
-	if (old && !strcmp(old, msg))
-		return false;
-	if (!strmap_put(&t->logged, key, xstrdup(msg), NULL)) {
-		for (i = 0; i < t->logged.nslots; i++) {
-			slot = &t->logged.slots[i];
-			if (slot->key && !strcmp(slot->key, key)) {
-				free(slot->value);
-				slot->value = xstrdup(msg);
-			}
-		}
-	}
-	return true;
+	changed = !old || strcmp(old, msg);
+	if (changed)
+		free(strmap_set(&t->logged, key, xstrdup(msg)));
+	return changed;
 }
 
 static bool has_tag(const struct target_config *tc, const char *tag)
@@ -556,30 +542,26 @@ static struct cache_entry *cache_get(struct target *t, const char *key,
 	return ce && ce->expires > now ? ce : NULL;
 }
 
+static void cache_entry_free(void *p)
+{
+	struct cache_entry *ce = p;
+
+	if (ce)
+		mset_free(ce->m);
+	free(ce);
+}
+
 static void cache_put(struct target *t, const char *key, struct mset *m,
 		      double expires, double seconds, size_t dropped)
 {
 	struct cache_entry *ce = xcalloc(1, sizeof(*ce));
-	void *old = NULL;
 
 	ce->m = m;
 	ce->expires = expires;
 	ce->seconds = seconds;
 	ce->dropped = dropped;
 	pthread_mutex_lock(&t->lock);
-	if (!strmap_put(&t->cache, key, ce, &old)) {
-		size_t i;
-
-		/* replace in place: strmap has no update */
-		for (i = 0; i < t->cache.nslots; i++) {
-			struct strmap_entry *s = &t->cache.slots[i];
-
-			if (s->key && s->value == old)
-				s->value = ce;
-		}
-		mset_free(((struct cache_entry *)old)->m);
-		free(old);
-	}
+	cache_entry_free(strmap_set(&t->cache, key, ce));
 	pthread_mutex_unlock(&t->lock);
 }
 
@@ -595,7 +577,8 @@ struct ctx {
 
 static int timeout_ms(const struct ctx *x, const struct collector *c)
 {
-	double want = c->timeout > 0 ? c->timeout : x->t->gcfg->statement_timeout;
+	double want =
+		c->timeout > 0 ? c->timeout : x->t->gcfg->statement_timeout;
 	double left = x->deadline - clock_now();
 
 	if (left < want)
@@ -684,8 +667,8 @@ static void note_skip(struct ctx *x, size_t i, const char *reason)
 
 	x->runs[i].skip = reason;
 	if (report_changed(x->t, key, reason))
-		log_info("collector skipped", "target", x->t->name,
-			 "collector", c->name, "reason", reason, NULL);
+		log_info("collector skipped", "target", x->t->name, "collector",
+			 c->name, "reason", reason, NULL);
 	free(key);
 }
 
@@ -795,8 +778,8 @@ static void add_self(struct ctx *x, double started)
 			      NULL);
 	pthread_mutex_lock(&t->lock);
 	if (t->ndropped < x->qs->n) {
-		t->dropped = xrealloc(t->dropped,
-				      x->qs->n * sizeof(*t->dropped));
+		t->dropped =
+			xrealloc(t->dropped, x->qs->n * sizeof(*t->dropped));
 		memset(t->dropped + t->ndropped, 0,
 		       (x->qs->n - t->ndropped) * sizeof(*t->dropped));
 		t->ndropped = x->qs->n;
@@ -805,8 +788,7 @@ static void add_self(struct ctx *x, double started)
 		t->dropped[i] += x->dropped[i];
 	st = t->stats;
 	pthread_mutex_unlock(&t->lock);
-	dropped = mset_family(m, "pgpulse_series_dropped_total",
-			      METRIC_COUNTER,
+	dropped = mset_family(m, "pgpulse_series_dropped_total", METRIC_COUNTER,
 			      "Series dropped by the collector: duplicates, "
 			      "invalid values, or past max_series.",
 			      NULL);
@@ -834,22 +816,34 @@ static void add_self(struct ctx *x, double started)
 		enum metric_type type;
 		double v;
 	} pool[] = {
-		{"pgpulse_connections_max", "Connections pgpulse may open to "
-		 "the target (connections_per_target).", METRIC_GAUGE, st.max},
-		{"pgpulse_connections_open", "Connections pgpulse has open to "
-		 "the target.", METRIC_GAUGE, st.open},
-		{"pgpulse_connections_busy", "Connections of pgpulse in use by "
-		 "a collection.", METRIC_GAUGE, st.busy},
-		{"pgpulse_connection_attempts_total", "Connections pgpulse "
-		 "tried to open to the target.", METRIC_COUNTER,
-		 (double)st.attempts},
-		{"pgpulse_connection_failures_total", "Connection attempts "
-		 "that failed.", METRIC_COUNTER, (double)st.failures},
-		{"pgpulse_connect_duration_seconds", "Time the last connection "
-		 "attempt took.", METRIC_GAUGE, st.last_connect_seconds},
-		{"pgpulse_collection_duration_seconds", "Time the whole "
-		 "collection of the target took.", METRIC_GAUGE,
-		 clock_now() - started},
+		{"pgpulse_connections_max",
+		 "Connections pgpulse may open to "
+		 "the target (connections_per_target).",
+		 METRIC_GAUGE, st.max},
+		{"pgpulse_connections_open",
+		 "Connections pgpulse has open to "
+		 "the target.",
+		 METRIC_GAUGE, st.open},
+		{"pgpulse_connections_busy",
+		 "Connections of pgpulse in use by "
+		 "a collection.",
+		 METRIC_GAUGE, st.busy},
+		{"pgpulse_connection_attempts_total",
+		 "Connections pgpulse "
+		 "tried to open to the target.",
+		 METRIC_COUNTER, (double)st.attempts},
+		{"pgpulse_connection_failures_total",
+		 "Connection attempts "
+		 "that failed.",
+		 METRIC_COUNTER, (double)st.failures},
+		{"pgpulse_connect_duration_seconds",
+		 "Time the last connection "
+		 "attempt took.",
+		 METRIC_GAUGE, st.last_connect_seconds},
+		{"pgpulse_collection_duration_seconds",
+		 "Time the whole "
+		 "collection of the target took.",
+		 METRIC_GAUGE, clock_now() - started},
 	};
 	for (i = 0; i < ARRAY_SIZE(pool); i++) {
 		struct family *f = mset_family(m, pool[i].name, pool[i].type,
@@ -876,9 +870,8 @@ static void add_self(struct ctx *x, double started)
 	}
 }
 
-static struct collection *collect_once(struct target *t,
-				       const struct queryset *qs,
-				       double deadline)
+static struct collection *
+collect_once(struct target *t, const struct queryset *qs, double deadline)
 {
 	struct collection *col = xcalloc(1, sizeof(*col));
 	struct ctx x = {0};
@@ -980,6 +973,16 @@ struct collection *collect_target(struct target *t, const struct queryset *qs,
 	pthread_cond_broadcast(&t->cond);
 	pthread_mutex_unlock(&t->lock);
 	return c;
+}
+
+void collect_forget(struct target *t)
+{
+	pthread_mutex_lock(&t->lock);
+	collection_unref_locked(t->last);
+	t->last = NULL;
+	strmap_release_with(&t->cache, cache_entry_free);
+	strmap_release_with(&t->logged, free);
+	pthread_mutex_unlock(&t->lock);
 }
 
 void collection_put(struct target *t, struct collection *c)

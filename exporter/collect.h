@@ -24,7 +24,7 @@ struct collection {
 	struct mset *m;
 	int refs;
 	double finished; /* monotonic */
-	bool up;         /* the main session worked */
+	bool up;	 /* the main session worked */
 };
 
 /*
@@ -36,6 +36,8 @@ struct collection {
 struct collection *collect_target(struct target *t, const struct queryset *qs,
 				  double deadline);
 void collection_put(struct target *t, struct collection *c);
+/* Drop the target's last collection and caches (before target_free). */
+void collect_forget(struct target *t);
 
 /*
  * Convert a column value of type 'type' (a pg_type oid) to a number:

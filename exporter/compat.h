@@ -10,7 +10,7 @@
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define PRINTF(f, a)  __attribute__((format(printf, f, a)))
 #define MUST_CHECK    __attribute__((warn_unused_result))
-#define UNUSED        __attribute__((unused))
+#define UNUSED	      __attribute__((unused))
 #define NORETURN      __attribute__((noreturn))
 
 #include "banned.h"

@@ -117,7 +117,8 @@ static char *gzip(const char *in, size_t len, size_t *outlen)
 static double scrape_deadline(struct request *r, const struct runtime *rt)
 {
 	const char *h = MHD_lookup_connection_value(
-		r->conn, MHD_HEADER_KIND, "X-Prometheus-Scrape-Timeout-Seconds");
+		r->conn, MHD_HEADER_KIND,
+		"X-Prometheus-Scrape-Timeout-Seconds");
 	double limit = rt->cfg.scrape_timeout;
 
 	if (h) {
@@ -136,9 +137,8 @@ static double scrape_deadline(struct request *r, const struct runtime *rt)
 static enum MHD_Result serve_page(struct request *r, struct runtime *rt,
 				  struct target **ts, size_t n, bool label)
 {
-	const char *accept = MHD_lookup_connection_value(r->conn,
-							 MHD_HEADER_KIND,
-							 "Accept");
+	const char *accept =
+		MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Accept");
 	const char *enc = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
 						      "Accept-Encoding");
 	enum expfmt_format fmt = expfmt_negotiate(accept);
@@ -153,8 +153,8 @@ static enum MHD_Result serve_page(struct request *r, struct runtime *rt,
 		z = gzip(page, len, &zlen);
 	if (z) {
 		free(page);
-		return respond(r, MHD_HTTP_OK, expfmt_content_type(fmt), z, zlen,
-			       true);
+		return respond(r, MHD_HTTP_OK, expfmt_content_type(fmt), z,
+			       zlen, true);
 	}
 	return respond(r, MHD_HTTP_OK, expfmt_content_type(fmt), page, len,
 		       false);
@@ -276,7 +276,9 @@ static enum MHD_Result route_landing(struct request *r)
 		sb_addf(&b, "</td><td>%s</td><td>%s</td><td>",
 			t->cfg->kind == TARGET_PGBOUNCER ? "pgbouncer"
 							 : "postgres",
-			up ? "up" : ever ? "down" : "not scraped yet");
+			up     ? "up"
+			: ever ? "down"
+			       : "not scraped yet");
 		sb_adds(&b, "<a href=\"probe?target=");
 		html_escape(&b, t->name);
 		sb_adds(&b, "\">probe</a></td></tr>\n");
@@ -307,12 +309,9 @@ static const struct route {
 	const char *method;
 	route_fn fn;
 } routes[] = {
-	{"/metrics", "GET", route_metrics},
-	{"/probe", "GET", route_probe},
-	{"/healthz", "GET", route_healthz},
-	{"/readyz", "GET", route_readyz},
-	{"/-/reload", "POST", route_reload},
-	{"/", "GET", route_landing},
+	{"/metrics", "GET", route_metrics},  {"/probe", "GET", route_probe},
+	{"/healthz", "GET", route_healthz},  {"/readyz", "GET", route_readyz},
+	{"/-/reload", "POST", route_reload}, {"/", "GET", route_landing},
 };
 
 static enum MHD_Result handle(void *cls, struct MHD_Connection *conn,
@@ -362,8 +361,8 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 }
 
 /* "host:port", ":port", "[v6]:port" -> a socket address. */
-static int parse_listen(const char *s, struct sockaddr_storage *ss,
-			bool *any, struct err *e)
+static int parse_listen(const char *s, struct sockaddr_storage *ss, bool *any,
+			struct err *e)
 {
 	char host[256];
 	const char *colon = strrchr(s, ':');
@@ -404,8 +403,8 @@ static struct MHD_Daemon *start(unsigned flags, struct sockaddr_storage *ss,
 	return MHD_start_daemon(
 		flags, 0, NULL, NULL, handle, (void *)o, MHD_OPTION_SOCK_ADDR,
 		(struct sockaddr *)ss, MHD_OPTION_CONNECTION_LIMIT,
-		(unsigned)128, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-		(unsigned)64, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
+		(unsigned)128, MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)64,
+		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
 		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)32768,
 		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
 }

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "runtime.h"
+#include "collect.h"
 #include "log.h"
 #include "xalloc.h"
 #include "compat.h"
@@ -61,8 +62,10 @@ void runtime_free(struct runtime *rt)
 
 	if (!rt)
 		return;
-	for (i = 0; i < rt->ntargets; i++)
+	for (i = 0; i < rt->ntargets; i++) {
+		collect_forget(rt->targets[i]);
 		target_free(rt->targets[i]);
+	}
 	free(rt->targets);
 	queryset_release(&rt->qs);
 	config_free(&rt->cfg);

@@ -63,8 +63,8 @@ char *scrape_run(const struct runtime *rt, struct target **targets, size_t n,
 	}
 	/* one target runs on the request's thread; several in parallel */
 	for (i = 0; n > 1 && i < n; i++)
-		jobs[i].started = pthread_create(&jobs[i].thread, NULL,
-						 job_run, &jobs[i]) == 0;
+		jobs[i].started = pthread_create(&jobs[i].thread, NULL, job_run,
+						 &jobs[i]) == 0;
 	for (i = 0; i < n; i++) {
 		if (jobs[i].started)
 			pthread_join(jobs[i].thread, NULL);

@@ -143,8 +143,7 @@ void selfmetrics_add(struct mset *m)
 	     (double)rs.failed);
 
 	add1(m, "process_cpu_seconds_total", METRIC_COUNTER,
-	     "Total user and system CPU time spent in seconds.",
-	     cpu_seconds());
+	     "Total user and system CPU time spent in seconds.", cpu_seconds());
 	memory(&rss, &vsz);
 	add1(m, "process_resident_memory_bytes", METRIC_GAUGE,
 	     "Resident memory size in bytes.", rss);

@@ -119,6 +119,35 @@ bool strmap_put(struct strmap *m, const char *key, void *value, void **old)
 	return strmap_putn(m, key, strlen(key), value, old);
 }
 
+void *strmap_set(struct strmap *m, const char *key, void *value)
+{
+	size_t len = strlen(key);
+	size_t hash = hash_bytes(key, len);
+	struct strmap_entry *e;
+	void *old;
+
+	if (m->nslots) {
+		e = find_slot(m->slots, m->nslots, key, len, hash);
+		if (e->key) {
+			old = e->value;
+			e->value = value;
+			return old;
+		}
+	}
+	strmap_putn(m, key, len, value, NULL);
+	return NULL;
+}
+
+void strmap_release_with(struct strmap *m, void (*free_value)(void *))
+{
+	size_t i;
+
+	for (i = 0; i < m->nslots; i++)
+		if (m->slots[i].key)
+			free_value(m->slots[i].value);
+	strmap_release(m);
+}
+
 void strmap_release(struct strmap *m)
 {
 	size_t i;

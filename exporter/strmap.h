@@ -47,6 +47,10 @@ void *strmap_get(const struct strmap *m, const char *key);
 bool strmap_putn(struct strmap *m, const char *key, size_t len, void *value,
 		 void **old);
 bool strmap_put(struct strmap *m, const char *key, void *value, void **old);
+/* Insert or replace; returns the value replaced, or NULL. */
+void *strmap_set(struct strmap *m, const char *key, void *value);
+/* Free the table and its keys, calling 'free_value' on each value. */
+void strmap_release_with(struct strmap *m, void (*free_value)(void *));
 /* Free the table and its keys, not the values. */
 void strmap_release(struct strmap *m);
 

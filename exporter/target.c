@@ -165,8 +165,8 @@ struct target *target_new(const struct target_config *cfg,
 	t->name = xstrdup(cfg->name);
 	pthread_mutex_init(&t->lock, NULL);
 	pthread_cond_init(&t->cond, NULL);
-	t->nslots = gcfg->connections_per_target ? gcfg->connections_per_target
-						 : 1;
+	t->nslots =
+		gcfg->connections_per_target ? gcfg->connections_per_target : 1;
 	t->slots = xcalloc(t->nslots, sizeof(*t->slots));
 	t->stats.max = t->nslots;
 	if (flatten_params(t, e) < 0)
@@ -222,7 +222,6 @@ void target_free(struct target *t)
 	free_patterns(t->db_exclude, t->cfg->nexclude);
 	free(t->last_error);
 	facts_release(&t->facts);
-	strmap_release(&t->logged);
 	free(t->dropped);
 	pthread_mutex_destroy(&t->lock);
 	pthread_cond_destroy(&t->cond);
@@ -239,8 +238,8 @@ static void add_option(char *buf, size_t size, const char *name,
 
 	if (len + 1 >= size)
 		return;
-	len += (size_t)snprintf(buf + len, size - len, "%s-c %s=", len ? " " : "",
-				name);
+	len += (size_t)snprintf(buf + len, size - len,
+				"%s-c %s=", len ? " " : "", name);
 	for (p = value; *p && len + 2 < size; p++) {
 		if (*p == ' ' || *p == '\\')
 			buf[len++] = '\\';
@@ -315,8 +314,8 @@ static char *conn_error(PGconn *c)
 	return xstrdup(safe);
 }
 
-static PGconn *connect_db(struct target *t, const char *dbname,
-			  double deadline, struct err *e)
+static PGconn *connect_db(struct target *t, const char *dbname, double deadline,
+			  struct err *e)
 {
 	const char **keys = NULL, **vals = NULL;
 	char *password = NULL, *options = NULL, *msg = NULL;
@@ -352,8 +351,9 @@ static PGconn *connect_db(struct target *t, const char *dbname,
 		keys[n] = "options";
 		vals[n++] = options;
 	}
-	secs = (int)(left < t->gcfg->connect_timeout ? left
-						       : t->gcfg->connect_timeout);
+	secs = (int)(left < t->gcfg->connect_timeout
+			     ? left
+			     : t->gcfg->connect_timeout);
 	snprintf(timeout, sizeof(timeout), "%d", secs < 2 ? 2 : secs);
 	keys[n] = "connect_timeout";
 	vals[n++] = timeout;
@@ -668,7 +668,7 @@ PGresult *target_query(struct target *t, struct pgconn *pc, const char *sql,
 		goto send_failed;
 	return read_results(c, deadline, broken, e);
 
-send_failed: {
+send_failed : {
 	char *msg = conn_error(c);
 
 	err_set(e, "cannot send query: %s", msg);
@@ -780,8 +780,8 @@ int target_refresh_facts(struct target *t, struct pgconn *pc, double deadline,
 	else if (warn)
 		log_warn("the monitoring role is not a member of pg_monitor; "
 			 "some statistics will be hidden or fail",
-			 "target", t->name, "fix",
-			 "GRANT pg_monitor TO <role>", NULL);
+			 "target", t->name, "fix", "GRANT pg_monitor TO <role>",
+			 NULL);
 	return 0;
 }
 
@@ -829,7 +829,8 @@ char **target_databases(struct target *t, struct pgconn *pc, double deadline,
 	for (i = 0; i < PQntuples(r); i++) {
 		const char *db = PQgetvalue(r, i, 0);
 
-		if (cfg->ninclude && !matches_any(t->db_include, cfg->ninclude, db))
+		if (cfg->ninclude &&
+		    !matches_any(t->db_include, cfg->ninclude, db))
 			continue;
 		if (matches_any(t->db_exclude, cfg->nexclude, db))
 			continue;

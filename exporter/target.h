@@ -17,16 +17,16 @@
 
 /* One pooled connection slot. Owned by its target. */
 struct pgconn {
-	PGconn *conn;   /* NULL while the slot is empty */
-	char *dbname;   /* database it is connected to (owned) */
-	bool busy;      /* checked out by a collection */
+	PGconn *conn;	/* NULL while the slot is empty */
+	char *dbname;	/* database it is connected to (owned) */
+	bool busy;	/* checked out by a collection */
 	double idle_at; /* monotonic time it was last released */
 	int timeout_ms; /* statement_timeout the session has now */
 };
 
 /* What a session told us of its server. */
 struct server_facts {
-	int version;   /* server_version_num; 0 when unknown */
+	int version; /* server_version_num; 0 when unknown */
 	char *version_text;
 	bool in_recovery;
 	bool superuser;
@@ -75,8 +75,8 @@ struct target {
 	bool collecting;
 	unsigned long generation; /* collections finished */
 	struct collection *last;
-	struct strmap cache;   /* "collector\x1fdb" -> struct cache_entry */
-	struct strmap logged;  /* things logged once: key -> NULL */
+	struct strmap cache;	/* "collector\x1fdb" -> struct cache_entry */
+	struct strmap logged;	/* things logged once: key -> NULL */
 	unsigned long *dropped; /* per collector, series dropped so far */
 	size_t ndropped;
 };
