@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <libpq-fe.h>
 #include "config.h"
 #include "log.h"
@@ -243,6 +244,42 @@ static char *resolve_path(const struct cloader *l, const char *path)
 }
 
 /*
+ * Whether 's' may hold a password: a "password" keyword or a URI with
+ * user:password@. libpq's parse errors quote pieces of the string, so for
+ * such a string they are not shown at all.
+ */
+static bool may_hold_password(const char *s)
+{
+	const char *p, *at;
+
+	for (p = s; *p; p++)
+		if (strncasecmp(p, "password", 8) == 0)
+			return true;
+	if (!has_uri_scheme(s))
+		return false;
+	p = strstr(s, "://") + 3;
+	at = strchr(p, '@');
+	return at && memchr(p, ':', (size_t)(at - p));
+}
+
+/* libpq's message about 's', safe to print, without its newline. */
+static void conninfo_message(const char *s, const char *msg, char *out,
+			     size_t size)
+{
+	size_t len;
+
+	if (may_hold_password(s))
+		snprintf(out, size, "%s",
+			 "malformed (libpq's message is not shown: the "
+			 "string holds a password)");
+	else
+		log_redact(msg ? msg : "out of memory", out, size);
+	len = strlen(out);
+	while (len && isspace((unsigned char)out[len - 1]))
+		out[--len] = '\0';
+}
+
+/*
  * Check a URI or conninfo string with libpq without echoing it: libpq's
  * message goes through log_redact, and a password in it draws a warning.
  */
@@ -251,14 +288,11 @@ static void check_conninfo(struct cloader *l, const yaml_node_t *n,
 {
 	PQconninfoOption *opts, *o;
 	char *msg = NULL, safe[256];
-	size_t len, k;
+	size_t k;
 
 	opts = PQconninfoParse(s, &msg);
 	if (!opts) {
-		log_redact(msg ? msg : "out of memory", safe, sizeof(safe));
-		len = strlen(safe);
-		while (len && isspace((unsigned char)safe[len - 1]))
-			safe[--len] = '\0';
+		conninfo_message(s, msg, safe, sizeof(safe));
 		PQfreemem(msg);
 		ydoc_error(&l->y, n, "invalid '%s': %s", what, safe);
 		return;
@@ -895,18 +929,14 @@ static int check_env_conninfo(const char *var, const char *s, struct err *e)
 {
 	PQconninfoOption *opts;
 	char *msg = NULL, safe[256];
-	size_t len;
 
 	opts = PQconninfoParse(s, &msg);
 	if (opts) {
 		PQconninfoFree(opts);
 		return 0;
 	}
-	log_redact(msg ? msg : "out of memory", safe, sizeof(safe));
+	conninfo_message(s, msg, safe, sizeof(safe));
 	PQfreemem(msg);
-	len = strlen(safe);
-	while (len && isspace((unsigned char)safe[len - 1]))
-		safe[--len] = '\0';
 	return err_set(e, "%s: invalid connection string: %s", var, safe);
 }
 
