@@ -818,6 +818,44 @@ static void alias_bombs_stay_cheap(void **state)
 	load_quietly(s.buf, s.len);
 }
 
+/* Every ```yaml block of the format's documentation is a valid file. */
+static void readme_examples_load_cleanly(void **state)
+{
+	size_t len, nblocks = 0;
+	char *text = read_fixture("../../queries/README.md", &len);
+	const char *p = text, *start, *end;
+
+	(void)state;
+	while ((start = strstr(p, "\n```yaml\n"))) {
+		struct queryset qs = QUERYSET_INIT;
+		struct diags d = DIAGS_INIT;
+		char name[64], *out;
+		const char *q;
+		unsigned line = 2;
+
+		start += 9;
+		end = strstr(start, "\n```\n");
+		assert_non_null(end);
+		for (q = text; q < start; q++)
+			line += *q == '\n';
+		snprintf(name, sizeof(name), "README.md:%u", line);
+		assert_int_equal(querydef_load_buffer(&qs, name, start,
+						      (size_t)(end - start) + 1,
+						      &d),
+				 0);
+		out = diags_text(&d);
+		assert_string_equal(out, "");
+		assert_true(qs.n > 0);
+		free(out);
+		diags_release(&d);
+		queryset_release(&qs);
+		nblocks++;
+		p = end;
+	}
+	assert_true(nblocks >= 15);
+	free(text);
+}
+
 static void variants_are_chosen_by_server_version(void **state)
 {
 	struct queryset qs = QUERYSET_INIT;
@@ -930,6 +968,7 @@ int main(void)
 		cmocka_unit_test(odd_documents_are_reported_not_crashed_on),
 		cmocka_unit_test(truncated_and_mangled_files_never_crash),
 		cmocka_unit_test(alias_bombs_stay_cheap),
+		cmocka_unit_test(readme_examples_load_cleanly),
 		cmocka_unit_test(variants_are_chosen_by_server_version),
 		cmocka_unit_test(sql_gets_parameters_and_config_overrides),
 		cmocka_unit_test(overrides_naming_nothing_are_warned_about),
