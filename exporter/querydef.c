@@ -1105,6 +1105,12 @@ static void parse_compat_column(struct loader *l, struct collector *c,
 	m->column = xstrdup(p->key);
 	m->scale = 1;
 	m->pos = cpos(l, c, p->knode);
+	if (!p->vnode || p->vnode->type != YAML_MAPPING_NODE) {
+		ydoc_error(y, p->vnode,
+			   "expected a mapping with 'usage', not %s",
+			   ydoc_kind(p->vnode));
+		return;
+	}
 	if (ydoc_fields(y, p->vnode, "column", compat_column_keys, O_N, v,
 			DIAG_WARNING) < 0)
 		return;

@@ -102,7 +102,11 @@ struct queryset {
 	struct collector *v;
 	size_t n, alloc;
 	struct strmap byname; /* name -> index + 1 (as uintptr_t) */
-	/* metric name -> index + 1 of the first collector producing it */
+	/*
+	 * every name a metric takes in an exposition (its own; a histogram's
+	 * _bucket, _sum, _count; a counter's name without _total) -> index + 1
+	 * of the first collector producing it
+	 */
 	struct strmap bymetric;
 };
 

@@ -693,6 +693,19 @@ static void odd_documents_are_reported_not_crashed_on(void **state)
 		      "selfmerge.yaml:2:6: error: collector 'a': too many "
 		      "merged mappings ('<<'): more than 256, or nested "
 		      "deeper than 8\n");
+	expect_buffer(
+		"huge.yaml",
+		"collectors:\n  a: {help: x, ttl: 1e400s, min_version: "
+		"-1, sql: SELECT 1 AS x, metrics: {x: {type: gauge, "
+		"scale: 1e999, null_value: 1e308}}}\n",
+		139, -1,
+		"huge.yaml:2:21: error: collector 'a': 'ttl' must be a "
+		"duration such as 250ms, 30s, 5m, 1h or 1d, not "
+		"'1e400s'\n"
+		"huge.yaml:2:42: error: collector 'a': 'min_version' must "
+		"be between 0 and 2147483647, not -1\n"
+		"huge.yaml:2:100: error: collector 'a': column 'x': "
+		"'scale' must be a number, not '1e999'\n");
 	memset(deep, '[', 100000);
 	deep[100000] = '\0';
 	expect_buffer("deep.yaml", deep, 100000, -1,
