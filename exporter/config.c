@@ -333,14 +333,11 @@ static void parse_regexes(struct cloader *l, const yaml_node_t *n,
 	if (ydoc_strlist(&l->y, n, what, out, nout) < 0)
 		return;
 	for (i = 0; i < *nout; i++) {
-		const yaml_node_t *at = n;
+		const yaml_node_t *at = ydoc_strlist_item(&l->y, n, i);
 		regex_t re;
 		char msg[128];
 		int rc;
 
-		if (n->type == YAML_SEQUENCE_NODE)
-			at = yaml_document_get_node(
-				&l->y.doc, n->data.sequence.items.start[i]);
 		rc = regcomp(&re, (*out)[i], REG_EXTENDED | REG_NOSUB);
 		if (rc) {
 			regerror(rc, &re, msg, sizeof(msg));
@@ -583,8 +580,9 @@ static void parse_target(struct cloader *l, yaml_node_t *n, size_t idx,
 	parse_password(l, &t, v);
 	if (v[K_LABELS])
 		parse_labels(l, &t, v[K_LABELS]);
-	if (v[K_TAGS])
-		(void)!ydoc_strlist(y, v[K_TAGS], "tags", &t.tags, &t.ntags);
+	if (v[K_TAGS] &&
+	    ydoc_strlist(y, v[K_TAGS], "tags", &t.tags, &t.ntags) < 0)
+		t.ntags = 0;
 	if (v[K_DATABASES])
 		parse_databases(l, &t, v[K_DATABASES]);
 	if (v[K_DATA_DIRECTORY] &&

@@ -29,10 +29,13 @@ struct loader {
 	struct queryset *qs;
 	struct diags *d;
 	size_t nerr; /* errors before the collector being read */
-	/* of the collector being read: where each parameter is named, and
-	 * the names rejected (so the SQL using them is not blamed too) */
+	/*
+	 * of the collector being read: where each good parameter is named,
+	 * and every name under params:, good or not (so that SQL using a
+	 * rejected one is not blamed too)
+	 */
 	const yaml_node_t **param_nodes;
-	struct strmap bad_params;
+	struct strmap named_params;
 };
 
 static const char *const usage_names[] = {
@@ -306,7 +309,7 @@ static void parse_params(struct loader *l, struct collector *c, yaml_node_t *n)
 		const yaml_node_t *v = pairs[i].vnode;
 		char *value;
 
-		strmap_put(&l->bad_params, pairs[i].key, (void *)pairs[i].key,
+		strmap_put(&l->named_params, pairs[i].key, (void *)pairs[i].key,
 			   NULL);
 		if (!ident_valid(pairs[i].key)) {
 			ydoc_error(&l->y, pairs[i].knode,
@@ -350,14 +353,14 @@ static void check_placeholders(struct loader *l, const struct collector *c,
 	size_t len, i;
 
 	while ((p = next_placeholder(p, &name, &len, &end))) {
-		/* Parameters with a bad name or value are reported already. */
 		for (i = 0; i < c->nparams; i++)
 			if (strlen(c->params[i].name) == len &&
 			    memcmp(c->params[i].name, name, len) == 0)
 				break;
 		if (i < c->nparams)
 			used[i] = true;
-		else if (!strmap_getn(&l->bad_params, name, len))
+		else if (!strmap_getn(&l->named_params, name, len))
+			/* not one rejected, and reported, already */
 			ydoc_report_at(
 				&l->y, DIAG_ERROR,
 				ydoc_offset_pos(&l->y, n, (size_t)(p - sql)),
@@ -473,7 +476,7 @@ static void parse_requires(struct loader *l, struct collector *c,
 					ok = false;
 		}
 		if (!ok)
-			ydoc_error(&l->y, n,
+			ydoc_error(&l->y, ydoc_strlist_item(&l->y, n, i),
 				   "invalid requirement '%.64s' (an extension "
 				   "name, 'setting:NAME' or "
 				   "'setting:NAME=VALUE')",
@@ -897,12 +900,15 @@ static void parse_collector(struct loader *l, const struct ypair *p,
 	if (v[C_ROLE] && ydoc_enum(y, v[C_ROLE], "role", role_names,
 				   ARRAY_SIZE(role_names), &e) == 0)
 		c->role = (enum collector_role)e;
-	if (v[C_TAGS])
-		(void)!ydoc_strlist(y, v[C_TAGS], "tags", &c->tags, &c->ntags);
-	if (v[C_TTL])
-		(void)!ydoc_duration(y, v[C_TTL], "ttl", &c->ttl);
-	if (v[C_TIMEOUT])
-		(void)!ydoc_duration(y, v[C_TIMEOUT], "timeout", &c->timeout);
+	/* A value that does not read is reported; the default stays. */
+	if (v[C_TAGS] &&
+	    ydoc_strlist(y, v[C_TAGS], "tags", &c->tags, &c->ntags) < 0)
+		c->ntags = 0;
+	if (v[C_TTL] && ydoc_duration(y, v[C_TTL], "ttl", &c->ttl) < 0)
+		c->ttl = 0;
+	if (v[C_TIMEOUT] &&
+	    ydoc_duration(y, v[C_TIMEOUT], "timeout", &c->timeout) < 0)
+		c->timeout = 0;
 	if (v[C_REQUIRES])
 		parse_requires(l, c, v[C_REQUIRES]);
 	if (v[C_MAX_SERIES] &&
@@ -981,7 +987,7 @@ out:
 	free(used);
 	free(l->param_nodes);
 	l->param_nodes = NULL;
-	strmap_release(&l->bad_params);
+	strmap_release(&l->named_params);
 }
 
 /*
@@ -1269,8 +1275,8 @@ static void parse_compat_collector(struct loader *l, const struct ypair *p,
 			DIAG_WARNING) < 0)
 		return;
 	/* Every query runs once per target: we do not auto-discover. */
-	if (v[P_MASTER])
-		(void)!ydoc_bool(y, v[P_MASTER], "master", &master);
+	if (v[P_MASTER] && ydoc_bool(y, v[P_MASTER], "master", &master) < 0)
+		master = false;
 	if (v[P_CACHE_SECONDS] &&
 	    ydoc_int(y, v[P_CACHE_SECONDS], "cache_seconds", 0, INT_MAX, &iv) ==
 		    0)
@@ -1420,11 +1426,10 @@ static bool is_ours(struct ydoc *y, const yaml_node_t *map)
 	return false;
 }
 
-typedef void parse_fn(struct loader *l, const struct ypair *p,
-		      struct collector *c);
-
 /* Parse each named entry of 'map' with 'parse'; add those without errors. */
-static void load_entries(struct loader *l, yaml_node_t *map, parse_fn *parse)
+static void load_entries(struct loader *l, yaml_node_t *map,
+			 void (*parse)(struct loader *, const struct ypair *,
+				       struct collector *))
 {
 	struct ypair *pairs;
 	size_t np, i;

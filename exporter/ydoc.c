@@ -979,6 +979,20 @@ int ydoc_strlist(struct ydoc *y, const yaml_node_t *n, const char *what,
 	return 0;
 }
 
+const yaml_node_t *ydoc_strlist_item(struct ydoc *y, const yaml_node_t *n,
+				     size_t i)
+{
+	const yaml_node_t *item;
+
+	if (!n || n->type != YAML_SEQUENCE_NODE)
+		return n;
+	if (i >=
+	    (size_t)(n->data.sequence.items.top - n->data.sequence.items.start))
+		return n;
+	item = yaml_document_get_node(&y->doc, n->data.sequence.items.start[i]);
+	return item ? item : n;
+}
+
 int ydoc_enum(struct ydoc *y, const yaml_node_t *n, const char *what,
 	      const char *const *names, size_t nnames, int *out)
 {

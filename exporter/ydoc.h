@@ -167,6 +167,13 @@ int ydoc_strlist(struct ydoc *y, const yaml_node_t *n, const char *what,
 int ydoc_enum(struct ydoc *y, const yaml_node_t *n, const char *what,
 	      const char *const *names, size_t nnames, int *out) MUST_CHECK;
 
+/*
+ * The node ydoc_strlist read its i'th string from: the i'th item of a list,
+ * or 'n' itself for a single string; for messages about one string.
+ */
+const yaml_node_t *ydoc_strlist_item(struct ydoc *y, const yaml_node_t *n,
+				     size_t i);
+
 /* Free an array of 'n' strings and the array. NULL-safe. */
 void ydoc_strv_free(char **v, size_t n);
 

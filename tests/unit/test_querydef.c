@@ -396,7 +396,16 @@ static void wrong_types_are_reported_at_the_value(void **state)
 		    "'z': invalid type '42' (expected one of: label, discard, "
 		    "gauge, counter, info, histogram)\n" FIX
 		    "bad_types.yaml:20:7: error: collector 'metrics_list': "
-		    "'metrics' must be a mapping of columns, not a list\n",
+		    "'metrics' must be a mapping of columns, not a list\n" FIX
+		    "bad_types.yaml:23:36: error: collector 'requirements': "
+		    "invalid requirement 'no spaces' (an extension name, "
+		    "'setting:NAME' or 'setting:NAME=VALUE')\n" FIX
+		    "bad_types.yaml:23:49: error: collector 'requirements': "
+		    "invalid requirement 'setting:' (an extension name, "
+		    "'setting:NAME' or 'setting:NAME=VALUE')\n" FIX
+		    "bad_types.yaml:23:61: error: collector 'requirements': "
+		    "invalid requirement 'setting:a=' (an extension name, "
+		    "'setting:NAME' or 'setting:NAME=VALUE')\n",
 		    FIX "bad_types.yaml", NULL);
 	assert_int_equal(qs.n, 0);
 	queryset_release(&qs);
