@@ -1,0 +1,523 @@
+/*
+ * Privileges a collector needs, checked against the catalogs before its SQL
+ * runs, each missing one reported with the GRANT that fixes it.
+ */
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include "privcheck.h"
+#include "sb.h"
+#include "xalloc.h"
+#include "compat.h"
+
+/* At most this many names of one query are looked up in the catalogs. */
+#define MAX_NAMES 256
+
+static bool ident_start(unsigned char c)
+{
+	return isalpha(c) || c == '_' || c >= 0x80;
+}
+
+static bool ident_char(unsigned char c)
+{
+	return ident_start(c) || isdigit(c) || c == '$';
+}
+
+/* Past the end of a "--" or nested slash-star comment starting at 'p'. */
+static const char *skip_comment(const char *p)
+{
+	int depth = 0;
+
+	if (p[0] == '-') {
+		while (*p && *p != '\n')
+			p++;
+		return p;
+	}
+	while (*p) {
+		if (p[0] == '/' && p[1] == '*') {
+			depth++;
+			p += 2;
+		} else if (p[0] == '*' && p[1] == '/') {
+			p += 2;
+			if (--depth == 0)
+				return p;
+		} else {
+			p++;
+		}
+	}
+	return p;
+}
+
+/* The length of a dollar-quote tag ("$$", "$body$") at 'p', or 0. */
+static size_t dollar_tag(const char *p)
+{
+	const char *q = p + 1;
+
+	if (*q != '$' && !(ident_start((unsigned char)*q) && !isdigit(*q)))
+		return 0;
+	while (*q && *q != '$' && ident_char((unsigned char)*q) && *q != '$')
+		q++;
+	return *q == '$' ? (size_t)(q - p) + 1 : 0;
+}
+
+/*
+ * Walk 'sql': words go to 'out' when not NULL; returns the offset of the
+ * first token after a ';', or -1.
+ */
+static long scan(const char *sql, struct sqlword **out, size_t *n,
+		 size_t *alloc)
+{
+	const char *p = sql;
+	bool after_semicolon = false;
+
+	while (*p) {
+		unsigned char c = (unsigned char)*p;
+		struct sqlword w = {0};
+
+		if (isspace(c)) {
+			p++;
+			continue;
+		}
+		if ((p[0] == '-' && p[1] == '-') ||
+		    (p[0] == '/' && p[1] == '*')) {
+			p = skip_comment(p);
+			continue;
+		}
+		if (after_semicolon && c != ';')
+			return (long)(p - sql);
+		if (c == ';') {
+			after_semicolon = true;
+			p++;
+			continue;
+		}
+		if (c == '\'' || c == '"') {
+			/* E'..' strings take backslash escapes */
+			bool esc = c == '\'' && p > sql &&
+				   (p[-1] == 'E' || p[-1] == 'e') &&
+				   (p - 1 == sql ||
+				    !ident_char((unsigned char)p[-2]));
+			const char *q = p + 1;
+
+			while (*q) {
+				if (esc && *q == '\\' && q[1]) {
+					q += 2;
+					continue;
+				}
+				if (*q == (char)c) {
+					if (q[1] == (char)c) {
+						q += 2;
+						continue;
+					}
+					break;
+				}
+				q++;
+			}
+			w.s = p + 1;
+			w.len = (size_t)(q - p - 1);
+			w.off = (size_t)(p + 1 - sql);
+			w.string = c == '\'';
+			w.quoted = c == '"';
+			p = *q ? q + 1 : q;
+		} else if (c == '$' && dollar_tag(p)) {
+			size_t tl = dollar_tag(p);
+			const char *end = p + tl;
+
+			while (*end && strncmp(end, p, tl))
+				end++;
+			p = *end ? end + tl : end;
+			continue;
+		} else if (ident_start(c)) {
+			const char *q = p;
+
+			while (*q && ident_char((unsigned char)*q))
+				q++;
+			w.s = p;
+			w.len = (size_t)(q - p);
+			w.off = (size_t)(p - sql);
+			p = q;
+		} else {
+			p++;
+			continue;
+		}
+		if (!w.string) {
+			const char *q = p;
+
+			while (isspace((unsigned char)*q))
+				q++;
+			w.call = *q == '(';
+		}
+		if (out) {
+			ALLOC_GROW(*out, *n + 1, *alloc);
+			(*out)[(*n)++] = w;
+		}
+	}
+	return -1;
+}
+
+struct sqlword *privcheck_words(const char *sql, size_t *n)
+{
+	struct sqlword *v = NULL;
+	size_t alloc = 0;
+
+	*n = 0;
+	scan(sql, &v, n, &alloc);
+	return v;
+}
+
+long privcheck_second_statement(const char *sql)
+{
+	return scan(sql, NULL, NULL, NULL);
+}
+
+void privcheck_release(struct privcheck *p)
+{
+	size_t i;
+
+	for (i = 0; i < p->n; i++) {
+		free(p->v[i].msg);
+		free(p->v[i].fix);
+	}
+	free(p->v);
+	p->v = NULL;
+	p->n = p->alloc = p->nerrors = 0;
+}
+
+static void add_problem(struct privcheck *p, enum diag_severity sev, size_t off,
+			char *msg, char *fix)
+{
+	struct privproblem *pp;
+
+	ALLOC_GROW(p->v, p->n + 1, p->alloc);
+	pp = &p->v[p->n++];
+	pp->severity = sev;
+	pp->off = off;
+	pp->msg = msg;
+	pp->fix = fix;
+	if (sev == DIAG_ERROR)
+		p->nerrors++;
+}
+
+static bool word_is(const struct sqlword *w, const char *name)
+{
+	size_t i;
+
+	if (w->string || strlen(name) != w->len)
+		return false;
+	for (i = 0; i < w->len; i++)
+		if ((w->quoted ? w->s[i] : tolower((unsigned char)w->s[i])) !=
+		    name[i])
+			return false;
+	return true;
+}
+
+/*
+ * What pg_read_all_stats shows that a role without it does not see: the
+ * query runs, but with other roles' data hidden.
+ */
+static const struct {
+	const char *name;
+	const char *what;
+} stats_names[] = {
+	{"pg_stat_activity", "shows the query, state and waits of other "
+			     "roles' sessions"},
+	{"pg_stat_get_activity", "shows the query, state and waits of other "
+				 "roles' sessions"},
+	{"pg_stat_statements", "shows the text and statistics of other "
+			       "roles' statements"},
+	{"pg_stat_replication", "shows the state and positions of the "
+				"replicas"},
+	{"pg_stat_wal_receiver", "shows the state of the WAL receiver"},
+	{"pg_stat_ssl", "shows other roles' sessions' SSL state"},
+	{"pg_stat_gssapi", "shows other roles' sessions' GSSAPI state"},
+	{"pg_stat_progress_vacuum", "shows other roles' progress rows"},
+	{"pg_stat_progress_analyze", "shows other roles' progress rows"},
+	{"pg_stat_progress_create_index", "shows other roles' progress rows"},
+	{"pg_stat_progress_cluster", "shows other roles' progress rows"},
+	{"pg_stat_progress_basebackup", "shows other roles' progress rows"},
+	{"pg_stat_progress_copy", "shows other roles' progress rows"},
+};
+
+/* Functions that fail, without pg_read_all_stats, on some objects. */
+static const struct {
+	const char *name;
+	const char *what;
+} stats_functions[] = {
+	{"pg_tablespace_size", "fails for tablespaces the role has no CREATE "
+			       "privilege on (pg_global)"},
+};
+
+/* Settings only pg_read_all_settings (or a superuser) may read. */
+static const char *const secret_settings[] = {
+	"config_file",
+	"data_directory",
+	"hba_file",
+	"ident_file",
+};
+
+struct role_facts {
+	char *me; /* quote_ident(current_user) */
+	bool superuser, monitor, stats, settings;
+};
+
+static int read_role(struct target *t, struct pgconn *pc, double deadline,
+		     struct role_facts *r, struct err *e)
+{
+	static const char sql[] =
+		"SELECT quote_ident(current_user), r.rolsuper, "
+		"pg_has_role(current_user, 'pg_monitor', 'USAGE'), "
+		"pg_has_role(current_user, 'pg_read_all_stats', 'USAGE'), "
+		"pg_has_role(current_user, 'pg_read_all_settings', 'USAGE') "
+		"FROM pg_catalog.pg_roles r WHERE r.rolname = current_user";
+	bool broken = false;
+	PGresult *res;
+
+	res = target_query(t, pc, sql, pc->timeout_ms, deadline, &broken, e);
+	if (!res)
+		return err_wrap(e, "reading the role's privileges");
+	if (PQntuples(res) != 1) {
+		PQclear(res);
+		return err_set(e, "reading the role's privileges: no row");
+	}
+	r->me = xstrdup(PQgetvalue(res, 0, 0));
+	r->superuser = PQgetvalue(res, 0, 1)[0] == 't';
+	r->monitor = PQgetvalue(res, 0, 2)[0] == 't';
+	r->stats = PQgetvalue(res, 0, 3)[0] == 't';
+	r->settings = PQgetvalue(res, 0, 4)[0] == 't';
+	PQclear(res);
+	return 0;
+}
+
+/* The GRANT giving the privileges of 'role' (pg_monitor when it has them) */
+static char *grant_role(const struct role_facts *r, const char *role)
+{
+	return xasprintf("GRANT %s TO %s", r->monitor ? role : "pg_monitor",
+			 r->me);
+}
+
+/*
+ * Look the names of 'words' up: functions called and relations named that
+ * the role may not use. One query, catalogs only.
+ */
+static int check_catalog(struct target *t, struct pgconn *pc,
+			 const struct sqlword *words, size_t nwords,
+			 const struct role_facts *r, double deadline,
+			 struct privcheck *out, struct err *e)
+{
+	struct sb q = SB_INIT(0);
+	bool broken = false;
+	PGresult *res = NULL;
+	size_t i, used = 0;
+	int row, rc = 0;
+
+	sb_adds(&q, "WITH w(word, off, call) AS (VALUES ");
+	for (i = 0; i < nwords && used < MAX_NAMES; i++) {
+		char *lit, *name;
+
+		if (words[i].string || words[i].len > 63)
+			continue;
+		name = xstrndup(words[i].s, words[i].len);
+		if (!words[i].quoted)
+			for (char *p = name; *p; p++)
+				*p = (char)tolower((unsigned char)*p);
+		lit = PQescapeLiteral(pc->conn, name, strlen(name));
+		free(name);
+		if (!lit)
+			continue;
+		sb_addf(&q, "%s(%s::name, %zu, %s)", used ? ", " : "", lit,
+			words[i].off, words[i].call ? "true" : "false");
+		PQfreemem(lit);
+		used++;
+	}
+	if (!used) {
+		sb_release(&q);
+		return 0;
+	}
+	/*
+	 * A function counts as refused when no overload of that name may be
+	 * executed; the fix is pg_monitor when pg_monitor has it.
+	 */
+	sb_adds(&q,
+		")\n"
+		"SELECT 'function', min(w.off), p.proname::text,\n"
+		"  string_agg(DISTINCT p.oid::regprocedure::text, ', '),\n"
+		"  bool_or(has_function_privilege('pg_monitor', p.oid, "
+		"'EXECUTE'))\n"
+		"FROM w JOIN pg_catalog.pg_proc p ON p.proname = w.word\n"
+		"WHERE w.call AND pg_catalog.pg_function_is_visible(p.oid)\n"
+		"GROUP BY p.proname\n"
+		"HAVING NOT bool_or(has_function_privilege(p.oid, "
+		"'EXECUTE'))\n"
+		"UNION ALL\n"
+		"SELECT 'relation', min(w.off), c.oid::regclass::text,\n"
+		"  c.oid::regclass::text,\n"
+		"  has_table_privilege('pg_monitor', c.oid, 'SELECT')\n"
+		"FROM w JOIN pg_catalog.pg_class c ON c.relname = w.word\n"
+		"WHERE NOT w.call AND pg_catalog.pg_table_is_visible(c.oid)\n"
+		"  AND NOT has_table_privilege(c.oid, 'SELECT')\n"
+		"  AND NOT has_any_column_privilege(c.oid, 'SELECT')\n"
+		"GROUP BY c.oid ORDER BY 2");
+	res = target_query(t, pc, sb_str(&q), pc->timeout_ms, deadline, &broken,
+			   e);
+	if (!res) {
+		rc = err_wrap(e, "checking privileges");
+		goto out;
+	}
+	for (row = 0; row < PQntuples(res); row++) {
+		bool func = !strcmp(PQgetvalue(res, row, 0), "function");
+		size_t off = strtoul(PQgetvalue(res, row, 1), NULL, 10);
+		const char *name = PQgetvalue(res, row, 2);
+		const char *sig = PQgetvalue(res, row, 3);
+		bool by_monitor = PQgetvalue(res, row, 4)[0] == 't';
+		char *fix;
+
+		if (by_monitor && !r->monitor)
+			fix = xasprintf("GRANT pg_monitor TO %s", r->me);
+		else if (func)
+			fix = xasprintf("GRANT EXECUTE ON FUNCTION %s TO %s",
+					sig, r->me);
+		else
+			fix = xasprintf("GRANT SELECT ON %s TO %s", sig, r->me);
+		add_problem(out, DIAG_ERROR, off,
+			    xasprintf(func ? "role %s may not execute %s()"
+					   : "role %s may not read %s",
+				      r->me, name),
+			    fix);
+	}
+out:
+	PQclear(res);
+	sb_release(&q);
+	return rc;
+}
+
+int privcheck_collector(struct target *t, struct pgconn *pc, const char *sql,
+			double deadline, struct privcheck *out, struct err *e)
+{
+	struct role_facts r = {0};
+	struct sqlword *w = NULL;
+	size_t n = 0, i, k;
+	int rc = 0;
+
+	if (t->cfg->kind != TARGET_POSTGRES)
+		return 0;
+	if (read_role(t, pc, deadline, &r, e) < 0)
+		return -1;
+	if (r.superuser)
+		goto out;
+	w = privcheck_words(sql, &n);
+	rc = check_catalog(t, pc, w, n, &r, deadline, out, e);
+	for (k = 0; k < ARRAY_SIZE(stats_names) && !r.stats; k++) {
+		for (i = 0; i < n; i++)
+			if (word_is(&w[i], stats_names[k].name))
+				break;
+		if (i == n)
+			continue;
+		add_problem(out, DIAG_WARNING, w[i].off,
+			    xasprintf("%s %s only to roles with the "
+				      "privileges of pg_read_all_stats, "
+				      "which %s lacks",
+				      stats_names[k].name, stats_names[k].what,
+				      r.me),
+			    grant_role(&r, "pg_read_all_stats"));
+	}
+	for (k = 0; k < ARRAY_SIZE(stats_functions) && !r.stats; k++) {
+		for (i = 0; i < n; i++)
+			if (w[i].call &&
+			    word_is(&w[i], stats_functions[k].name))
+				break;
+		if (i == n)
+			continue;
+		add_problem(out, DIAG_ERROR, w[i].off,
+			    xasprintf("%s() %s unless the role has the "
+				      "privileges of pg_read_all_stats, which "
+				      "%s lacks",
+				      stats_functions[k].name,
+				      stats_functions[k].what, r.me),
+			    grant_role(&r, "pg_read_all_stats"));
+	}
+	for (k = 0; k < ARRAY_SIZE(secret_settings) && !r.settings; k++) {
+		for (i = 0; i < n; i++)
+			if (w[i].string &&
+			    w[i].len == strlen(secret_settings[k]) &&
+			    !memcmp(w[i].s, secret_settings[k], w[i].len))
+				break;
+		if (i == n)
+			continue;
+		add_problem(out, DIAG_ERROR, w[i].off,
+			    xasprintf("setting '%s' may be read only by roles "
+				      "with the privileges of "
+				      "pg_read_all_settings, which %s lacks",
+				      secret_settings[k], r.me),
+			    grant_role(&r, "pg_read_all_settings"));
+	}
+out:
+	free(w);
+	free(r.me);
+	return rc;
+}
+
+int privcheck_databases(struct target *t, struct pgconn *pc, double deadline,
+			struct privcheck *out, struct err *e)
+{
+	static const char sql[] =
+		"SELECT datname, quote_ident(datname), "
+		"quote_ident(current_user) FROM pg_catalog.pg_database "
+		"WHERE datallowconn AND NOT datistemplate "
+		"AND NOT has_database_privilege(oid, 'CONNECT') "
+		"ORDER BY datname";
+	char **dbs, **db;
+	bool broken = false;
+	PGresult *res;
+	int row;
+
+	if (t->cfg->kind != TARGET_POSTGRES)
+		return 0;
+	res = target_query(t, pc, sql, pc->timeout_ms, deadline, &broken, e);
+	if (!res)
+		return err_wrap(e, "checking CONNECT privileges");
+	/* only the databases the target's include/exclude patterns keep */
+	dbs = target_databases(t, pc, deadline, e);
+	if (!dbs) {
+		PQclear(res);
+		return -1;
+	}
+	for (row = 0; row < PQntuples(res); row++) {
+		for (db = dbs; *db; db++)
+			if (!strcmp(*db, PQgetvalue(res, row, 0)))
+				break;
+		if (!*db)
+			continue;
+		add_problem(out, DIAG_ERROR, 0,
+			    xasprintf("role %s may not connect to database "
+				      "'%s'",
+				      PQgetvalue(res, row, 2),
+				      PQgetvalue(res, row, 0)),
+			    xasprintf("GRANT CONNECT ON DATABASE %s TO %s",
+				      PQgetvalue(res, row, 1),
+				      PQgetvalue(res, row, 2)));
+	}
+	target_free_list(dbs);
+	PQclear(res);
+	return 0;
+}
+
+char *privcheck_pgbouncer_fix(const char *connect_error, const char *user)
+{
+	if (!connect_error || !strstr(connect_error, "not allowed"))
+		return NULL;
+	return xasprintf("add %s to stats_users in pgbouncer.ini, then "
+			 "reload pgbouncer (RELOAD on its console)",
+			 user ? user : "the user");
+}
+
+bool privcheck_would_fail(struct target *t, struct pgconn *pc, const char *sql,
+			  double deadline)
+{
+	struct privcheck p = PRIVCHECK_INIT;
+	struct err e = ERR_INIT;
+	bool fails;
+
+	fails = privcheck_collector(t, pc, sql, deadline, &p, &e) == 0 &&
+		p.nerrors > 0;
+	privcheck_release(&p);
+	return fails;
+}
