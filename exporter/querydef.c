@@ -74,6 +74,7 @@ enum ckey {
 	C_SQL,
 	C_VARIANTS,
 	C_METRICS,
+	C_TOP,
 	C_NKEYS
 };
 static const char *const collector_keys[C_NKEYS] = {
@@ -92,6 +93,7 @@ static const char *const collector_keys[C_NKEYS] = {
 	[C_SQL] = "sql",
 	[C_VARIANTS] = "variants",
 	[C_METRICS] = "metrics",
+	[C_TOP] = "top",
 };
 
 enum vkey { V_MIN_VERSION, V_MAX_VERSION, V_SQL, V_NKEYS };
@@ -110,13 +112,18 @@ enum mkey {
 	M_NULL_VALUE,
 	M_VALUE,
 	M_ERROR_VALUE,
+	M_OPTIONAL,
+	M_ALT_COLUMNS,
+	M_TRANSFORM,
 	M_NKEYS
 };
 static const char *const metric_keys[M_NKEYS] = {
-	[M_TYPE] = "type",	 [M_NAME] = "name",
-	[M_HELP] = "help",	 [M_SCALE] = "scale",
-	[M_MAPPING] = "mapping", [M_NULL_VALUE] = "null_value",
-	[M_VALUE] = "value",	 [M_ERROR_VALUE] = "error_value",
+	[M_TYPE] = "type",	     [M_NAME] = "name",
+	[M_HELP] = "help",	     [M_SCALE] = "scale",
+	[M_MAPPING] = "mapping",     [M_NULL_VALUE] = "null_value",
+	[M_VALUE] = "value",	     [M_ERROR_VALUE] = "error_value",
+	[M_OPTIONAL] = "optional",   [M_ALT_COLUMNS] = "alt_columns",
+	[M_TRANSFORM] = "transform",
 };
 
 #define U(x)	 (1u << (x))
@@ -132,6 +139,25 @@ static const unsigned metric_key_usages[M_NKEYS] = {
 	[M_NULL_VALUE] = U_NUMBER,
 	[M_VALUE] = U_NUMBER,
 	[M_ERROR_VALUE] = U_NUMBER,
+	[M_OPTIONAL] = ~0u,
+	[M_ALT_COLUMNS] = ~0u,
+	[M_TRANSFORM] = U(USAGE_GAUGE),
+};
+
+static const char *const transform_names[] = {
+	[TRANSFORM_NONE] = "none",
+	[TRANSFORM_DISK_USAGE] = "disk_usage",
+	[TRANSFORM_FS_SIZE] = "fs_size",
+	[TRANSFORM_FS_FREE] = "fs_free",
+	[TRANSFORM_FS_AVAIL] = "fs_avail",
+};
+
+enum tkey { T_BY, T_N, T_KEY, T_STICKY, T_NKEYS };
+static const char *const topsel_keys[T_NKEYS] = {
+	[T_BY] = "by",
+	[T_N] = "n",
+	[T_KEY] = "key",
+	[T_STICKY] = "sticky",
 };
 
 /* postgres_exporter's queries.yaml */
@@ -244,6 +270,7 @@ static void metricdef_clear(struct metricdef *m)
 	free(m->help);
 	ydoc_strv_free(m->map_keys, m->nmap);
 	free(m->map_vals);
+	ydoc_strv_free(m->alt_columns, m->nalt);
 	memset(m, 0, sizeof(*m));
 }
 
@@ -267,6 +294,9 @@ static void collector_clear(struct collector *c)
 	for (i = 0; i < c->nmetrics; i++)
 		metricdef_clear(&c->metrics[i]);
 	free(c->metrics);
+	free(c->top.by);
+	free(c->top.key);
+	free(c->top.n_param);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -610,6 +640,32 @@ static char *make_help(const struct collector *c, const char *given,
 	return out;
 }
 
+/*
+ * "transform:": the column holds a path and the value is measured on disk,
+ * so what turns text into a number otherwise has no effect.
+ */
+static void parse_transform(struct loader *l, const struct collector *c,
+			    struct metricdef *m, yaml_node_t **v)
+{
+	static const enum mkey moot[] = {M_SCALE, M_MAPPING, M_VALUE};
+	size_t k;
+	int e;
+
+	if (ydoc_enum(&l->y, v[M_TRANSFORM], "transform", transform_names + 1,
+		      ARRAY_SIZE(transform_names) - 1, &e) < 0)
+		return;
+	m->transform = (enum value_transform)(e + 1);
+	if (c->kind == TARGET_PGBOUNCER)
+		ydoc_error(&l->y, v[M_TRANSFORM],
+			   "'transform' does not apply to pgbouncer "
+			   "collectors: it measures the server's files");
+	for (k = 0; k < ARRAY_SIZE(moot); k++)
+		if (v[moot[k]])
+			ydoc_error(&l->y, v[moot[k]],
+				   "'%s' has no effect with 'transform'",
+				   metric_keys[moot[k]]);
+}
+
 /* One entry of 'metrics:' in our format: "column: type" or a mapping. */
 static void parse_metric(struct loader *l, struct collector *c,
 			 const struct ypair *p, struct metricdef *m)
@@ -653,8 +709,16 @@ static void parse_metric(struct loader *l, struct collector *c,
 		ydoc_error(y, p->knode,
 			   "invalid label name (letters, digits and '_', not "
 			   "starting with a digit or '__')");
+	if (v[M_OPTIONAL] &&
+	    ydoc_bool(y, v[M_OPTIONAL], "optional", &m->optional) < 0)
+		m->optional = false;
+	if (v[M_ALT_COLUMNS] && ydoc_strlist(y, v[M_ALT_COLUMNS], "alt_columns",
+					     &m->alt_columns, &m->nalt) < 0)
+		m->nalt = 0;
 	if (!is_value(m->usage))
 		return;
+	if (v[M_TRANSFORM])
+		parse_transform(l, c, m, v);
 	if (v[M_NAME] && ydoc_str(y, v[M_NAME], "name", &name) < 0)
 		return;
 	if (v[M_HELP] && ydoc_str(y, v[M_HELP], "help", &help) < 0)
@@ -788,6 +852,7 @@ static void check_columns(struct loader *l, struct collector *c,
 {
 	struct ydoc *y = &l->y;
 	struct strmap cols = STRMAP_INIT, names = STRMAP_INIT;
+	struct strmap alts = STRMAP_INIT;
 	size_t i, k, nvalues = 0, nlabels = 0;
 	static const char *const hsuffix[] = {"_bucket", "_sum", "_count"};
 	/* columns a histogram reads, reported once as such */
@@ -797,6 +862,30 @@ static void check_columns(struct loader *l, struct collector *c,
 		strmap_put(&cols, c->metrics[i].column, &c->metrics[i], NULL);
 		if (c->metrics[i].usage == USAGE_LABEL)
 			nlabels++;
+	}
+	for (i = 0; i < c->nmetrics; i++) {
+		const struct metricdef *m = &c->metrics[i];
+		const struct metricdef *o;
+		void *old = NULL;
+
+		/* Every name must pick one column. */
+		for (k = 0; k < m->nalt; k++) {
+			o = strmap_get(&cols, m->alt_columns[k]);
+			if (o)
+				ydoc_report_at(y, DIAG_ERROR, m->pos,
+					       "column '%s': alt_columns: '%s' "
+					       "is a column of its own",
+					       m->column, m->alt_columns[k]);
+			else if (!strmap_put(&alts, m->alt_columns[k],
+					     (void *)m, &old))
+				ydoc_report_at(y, DIAG_ERROR, m->pos,
+					       "column '%s': alt_columns: '%s' "
+					       "is an alt_column of column "
+					       "'%s' too",
+					       m->column, m->alt_columns[k],
+					       ((const struct metricdef *)old)
+						       ->column);
+		}
 	}
 	for (i = 0; i < c->nmetrics; i++) {
 		const struct metricdef *m = &c->metrics[i];
@@ -855,7 +944,93 @@ static void check_columns(struct loader *l, struct collector *c,
 		ydoc_warning(y, at, "no value columns: it produces no metrics");
 	strmap_release(&cols);
 	strmap_release(&names);
+	strmap_release(&alts);
 	free(companion);
+}
+
+static const struct metricdef *column_named(const struct collector *c,
+					    const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < c->nmetrics; i++)
+		if (strcmp(c->metrics[i].column, name) == 0)
+			return &c->metrics[i];
+	return NULL;
+}
+
+/*
+ * "top: {by, n, key, sticky}": 'by' a gauge or counter column, 'key' a
+ * label column, 'n' a count or "{{param}}" (marked used).
+ */
+static void parse_top(struct loader *l, struct collector *c, yaml_node_t *n,
+		      bool *used)
+{
+	struct ydoc *y = &l->y;
+	yaml_node_t *v[T_NKEYS];
+	const struct metricdef *m;
+	long long iv;
+	size_t k;
+
+	if (ydoc_fields(y, n, "top", topsel_keys, T_NKEYS, v, DIAG_ERROR) < 0)
+		return;
+	for (k = 0; k < T_NKEYS; k++)
+		if (!v[k] && k != T_STICKY)
+			ydoc_error(y, n, "missing '%s' in 'top'",
+				   topsel_keys[k]);
+	if (v[T_BY] && ydoc_str(y, v[T_BY], "by", &c->top.by) == 0) {
+		m = column_named(c, c->top.by);
+		if (!m ||
+		    (m->usage != USAGE_GAUGE && m->usage != USAGE_COUNTER))
+			ydoc_error(y, v[T_BY],
+				   "'by' must name a gauge or counter column");
+	}
+	if (v[T_KEY] && ydoc_str(y, v[T_KEY], "key", &c->top.key) == 0) {
+		m = column_named(c, c->top.key);
+		if (!m || m->usage != USAGE_LABEL)
+			ydoc_error(y, v[T_KEY],
+				   "'key' must name a label column");
+	}
+	if (v[T_STICKY] &&
+	    ydoc_duration(y, v[T_STICKY], "sticky", &c->top.sticky) < 0)
+		c->top.sticky = 0;
+	if (!v[T_N])
+		return;
+	if (v[T_N]->type == YAML_SCALAR_NODE &&
+	    v[T_N]->data.scalar.style != YAML_PLAIN_SCALAR_STYLE) {
+		const char *s = (const char *)v[T_N]->data.scalar.value;
+		const char *name, *end;
+		size_t len;
+
+		if (next_placeholder(s, &name, &len, &end) != s || *end) {
+			ydoc_error(y, v[T_N],
+				   "'n' must be a count or '{{param}}'");
+			return;
+		}
+		for (k = 0; k < c->nparams; k++)
+			if (strlen(c->params[k].name) == len &&
+			    memcmp(c->params[k].name, name, len) == 0)
+				break;
+		if (k == c->nparams) {
+			if (!strmap_getn(&l->named_params, name, len))
+				ydoc_error(y, v[T_N],
+					   "unknown parameter '%.*s' in 'n' "
+					   "(add it to 'params')",
+					   (int)(len > 64 ? 64 : len), name);
+			return;
+		}
+		used[k] = true;
+		c->top.n_param = xstrndup(name, len);
+		return;
+	}
+	if (v[T_N]->type == YAML_MAPPING_NODE) {
+		ydoc_error(y, v[T_N],
+			   "'n' must be a count or '{{param}}' (quoted: "
+			   "unquoted braces are a YAML mapping)");
+		return;
+	}
+	if (ydoc_int(y, v[T_N], "n", 1, 1000000, &iv) == 0)
+		c->top.n = (size_t)iv;
 }
 
 /* One collector of our format; errors reported, 'c' filled as far as it
@@ -954,11 +1129,6 @@ static void parse_collector(struct loader *l, const struct ypair *p,
 			check_range(l, v[C_MIN_VERSION], var);
 		parse_sql(l, c, var, v[C_SQL], used);
 	}
-	for (i = 0; i < c->nparams; i++)
-		if (!used[i])
-			ydoc_warning(y, l->param_nodes[i],
-				     "parameter '%s' is not used in the sql",
-				     c->params[i].name);
 	if (!v[C_METRICS]) {
 		ydoc_error(y, p->knode, "missing 'metrics'");
 		goto out;
@@ -982,6 +1152,13 @@ static void parse_collector(struct loader *l, const struct ypair *p,
 		ydoc_pop_context(y, len);
 	}
 	check_columns(l, c, p->knode);
+	if (v[C_TOP])
+		parse_top(l, c, v[C_TOP], used);
+	for (i = 0; i < c->nparams; i++)
+		if (!used[i])
+			ydoc_warning(y, l->param_nodes[i],
+				     "parameter '%s' is not used in the sql",
+				     c->params[i].name);
 out:
 	free(cols);
 	free(used);
@@ -1621,6 +1798,21 @@ static const char *param_override(const struct config *cfg,
 		if (strncmp(k, collector, lc) == 0 && k[lc] == '.' &&
 		    strcmp(k + lc + 1, param) == 0)
 			return cfg->param_vals[i];
+	}
+	return NULL;
+}
+
+const char *collector_param(const struct collector *c, const char *name,
+			    const struct config *cfg)
+{
+	const char *ov;
+	size_t i;
+
+	for (i = 0; i < c->nparams; i++) {
+		if (strcmp(c->params[i].name, name) != 0)
+			continue;
+		ov = param_override(cfg, c->name, name);
+		return ov ? ov : c->params[i].value;
 	}
 	return NULL;
 }

@@ -25,6 +25,15 @@ enum col_usage {
 	USAGE_HISTOGRAM, /* bounds array; with <col>_bucket, _sum, _count */
 };
 
+/* What to do with a column holding a filesystem path. */
+enum value_transform {
+	TRANSFORM_NONE,
+	TRANSFORM_DISK_USAGE, /* allocated bytes of the directory tree */
+	TRANSFORM_FS_SIZE,    /* statvfs: size of the filesystem */
+	TRANSFORM_FS_FREE,    /* free bytes */
+	TRANSFORM_FS_AVAIL,   /* bytes available to unprivileged users */
+};
+
 /* How a result column is used. Owned by its collector. */
 struct metricdef {
 	char *column;
@@ -48,7 +57,28 @@ struct metricdef {
 	 */
 	bool has_error_value;
 	double error_value;
+	/* "optional: true": a missing column is not an error */
+	bool optional;
+	/* "alt_columns: [...]": other names the column may have */
+	char **alt_columns;
+	size_t nalt;
+	/* "transform: disk_usage|fs_size|fs_free|fs_avail" */
+	enum value_transform transform;
 	struct srcpos pos;
+};
+
+/*
+ * "top: {by: COL, n: N|'{{param}}', key: COL, sticky: DURATION}": keep the
+ * n rows with the largest 'by', plus rows whose 'key' made the top n within
+ * 'sticky' seconds; the other rows are summed into one row whose 'key'
+ * label is "other" (other label columns empty).
+ */
+struct topdef {
+	char *by;      /* NULL: no top selection */
+	char *key;
+	size_t n;      /* when n_param is NULL */
+	char *n_param; /* a param name giving n */
+	double sticky; /* seconds; 0: not sticky */
 };
 
 /* One SQL text and the server versions it is for. */
@@ -94,6 +124,7 @@ struct collector {
 	struct metricdef *metrics;
 	size_t nmetrics;
 	size_t max_series; /* 0: the config's default */
+	struct topdef top;
 	bool compat;	   /* read from postgres_exporter's format */
 };
 
@@ -150,6 +181,13 @@ char *collector_sql(const struct collector *c, const struct variant *v,
  */
 void querydef_check_overrides(const struct queryset *qs,
 			      const struct config *cfg, struct diags *d);
+
+/*
+ * The value of parameter 'name' of 'c': the config's override
+ * ("collector.param") or the collector's default; NULL when unknown.
+ */
+const char *collector_param(const struct collector *c, const char *name,
+			    const struct config *cfg);
 
 const struct collector *queryset_find(const struct queryset *qs,
 				      const char *name);

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "querydef.h"
 #include "xalloc.h"
 
@@ -185,6 +186,54 @@ static void every_feature_of_our_format_loads(void **state)
 	assert_string_equal(column(c, "cl_active")->help,
 			    "Pools of pgbouncer (column cl_active). Cached for "
 			    "up to 0.25 seconds.");
+	queryset_release(&qs);
+}
+
+static void column_options_disk_transforms_and_top_selection_load(void **state)
+{
+	struct queryset qs = QUERYSET_INIT;
+	const struct collector *c;
+	const struct metricdef *m;
+	struct config cfg;
+	char k0[] = "statements.top_n", v0[] = "5";
+	char *keys[] = {k0}, *vals[] = {v0};
+
+	(void)state;
+	expect_load(&qs, 0, "", FIX "extras.yaml", NULL);
+	c = find(&qs, "pools");
+	assert_true(column(c, "cl_active_cancel_req")->optional);
+	m = column(c, "reserve_pool_size");
+	assert_false(m->optional);
+	assert_int_equal(m->nalt, 1);
+	assert_string_equal(m->alt_columns[0], "reserve_pool");
+	m = column(c, "pool_mode");
+	assert_int_equal(m->usage, USAGE_LABEL);
+	assert_true(m->optional);
+	assert_string_equal(m->alt_columns[0], "mode");
+
+	c = find(&qs, "database_disk");
+	assert_int_equal(column(c, "dir")->transform, TRANSFORM_DISK_USAGE);
+	assert_int_equal(column(c, "root")->transform, TRANSFORM_FS_AVAIL);
+	assert_int_equal(column(c, "datname")->transform, TRANSFORM_NONE);
+
+	c = find(&qs, "statements");
+	assert_string_equal(c->top.by, "seconds");
+	assert_string_equal(c->top.key, "queryid");
+	assert_string_equal(c->top.n_param, "top_n");
+	assert_true(c->top.sticky == 600);
+	assert_string_equal(collector_param(c, "top_n", NULL), "20");
+	config_init(&cfg);
+	cfg.param_keys = keys;
+	cfg.param_vals = vals;
+	cfg.nparams = 1;
+	assert_string_equal(collector_param(c, "top_n", &cfg), "5");
+	assert_null(collector_param(c, "nope", &cfg));
+
+	c = find(&qs, "tables");
+	assert_int_equal(c->top.n, 10);
+	assert_null(c->top.n_param);
+	assert_true(c->top.sticky == 0);
+	assert_null(find(&qs, "pools")->top.by);
 	queryset_release(&qs);
 }
 
@@ -561,6 +610,62 @@ static void parameters_are_checked_where_the_sql_uses_them(void **state)
 	queryset_release(&qs);
 }
 
+static void column_options_and_top_selection_are_checked(void **state)
+{
+	struct queryset qs = QUERYSET_INIT;
+
+	(void)state;
+	expect_load(&qs, -1,
+		    FIX
+		    "bad_extras.yaml:6:34: error: collector 'options': column "
+		    "'a': 'optional' must be true or false, not 'maybe'\n" FIX
+		    "bad_extras.yaml:6:54: error: collector 'options': column "
+		    "'a': 'alt_columns' must be a list of strings, not a "
+		    "mapping\n" FIX
+		    "bad_extras.yaml:7:7: error: collector 'options': column "
+		    "'b': alt_columns: 'a' is a column of its own\n" FIX
+		    "bad_extras.yaml:7:7: error: collector 'options': column "
+		    "'b': alt_columns: 'c' is a column of its own\n" FIX
+		    "bad_extras.yaml:8:37: error: collector 'options': column "
+		    "'c': 'transform' does not apply to counter columns\n" FIX
+		    "bad_extras.yaml:9:35: error: collector 'options': column "
+		    "'d': invalid transform 'du' (expected one of: disk_usage, "
+		    "fs_size, fs_free, fs_avail)\n" FIX
+		    "bad_extras.yaml:10:51: error: collector 'options': column "
+		    "'e': 'scale' has no effect with 'transform'\n" FIX
+		    "bad_extras.yaml:10:63: error: collector 'options': column "
+		    "'e': 'mapping' has no effect with 'transform'\n" FIX
+		    "bad_extras.yaml:12:7: error: collector 'options': column "
+		    "'h': alt_columns: 'g' is an alt_column of column 'f' "
+		    "too\n" FIX
+		    "bad_extras.yaml:18:35: error: collector 'bouncer': column "
+		    "'p': 'transform' does not apply to pgbouncer collectors: "
+		    "it measures the server's files\n" FIX
+		    "bad_extras.yaml:21:14: warning: collector 'tops': "
+		    "parameter 'n' is not used in the sql\n" FIX
+		    "bad_extras.yaml:22:10: error: collector 'tops': missing "
+		    "'key' in 'top'\n" FIX
+		    "bad_extras.yaml:22:15: error: collector 'tops': 'by' must "
+		    "name a gauge or counter column\n" FIX
+		    "bad_extras.yaml:22:24: error: collector 'tops': 'n' must "
+		    "be a count or '{{param}}' (quoted: unquoted braces are a "
+		    "YAML mapping)\n" FIX
+		    "bad_extras.yaml:22:31: error: collector 'tops': unknown "
+		    "key 'kee' (did you mean 'key'?)\n" FIX
+		    "bad_extras.yaml:29:23: error: collector 'tops2': 'key' "
+		    "must name a label column\n" FIX
+		    "bad_extras.yaml:29:29: error: collector 'tops2': unknown "
+		    "parameter 'nope' in 'n' (add it to 'params')\n" FIX
+		    "bad_extras.yaml:29:49: error: collector 'tops2': 'sticky' "
+		    "must be a duration such as 250ms, 30s, 5m, 1h or 1d, not "
+		    "'forever'\n" FIX
+		    "bad_extras.yaml:36:32: error: collector 'tops3': 'n' must "
+		    "be between 1 and 1000000, not 0\n",
+		    FIX "bad_extras.yaml", NULL);
+	assert_int_equal(qs.n, 0);
+	queryset_release(&qs);
+}
+
 static void duplicates_and_clashes_across_files_name_both_places(void **state)
 {
 	struct queryset qs = QUERYSET_INIT;
@@ -771,7 +876,7 @@ static void truncated_and_mangled_files_never_crash(void **state)
 	static const char *const files[] = {
 		FIX "good.yaml",	FIX "compat_good.yaml",
 		FIX "bad_columns.yaml", FIX "merge.yaml",
-		FIX "dup_b.yaml",
+		FIX "dup_b.yaml",	FIX "extras.yaml",
 	};
 	uint32_t seed = 0x9e3779b9;
 	size_t f, len, n, k;
@@ -840,7 +945,31 @@ static void alias_bombs_stay_cheap(void **state)
 	load_quietly(s.buf, s.len);
 }
 
-/* Every ```yaml block of the format's documentation is a valid file. */
+/* A config file example: checked by the config loader, from a file. */
+static void expect_clean_config(const char *name, const char *text, size_t len)
+{
+	char path[] = "/tmp/pgpulse-readme-XXXXXX";
+	struct diags d = DIAGS_INIT;
+	struct config cfg;
+	int fd = mkstemp(path);
+	char *out;
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, len), (ssize_t)len);
+	close(fd);
+	if (config_load(&cfg, path, &d) < 0 || d.n) {
+		out = diags_text(&d);
+		fail_msg("%s: %s", name, out);
+	}
+	config_free(&cfg);
+	diags_release(&d);
+	unlink(path);
+}
+
+/*
+ * Every ```yaml block of the format's documentation is a valid query file,
+ * or, when it has 'targets:', a valid config file.
+ */
 static void readme_examples_load_cleanly(void **state)
 {
 	size_t len, nblocks = 0;
@@ -851,7 +980,7 @@ static void readme_examples_load_cleanly(void **state)
 	while ((start = strstr(p, "\n```yaml\n"))) {
 		struct queryset qs = QUERYSET_INIT;
 		struct diags d = DIAGS_INIT;
-		char name[64], *out;
+		char name[64], *out, *block;
 		const char *q;
 		unsigned line = 2;
 
@@ -861,18 +990,25 @@ static void readme_examples_load_cleanly(void **state)
 		for (q = text; q < start; q++)
 			line += *q == '\n';
 		snprintf(name, sizeof(name), "README.md:%u", line);
-		assert_int_equal(querydef_load_buffer(&qs, name, start,
-						      (size_t)(end - start) + 1,
-						      &d),
+		block = xstrndup(start, (size_t)(end - start) + 1);
+		p = end;
+		if (strncmp(block, "targets:", 8) == 0 ||
+		    strstr(block, "\ntargets:")) {
+			expect_clean_config(name, block, strlen(block));
+			free(block);
+			continue;
+		}
+		assert_int_equal(querydef_load_buffer(&qs, name, block,
+						      strlen(block), &d),
 				 0);
 		out = diags_text(&d);
 		assert_string_equal(out, "");
 		assert_true(qs.n > 0);
 		free(out);
+		free(block);
 		diags_release(&d);
 		queryset_release(&qs);
 		nblocks++;
-		p = end;
 	}
 	assert_true(nblocks >= 15);
 	free(text);
@@ -968,6 +1104,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(every_feature_of_our_format_loads),
 		cmocka_unit_test(
+			column_options_disk_transforms_and_top_selection_load),
+		cmocka_unit_test(
 			merge_keys_share_settings_and_explicit_keys_win),
 		cmocka_unit_test(
 			postgres_exporter_format_keeps_its_metric_names),
@@ -984,6 +1122,7 @@ int main(void)
 		cmocka_unit_test(version_ranges_and_variants_are_checked),
 		cmocka_unit_test(
 			parameters_are_checked_where_the_sql_uses_them),
+		cmocka_unit_test(column_options_and_top_selection_are_checked),
 		cmocka_unit_test(
 			duplicates_and_clashes_across_files_name_both_places),
 		cmocka_unit_test(postgres_exporter_format_problems),
