@@ -74,7 +74,7 @@ struct metricdef {
  * label is "other" (other label columns empty).
  */
 struct topdef {
-	char *by;      /* NULL: no top selection */
+	char *by; /* NULL: no top selection */
 	char *key;
 	size_t n;      /* when n_param is NULL */
 	char *n_param; /* a param name giving n */
@@ -125,7 +125,7 @@ struct collector {
 	size_t nmetrics;
 	size_t max_series; /* 0: the config's default */
 	struct topdef top;
-	bool compat;	   /* read from postgres_exporter's format */
+	bool compat; /* read from postgres_exporter's format */
 };
 
 /* All collectors of a configuration, in load order, names unique. */
