@@ -47,7 +47,8 @@ struct target_config {
 };
 
 /*
- * A whole configuration. Created by config_load or config_from_env, freed
+ * A whole configuration. Created by config_load or config_init (plus
+ * config_add_env_target), freed
  * by config_free; immutable once loaded (shared by scrapes through the
  * runtime snapshot that owns it).
  */
@@ -78,19 +79,25 @@ void config_init(struct config *cfg);
 /*
  * Load 'path' into 'cfg' (initialised here). Every problem is added to 'd'
  * with its position; returns 0 when there was no error, -1 otherwise (then
- * 'cfg' is released). Unknown keys are errors. Connection URLs and
- * conninfo strings are checked with PQconninfoParse; messages never contain
- * a password.
+ * 'cfg' is released: empty, as config_init leaves it). Unknown keys are
+ * errors. Connection URLs and conninfo strings are checked with
+ * PQconninfoParse; messages never contain a password (libpq's message is
+ * left out for a string that holds one). Relative query paths and
+ * password_file are taken from the config file's directory. An empty file
+ * is a config with the defaults and no targets.
  */
 int config_load(struct config *cfg, const char *path,
 		struct diags *d) MUST_CHECK;
 
 /*
  * The single target of the environment, as postgres_exporter reads it:
- * DATABASE_URL or DATA_SOURCE_NAME (URI or conninfo), else DATA_SOURCE_URI
- * (or DATA_SOURCE_URI_FILE) with DATA_SOURCE_USER(_FILE) and
- * DATA_SOURCE_PASS(_FILE); with none of them, libpq's defaults (as psql).
- * Adds a target named 'name' to 'cfg'. Returns 0, or -1 with 'e' set.
+ * DATA_SOURCE_NAME, else DATABASE_URL (a URI or conninfo string, used as it
+ * is); else DATA_SOURCE_URI ("host:port/db?opts", postgresql:// added) with
+ * DATA_SOURCE_USER and DATA_SOURCE_PASS, each NAME_FILE variant winning over
+ * NAME (URI and user files are read now, trimmed); with none of them,
+ * libpq's defaults (as psql). The password is never copied: PASS_FILE
+ * becomes password_file, PASS becomes password_env. Adds a target named
+ * 'name' to 'cfg'. Returns 0, or -1 with 'e' set (naming the variable).
  */
 int config_add_env_target(struct config *cfg, const char *name,
 			  struct err *e) MUST_CHECK;

@@ -29,7 +29,10 @@ struct ydoc {
 	char ctx[192]; /* put in front of every message; "" for none */
 };
 
-/* A key/value pair of a mapping, after merge keys ("<<") are applied. */
+/*
+ * A key/value pair of a mapping, after merge keys ("<<") are applied. Points
+ * into its struct ydoc, valid as long as it is.
+ */
 struct ypair {
 	const char *key; /* the key's text (points into the document) */
 	yaml_node_t *knode, *vnode;
