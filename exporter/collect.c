@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "collect.h"
+#include "disk.h"
 #include "expfmt.h"
 #include "log.h"
 #include "xalloc.h"
@@ -308,22 +309,221 @@ static int add_histogram(struct mset *out, struct family *f,
 	return 0;
 }
 
-int collect_rows(const struct collector *c, const PGresult *res,
-		 const char *datname, size_t max_series, struct mset *out,
-		 size_t *dropped, struct err *e)
+static int metric_column(const PGresult *res, const struct metricdef *md)
+{
+	int col = find_column(res, md->column);
+	size_t k;
+
+	for (k = 0; col < 0 && k < md->nalt; k++)
+		col = find_column(res, md->alt_columns[k]);
+	return col;
+}
+
+/* A path column: relative paths are under the data directory. */
+static int transform_value(const struct metricdef *md, const char *path,
+			   const struct rowopts *o, double *v, struct err *e)
+{
+	char *full = NULL;
+	int rc;
+
+	if (path[0] != '/') {
+		if (!o || !o->datadir)
+			return err_set(e,
+				       "column '%s': the data directory is not "
+				       "known (set data_directory for the "
+				       "target, or grant pg_read_all_settings)",
+				       md->column);
+		full = xasprintf("%s/%s", o->datadir, path);
+		path = full;
+	}
+	switch (md->transform) {
+	case TRANSFORM_DISK_USAGE:
+		rc = disk_usage(path, v, e);
+		break;
+	case TRANSFORM_FS_SIZE:
+		rc = disk_fs(path, DISK_FS_SIZE, v, e);
+		break;
+	case TRANSFORM_FS_FREE:
+		rc = disk_fs(path, DISK_FS_FREE, v, e);
+		break;
+	default:
+		rc = disk_fs(path, DISK_FS_AVAIL, v, e);
+		break;
+	}
+	free(full);
+	return rc;
+}
+
+/* The numeric value of row 'row' for metric 'md'; 1: no sample. */
+static int row_value(const struct metricdef *md, const PGresult *res, int row,
+		     int col, const struct rowopts *o, double *v, struct err *e,
+		     struct err *warn)
+{
+	const char *text;
+	size_t k;
+
+	if (md->usage == USAGE_INFO) {
+		*v = 1;
+		return 0;
+	}
+	if (md->has_const_value) {
+		*v = md->const_value;
+		return 0;
+	}
+	if (PQgetisnull(res, row, col)) {
+		if (!md->has_null_value)
+			return 1;
+		*v = md->null_value;
+		return 0;
+	}
+	text = PQgetvalue(res, row, col);
+	if (md->transform != TRANSFORM_NONE)
+		return transform_value(md, text, o, v, warn) < 0 ? 1 : 0;
+	if (md->nmap) {
+		*v = NAN;
+		for (k = 0; k < md->nmap; k++)
+			if (!strcmp(md->map_keys[k], text))
+				*v = md->map_vals[k];
+		return 0;
+	}
+	if (collect_parse_value(text, PQftype(res, col), v) < 0) {
+		err_set(e, "column '%s': '%.40s' is not a number", md->column,
+			text);
+		return -1;
+	}
+	*v *= md->scale;
+	return 0;
+}
+
+/* Sticky keys: key -> expiry (monotonic seconds, malloc'ed double). */
+static bool sticky_live(struct strmap *sticky, const char *key, double now)
+{
+	double *exp = sticky ? strmap_get(sticky, key) : NULL;
+
+	return exp && *exp > now;
+}
+
+static void sticky_touch(struct strmap *sticky, const char *key, double until)
+{
+	double *exp = xmalloc(sizeof(*exp));
+
+	*exp = until;
+	free(strmap_set(sticky, key, exp));
+}
+
+/* Drop expired keys: rebuild the map with the live ones. */
+static void sticky_prune(struct strmap *sticky, double now)
+{
+	struct strmap live = STRMAP_INIT;
+	size_t i;
+
+	for (i = 0; i < sticky->nslots; i++) {
+		struct strmap_entry *s = &sticky->slots[i];
+
+		if (!s->key)
+			continue;
+		if (*(double *)s->value > now)
+			strmap_put(&live, s->key, s->value, NULL);
+		else
+			free(s->value);
+	}
+	strmap_release(sticky);
+	*sticky = live;
+}
+
+struct ranked {
+	int row;
+	double by;
+};
+
+static int by_desc(const void *a, const void *b)
+{
+	const struct ranked *x = a, *y = b;
+
+	if (x->by != y->by)
+		return x->by < y->by ? 1 : -1;
+	return x->row - y->row;
+}
+
+static size_t top_n(const struct collector *c, const struct rowopts *o)
+{
+	const char *v;
+
+	if (!c->top.n_param)
+		return c->top.n;
+	v = collector_param(c, c->top.n_param, o ? o->cfg : NULL);
+	return v ? (size_t)strtoul(v, NULL, 10) : 100;
+}
+
+/*
+ * Which rows of 'res' 'c' keeps under its top selection: a malloc'ed array
+ * of flags, or NULL when every row is kept.
+ */
+static bool *select_top(const struct collector *c, const PGresult *res,
+			const struct rowopts *o, struct err *e)
+{
+	int nrows = PQntuples(res), bycol, keycol, i;
+	size_t n = top_n(c, o);
+	struct strmap *sticky = o ? o->sticky : NULL;
+	double now = o ? o->now : 0;
+	struct ranked *r;
+	bool *keep;
+
+	if (!c->top.by)
+		return NULL;
+	bycol = find_column(res, c->top.by);
+	keycol = find_column(res, c->top.key);
+	if (bycol < 0 || keycol < 0) {
+		err_set(e, "top: columns '%s' and '%s' must be returned",
+			c->top.by, c->top.key);
+		return NULL;
+	}
+	r = xcalloc((size_t)nrows + 1, sizeof(*r));
+	keep = xcalloc((size_t)nrows + 1, sizeof(*keep));
+	for (i = 0; i < nrows; i++) {
+		r[i].row = i;
+		if (PQgetisnull(res, i, bycol) ||
+		    collect_parse_value(PQgetvalue(res, i, bycol),
+					PQftype(res, bycol), &r[i].by) < 0)
+			r[i].by = -INFINITY;
+	}
+	qsort(r, (size_t)nrows, sizeof(*r), by_desc);
+	for (i = 0; i < nrows; i++) {
+		const char *key = PQgetvalue(res, r[i].row, keycol);
+
+		if ((size_t)i < n) {
+			keep[r[i].row] = true;
+			if (sticky && c->top.sticky > 0)
+				sticky_touch(sticky, key, now + c->top.sticky);
+		} else if (sticky_live(sticky, key, now)) {
+			keep[r[i].row] = true;
+		}
+	}
+	if (sticky)
+		sticky_prune(sticky, now);
+	free(r);
+	return keep;
+}
+
+int collect_rows_ex(const struct collector *c, const PGresult *res,
+		    const char *datname, size_t max_series,
+		    const struct rowopts *o, struct mset *out, size_t *dropped,
+		    struct err *e, struct err *warn)
 {
 	size_t nm = c->nmetrics, i, nlabels = 0, series = 0;
 	int *cols = xcalloc(nm ? nm : 1, sizeof(*cols));
 	struct family **fams = xcalloc(nm ? nm : 1, sizeof(*fams));
 	struct label *labels = xcalloc(nm + 2, sizeof(*labels));
+	double *other = xcalloc(nm ? nm : 1, sizeof(*other));
 	int row, nrows = PQntuples(res);
+	bool *keep;
 
 	for (i = 0; i < nm; i++) {
 		const struct metricdef *md = &c->metrics[i];
 
-		cols[i] = find_column(res, md->column);
+		cols[i] = metric_column(res, md);
 		if (cols[i] < 0 && md->usage != USAGE_DISCARD &&
-		    !md->has_const_value)
+		    !md->has_const_value && !md->optional)
 			err_set(e, "column '%s' is declared but not returned",
 				md->column);
 		if (!is_value(md))
@@ -331,7 +531,10 @@ int collect_rows(const struct collector *c, const PGresult *res,
 		fams[i] = mset_family(out, md->name, usage_type(md->usage),
 				      md->help, e);
 	}
+	keep = select_top(c, res, o, e);
 	for (row = 0; row < nrows; row++) {
+		bool kept = !keep || keep[row];
+
 		nlabels = 0;
 		for (i = 0; i < nm; i++) {
 			if (c->metrics[i].usage != USAGE_LABEL)
@@ -353,46 +556,23 @@ int collect_rows(const struct collector *c, const PGresult *res,
 
 			if (!fams[i] || (cols[i] < 0 && !md->has_const_value))
 				continue;
-			if (series >= max_series) {
+			if (kept && series >= max_series) {
 				(*dropped)++;
 				continue;
 			}
 			if (md->usage == USAGE_HISTOGRAM) {
-				if (add_histogram(out, fams[i], res, row,
+				if (kept &&
+				    add_histogram(out, fams[i], res, row,
 						  cols[i], md, labels, nlabels,
 						  e) == 0)
 					series++;
 				continue;
 			}
-			if (md->usage == USAGE_INFO) {
-				v = 1;
-			} else if (md->has_const_value) {
-				v = md->const_value;
-			} else if (PQgetisnull(res, row, cols[i])) {
-				if (!md->has_null_value)
-					continue;
-				v = md->null_value;
-			} else {
-				const char *text =
-					PQgetvalue(res, row, cols[i]);
-				size_t k;
-
-				if (md->nmap) {
-					v = NAN;
-					for (k = 0; k < md->nmap; k++)
-						if (!strcmp(md->map_keys[k],
-							    text))
-							v = md->map_vals[k];
-				} else if (collect_parse_value(
-						   text, PQftype(res, cols[i]),
-						   &v) < 0) {
-					err_set(e,
-						"column '%s': '%.40s' is not a "
-						"number",
-						md->column, text);
-					continue;
-				}
-				v *= md->scale;
+			if (row_value(md, res, row, cols[i], o, &v, e, warn))
+				continue;
+			if (!kept) {
+				other[i] += v;
+				continue;
 			}
 			if (mset_add(out, fams[i], "", labels, nlabels, v,
 				     NULL) == 0)
@@ -401,10 +581,52 @@ int collect_rows(const struct collector *c, const PGresult *res,
 				(*dropped)++;
 		}
 	}
+	if (keep) {
+		/* one row carries the sum of the rest, so totals stay exact */
+		nlabels = 0;
+		for (i = 0; i < nm; i++) {
+			if (c->metrics[i].usage != USAGE_LABEL)
+				continue;
+			labels[nlabels].name = c->metrics[i].column;
+			labels[nlabels].value =
+				(char *)(strcmp(c->metrics[i].column,
+						c->top.key)
+						 ? ""
+						 : "other");
+			nlabels++;
+		}
+		if (datname) {
+			labels[nlabels].name = (char *)"datname";
+			labels[nlabels].value = (char *)datname;
+			nlabels++;
+		}
+		for (i = 0; i < nm; i++) {
+			const struct metricdef *md = &c->metrics[i];
+
+			if (!fams[i] || md->usage == USAGE_HISTOGRAM ||
+			    md->usage == USAGE_INFO)
+				continue;
+			if (mset_add(out, fams[i], "", labels, nlabels,
+				     other[i], NULL) != 0)
+				(*dropped)++;
+		}
+	}
+	free(keep);
+	free(other);
 	free(cols);
 	free(fams);
 	free(labels);
 	return err_isset(e) ? -1 : 0;
+}
+
+int collect_rows(const struct collector *c, const PGresult *res,
+		 const char *datname, size_t max_series, struct mset *out,
+		 size_t *dropped, struct err *e)
+{
+	struct err warn = ERR_INIT;
+
+	return collect_rows_ex(c, res, datname, max_series, NULL, out, dropped,
+			       e, &warn);
 }
 
 static bool has_error_value(const struct collector *c)
@@ -565,6 +787,27 @@ static void cache_put(struct target *t, const char *key, struct mset *m,
 	pthread_mutex_unlock(&t->lock);
 }
 
+static void sticky_free(void *p)
+{
+	struct strmap *m = p;
+
+	if (m)
+		strmap_release_with(m, free);
+	free(m);
+}
+
+/* The sticky top keys of one collector in one database. */
+static struct strmap *sticky_map(struct target *t, const char *key)
+{
+	struct strmap *m = strmap_get(&t->sticky, key);
+
+	if (!m) {
+		m = xcalloc(1, sizeof(*m));
+		strmap_put(&t->sticky, key, m, NULL);
+	}
+	return m;
+}
+
 /* Everything one collection needs, passed down to each collector run. */
 struct ctx {
 	struct target *t;
@@ -596,9 +839,11 @@ static void run_collector(struct ctx *x, size_t i, const struct variant *v,
 	const struct collector *c = &x->qs->v[i];
 	struct target *t = x->t;
 	struct run *run = &x->runs[i];
-	struct err e = ERR_INIT;
+	struct err e = ERR_INIT, warn = ERR_INIT;
+	struct rowopts opts = {0};
 	struct cache_entry *ce;
 	struct mset *frag = NULL;
+	char *wkey;
 	PGresult *res = NULL;
 	char *key, *sql = NULL;
 	size_t dropped = 0;
@@ -625,9 +870,21 @@ static void run_collector(struct ctx *x, size_t i, const struct variant *v,
 	if (!res)
 		goto fail;
 	frag = mset_new();
-	collect_rows(c, res, c->scope == SCOPE_DATABASE ? db : NULL,
-		     c->max_series ? c->max_series : t->gcfg->max_series, frag,
-		     &dropped, &e);
+	opts.datadir = t->cfg->data_directory ? t->cfg->data_directory
+					      : t->facts.data_directory;
+	opts.sticky = c->top.by ? sticky_map(t, key) : NULL;
+	opts.now = start;
+	opts.cfg = t->gcfg;
+	collect_rows_ex(c, res, c->scope == SCOPE_DATABASE ? db : NULL,
+			c->max_series ? c->max_series : t->gcfg->max_series,
+			&opts, frag, &dropped, &e, &warn);
+	wkey = xasprintf("warn%c%s", KEY_SEP, key);
+	if (report_changed(t, wkey, err_isset(&warn) ? warn.msg : NULL) &&
+	    err_isset(&warn))
+		log_warn("collector could not produce a value", "target",
+			 t->name, "collector", c->name, "datname", db, "err",
+			 warn.msg, NULL);
+	free(wkey);
 	secs = clock_now() - start;
 	run->seconds += secs;
 	x->dropped[i] += dropped + mset_merge(x->out, frag, NULL, 0);
@@ -982,6 +1239,7 @@ void collect_forget(struct target *t)
 	t->last = NULL;
 	strmap_release_with(&t->cache, cache_entry_free);
 	strmap_release_with(&t->logged, free);
+	strmap_release_with(&t->sticky, sticky_free);
 	pthread_mutex_unlock(&t->lock);
 }
 

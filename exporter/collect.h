@@ -59,4 +59,26 @@ int collect_rows(const struct collector *c, const PGresult *res,
 		 const char *datname, size_t max_series, struct mset *out,
 		 size_t *dropped, struct err *e);
 
+/*
+ * What a collection adds to collect_rows: the target's data directory (for
+ * path transforms), the sticky keys of a top selection (key -> expiry, a
+ * malloc'ed double), the clock, and the config (for {{param}} overrides).
+ */
+struct rowopts {
+	const char *datadir;
+	struct strmap *sticky;
+	double now;
+	const struct config *cfg;
+};
+
+/*
+ * collect_rows with 'o' (may be NULL). A path transform that cannot read
+ * its path leaves that sample out and sets 'warn', not 'e': the collector
+ * still succeeds.
+ */
+int collect_rows_ex(const struct collector *c, const PGresult *res,
+		    const char *datname, size_t max_series,
+		    const struct rowopts *o, struct mset *out, size_t *dropped,
+		    struct err *e, struct err *warn);
+
 #endif

@@ -196,6 +196,7 @@ fail:
 static void facts_release(struct server_facts *f)
 {
 	free(f->version_text);
+	free(f->data_directory);
 	target_free_list(f->extensions);
 	memset(f, 0, sizeof(*f));
 }
@@ -735,7 +736,10 @@ static const char facts_sql[] =
 	"SELECT current_setting('server_version_num')::int, version(), "
 	"pg_is_in_recovery(), r.rolsuper, "
 	"pg_has_role(current_user, 'pg_monitor', 'MEMBER'), "
-	"array(SELECT extname::text FROM pg_extension ORDER BY 1) "
+	"array(SELECT extname::text FROM pg_extension ORDER BY 1), "
+	"CASE WHEN r.rolsuper OR pg_has_role(current_user, "
+	"'pg_read_all_settings', 'MEMBER') "
+	"THEN current_setting('data_directory') END "
 	"FROM pg_roles r WHERE r.rolname = current_user";
 
 int target_refresh_facts(struct target *t, struct pgconn *pc, double deadline,
@@ -763,6 +767,8 @@ int target_refresh_facts(struct target *t, struct pgconn *pc, double deadline,
 	f.extensions = parse_text_array(PQgetvalue(r, 0, 5));
 	for (f.nextensions = 0; f.extensions[f.nextensions]; f.nextensions++)
 		;
+	if (!PQgetisnull(r, 0, 6))
+		f.data_directory = xstrdup(PQgetvalue(r, 0, 6));
 	PQclear(r);
 
 	pthread_mutex_lock(&t->lock);

@@ -33,6 +33,7 @@ struct server_facts {
 	bool pg_monitor; /* the role is a member of pg_monitor */
 	char **extensions;
 	size_t nextensions;
+	char *data_directory; /* NULL when the role may not read it */
 };
 
 /* Counters of the pool, for pgpulse_* self metrics. */
@@ -76,7 +77,8 @@ struct target {
 	unsigned long generation; /* collections finished */
 	struct collection *last;
 	struct strmap cache;	/* "collector\x1fdb" -> struct cache_entry */
-	struct strmap logged;	/* things logged once: key -> NULL */
+	struct strmap logged;	/* things logged once: key -> message */
+	struct strmap sticky;	/* "collector\x1fdb" -> strmap of top keys */
 	unsigned long *dropped; /* per collector, series dropped so far */
 	size_t ndropped;
 };
