@@ -850,6 +850,9 @@ static bool declared(const struct collector *c, const char *col)
 
 		if (!strcmp(md->column, col))
 			return true;
+		for (n = 0; n < md->nalt; n++)
+			if (!strcmp(md->alt_columns[n], col))
+				return true;
 		if (md->usage != USAGE_HISTOGRAM)
 			continue;
 		n = strlen(md->column);
@@ -871,6 +874,17 @@ static int column_of(const PGresult *r, const char *name)
 	return -1;
 }
 
+/* The column of 'md' in 'r', under its name or one of its alt_columns. */
+static int metric_column(const PGresult *r, const struct metricdef *md)
+{
+	int col = column_of(r, md->column);
+	size_t i;
+
+	for (i = 0; col < 0 && i < md->nalt; i++)
+		col = column_of(r, md->alt_columns[i]);
+	return col;
+}
+
 /* Compare the columns and values of 'r' with what 'c' declares. */
 static void check_result(struct run *x, struct outcome *oc,
 			 const struct collector *c, const struct variant *v,
@@ -880,23 +894,36 @@ static void check_result(struct run *x, struct outcome *oc,
 	size_t k, li = 0;
 
 	if (!oc->columns_checked) {
+		struct sb extra = SB_INIT(0);
+		int nextra = 0;
+
 		oc->columns_checked = true;
-		for (i = 0; i < PQnfields(r); i++) {
+		/* SHOW returns what it returns: only SQL picks its columns */
+		for (i = 0; i < PQnfields(r) && c->kind == TARGET_POSTGRES;
+		     i++) {
 			if (declared(c, PQfname(r, i)))
 				continue;
-			report(x, oc->row, c, t, DIAG_WARNING, v->pos,
-			       "column '%s' is returned but not declared in "
-			       "'metrics' (declare it, as a label or "
-			       "'discard', or leave it out of the query)",
-			       PQfname(r, i));
-			set_note(oc->row, "undeclared column '%s'",
-				 PQfname(r, i));
+			sb_addf(&extra, "%s'%s'", nextra ? ", " : "",
+				PQfname(r, i));
+			if (!nextra++)
+				set_note(oc->row, "undeclared column '%s'",
+					 PQfname(r, i));
 		}
+		if (nextra)
+			report(x, oc->row, c, t, DIAG_WARNING, v->pos,
+			       "column%s %s %s returned but not declared in "
+			       "'metrics' (declare %s, as a label or "
+			       "'discard', or leave %s out of the query)",
+			       nextra > 1 ? "s" : "", sb_str(&extra),
+			       nextra > 1 ? "are" : "is",
+			       nextra > 1 ? "them" : "it",
+			       nextra > 1 ? "them" : "it");
+		sb_release(&extra);
 		for (k = 0; k < c->nmetrics; k++) {
 			const struct metricdef *md = &c->metrics[k];
 
 			if (md->usage == USAGE_DISCARD || md->has_const_value ||
-			    column_of(r, md->column) >= 0)
+			    md->optional || metric_column(r, md) >= 0)
 				continue;
 			report(x, oc->row, c, t, DIAG_ERROR, md->pos,
 			       "column '%s' is declared but the query does "
@@ -908,7 +935,7 @@ static void check_result(struct run *x, struct outcome *oc,
 	}
 	for (k = 0; k < c->nmetrics; k++) {
 		const struct metricdef *md = &c->metrics[k];
-		int col = column_of(r, md->column);
+		int col = metric_column(r, md);
 
 		if (md->usage == USAGE_LABEL && col >= 0) {
 			for (row = 0; row < n; row++)
@@ -921,7 +948,8 @@ static void check_result(struct run *x, struct outcome *oc,
 			li++;
 		if (!is_value(md) || col < 0 || md->nmap ||
 		    md->has_const_value || md->usage == USAGE_INFO ||
-		    md->usage == USAGE_HISTOGRAM)
+		    md->usage == USAGE_HISTOGRAM ||
+		    md->transform != TRANSFORM_NONE)
 			continue;
 		for (row = 0; row < n; row++) {
 			const char *val = PQgetvalue(r, row, col);

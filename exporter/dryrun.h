@@ -20,8 +20,8 @@ enum dryrun_status {
 	DRYRUN_OK,
 	DRYRUN_SKIPPED, /* does not run on this target (version, ...) */
 	DRYRUN_WARNING,
-	DRYRUN_TIMEOUT, /* slower than its timeout */
 	DRYRUN_ERROR,
+	DRYRUN_TIMEOUT, /* slower than its timeout (an error too) */
 };
 
 /* The distinct values one label column took. */
