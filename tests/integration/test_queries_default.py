@@ -1,0 +1,274 @@
+"""The default query set (queries/*.yaml) against real PostgreSQL 15: every
+family compared with what PostgreSQL (psql, du) reports in the same test."""
+
+import subprocess
+import time
+
+import psycopg
+
+import pgfix
+
+
+def config(pg, *, params=None, data_directory=None, tags=None, dbname="postgres"):
+    lines = ["targets:", "  - name: main", f"    url: {pg.dsn(dbname=dbname)}"]
+    if data_directory is not None:
+        lines.append(f"    data_directory: {data_directory}")
+    if tags:
+        lines.append(f"    tags: [{', '.join(tags)}]")
+    lines.append(f"queries: [{pgfix.REPO / 'queries'}]")
+    if params:
+        lines.append("params:")
+        lines += [f"  {k}: {v}" for k, v in params.items()]
+    return "\n".join(lines) + "\n"
+
+
+def du(path):
+    out = subprocess.run(["du", "--block-size=1", "-s", "-x", str(path)], check=True,
+                         capture_output=True, text=True).stdout
+    return int(out.split()[0])
+
+
+def test_whole_default_page_is_promtool_clean_and_every_collector_runs(pg, pgpulse, promtool_check):
+    page = pgpulse().scrape()
+    promtool_check(page)
+    failed = [s.labels["collector"] for s in page.samples("pgpulse_scrape_success") if s.value != 1]
+    assert failed == [], failed
+    for fam in ("pg_connections", "pg_connections_max", "pg_settings_bytes", "pg_locks",
+                "pg_checkpoints_timed_total", "pg_wal_records_total", "pg_archiver_archived_total",
+                "pg_wal_segments", "pg_tablespace_size_bytes", "pg_database_xid_age",
+                "pg_stat_statements_calls_total", "pg_stat_statements_dealloc_total",
+                "pg_database_disk_bytes", "pg_filesystem_avail_bytes"):
+        assert page.samples(fam), fam
+
+
+def test_connections_are_counted_by_database_role_and_state(pg, pgpulse):
+    pg.psql("CREATE DATABASE qconn")
+    conns = []
+    try:
+        for _ in range(3):
+            conns.append(pg.connect("qconn"))
+        for _ in range(2):
+            c = pg.connect("qconn", autocommit=False)
+            c.execute("SELECT 1")  # idle in transaction from now on
+            conns.append(c)
+        time.sleep(1.1)
+        p = pgpulse()
+        page = p.scrape()
+        others = pg.scalar("SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' "
+                           "AND application_name <> 'pgpulse' AND pid <> pg_backend_pid()")
+        lbl = dict(datname="qconn", usename="postgres", backend_type="client backend")
+        assert page.sample("pg_connections", state="idle", **lbl) == 3
+        assert page.sample("pg_connections", state="idle in transaction", **lbl) == 2
+        assert page.sample("pg_connections", backend_type="checkpointer") == 1
+        # plus pgpulse's own sessions (at most connections_per_target, 2)
+        assert others + 1 <= page.sample("pg_connections_used") <= others + 2
+        assert page.sample("pg_connections_used") == sum(
+            s.value for s in page.samples("pg_connections", backend_type="client backend"))
+        maxc = int(pg.scalar("SHOW max_connections"))
+        reserved = int(pg.scalar("SHOW superuser_reserved_connections"))
+        assert page.sample("pg_connections_max") == maxc == 40
+        assert page.sample("pg_connections_reserved") == reserved
+        assert abs(page.sample("pg_connections_utilization_ratio")
+                   - page.sample("pg_connections_used") / (maxc - reserved)) < 1e-9
+        idle = page.sample("pg_transaction_idle_oldest_age_seconds")
+        assert 1.0 <= idle < 60
+        assert page.sample("pg_transaction_oldest_age_seconds") >= idle
+        assert page.sample("pg_role_connections", rolname="postgres") >= 5
+        pg.psql("ALTER ROLE monitor CONNECTION LIMIT 7; ALTER DATABASE qconn CONNECTION LIMIT 9")
+        page = p.scrape()
+        assert page.sample("pg_role_connection_limit", rolname="monitor") == 7
+        assert page.sample("pg_database_connection_limit", datname="qconn") == 9
+        # a held lock is counted by database and mode
+        conns[3].execute("LOCK TABLE pg_class IN SHARE MODE")  # inside its open transaction
+        page = p.scrape()
+        want = pg.scalar("SELECT count(*) FROM pg_locks l JOIN pg_database d ON d.oid = l.database "
+                         "WHERE d.datname = 'qconn' AND mode = 'ShareLock' AND granted")
+        assert want >= 1
+        assert page.sample("pg_locks", datname="qconn", mode="ShareLock", granted="true") == want
+    finally:
+        for c in conns:
+            c.close()
+        pg.psql("ALTER ROLE monitor CONNECTION LIMIT -1")
+        pg.psql("DROP DATABASE qconn WITH (FORCE)")
+
+
+def test_sizes_and_disk_bytes_match_postgresql_and_du(pg, pgpulse):
+    pg.psql("CREATE DATABASE qsize")
+    try:
+        pg.psql("CREATE TABLE big AS SELECT g, repeat('x', 300) AS pad "
+                "FROM generate_series(1, 30000) g; CHECKPOINT", dbname="qsize")
+        pg.psql("CHECKPOINT")
+        p = pgpulse()
+        page = p.scrape()
+        oid = pg.scalar("SELECT oid FROM pg_database WHERE datname = 'qsize'")
+        on_disk = du(pg.datadir / "base" / str(oid))
+        got = page.sample("pg_database_disk_bytes", datname="qsize")
+        assert abs(got - on_disk) <= 256 * 1024, (got, on_disk)
+        assert got > 8_000_000
+        size = pg.scalar("SELECT pg_database_size('qsize')")
+        assert abs(page.sample("pg_database_size_bytes", datname="qsize") - size) <= 64 * 1024
+        assert abs(page.sample("pg_wal_disk_bytes") - du(pg.datadir / "pg_wal")) <= 16 << 20
+        for spc in ("pg_default", "pg_global"):
+            want = pg.scalar("SELECT pg_tablespace_size(%s)", (spc,))
+            assert abs(page.sample("pg_tablespace_size_bytes", spcname=spc) - want) <= 256 * 1024
+        assert abs(page.sample("pg_tablespace_disk_bytes", spcname="pg_global")
+                   - du(pg.datadir / "global")) <= 64 * 1024
+        segs, wal = pg.psql("SELECT count(*), sum(size)::float8 FROM pg_ls_waldir() "
+                            "WHERE name ~ '^[0-9A-F]{24}$'")[0]
+        assert abs(page.sample("pg_wal_segments") - segs) <= 1
+        assert abs(page.sample("pg_wal_size_bytes") - wal) <= 16 << 20
+        import os
+        st = os.statvfs(pg.datadir)
+        assert page.sample("pg_filesystem_size_bytes", directory="data") == st.f_blocks * st.f_frsize
+        assert abs(page.sample("pg_filesystem_avail_bytes", directory="data")
+                   - st.f_bavail * st.f_frsize) < 256 << 20
+        assert page.sample("pg_temp_files", spcname="pg_default") == 0
+        # settings in base units, as the server has them
+        assert page.sample("pg_settings_bytes", name="shared_buffers") == 32 << 20
+        assert page.sample("pg_settings_seconds", name="checkpoint_timeout") == \
+            pg.scalar("SELECT setting::int FROM pg_settings WHERE name = 'checkpoint_timeout'")
+        assert page.sample("pg_settings_value", name="max_connections") == 40
+        assert page.sample("pg_settings_value", name="fsync") == 0
+        assert page.sample("pg_settings_bytes", name="log_temp_files") == -1
+        assert not page.has("pg_settings_seconds", name="statement_timeout")  # pgpulse's own
+        assert page.samples("pg_settings_unconverted_value") == []
+        # xid age per database
+        age = pg.scalar("SELECT age(datfrozenxid) FROM pg_database WHERE datname = 'qsize'")
+        assert abs(page.sample("pg_database_xid_age", datname="qsize") - age) <= 5
+    finally:
+        pg.psql("DROP DATABASE qsize WITH (FORCE)")
+
+
+def test_unreadable_data_directory_leaves_disk_metrics_out(pg, pgpulse, promtool_check):
+    p = pgpulse(config=config(pg, data_directory="/nonexistent/pgdata"))
+    page = p.scrape()
+    promtool_check(page)
+    assert not page.has("pg_database_disk_bytes")
+    assert not page.has("pg_filesystem_size_bytes")
+    assert page.sample("pg_database_size_bytes", datname="postgres", target="main") > 0
+    page = p.scrape()
+    assert not page.has("pg_database_disk_bytes")
+    lines = [l for l in p.log_text().splitlines() if "collector=pg_database_disk" in l]
+    assert len(lines) == 1, lines  # the reason, once
+    assert "/nonexistent/pgdata/base/" in lines[0] and "No such file" in lines[0]
+
+
+def test_tables_top_n_per_database_with_sizes_and_activity(pg, pgpulse):
+    pg.psql("CREATE DATABASE qtab")
+    try:
+        pg.psql("CREATE TABLE small AS SELECT g FROM generate_series(1, 100) g;"
+                "CREATE TABLE mid AS SELECT g, repeat('y', 100) AS p FROM generate_series(1, 5000) g;"
+                "CREATE TABLE large AS SELECT g, repeat('z', 200) AS p FROM generate_series(1, 20000) g;"
+                "SELECT count(*) FROM mid; SELECT count(*) FROM mid", dbname="qtab")
+        time.sleep(0.6)  # statistics are flushed at most every 0.5 s
+        p = pgpulse(config=config(pg, params={"pg_tables.top_n": 2}))
+        page = p.scrape()
+        names = {s.labels["relname"] for s in page.samples("pg_table_total_size_bytes", datname="qtab")}
+        assert names == {"large", "mid"}
+        for rel in ("large", "mid"):
+            want = pg.scalar("SELECT pg_total_relation_size(%s)", (rel,), dbname="qtab")
+            assert page.sample("pg_table_total_size_bytes", datname="qtab", relname=rel) == want
+        seq = pg.scalar("SELECT seq_scan FROM pg_stat_user_tables WHERE relname = 'mid'", dbname="qtab")
+        assert seq >= 2
+        assert page.sample("pg_table_seq_scans_total", datname="qtab", relname="mid") == seq
+        assert page.sample("pg_table_rows_inserted_total", datname="qtab", relname="large") == 20000
+    finally:
+        pg.psql("DROP DATABASE qtab WITH (FORCE)")
+
+
+def test_statement_counts_and_times_after_known_statements(pg, pgpulse):
+    pg.psql("SELECT pg_stat_statements_reset()")
+    with pg.connect() as c:
+        for i in range(7):
+            c.execute("SELECT pg_sleep(0.01), %s::int AS qpulse_marker", (i,))
+    qid, calls, exec_ms, rows = pg.psql(
+        "SELECT queryid::text, sum(calls)::float8, sum(total_exec_time), sum(rows)::float8 "
+        "FROM pg_stat_statements WHERE query LIKE '%%qpulse_marker%%' GROUP BY queryid")[0]
+    assert calls == 7
+    before = pg.scalar("SELECT sum(calls)::float8 FROM pg_stat_statements")
+    page = pgpulse().scrape()
+    lbl = dict(datname="postgres", usename="postgres", queryid=qid)
+    assert page.sample("pg_stat_statements_calls_total", **lbl) == 7
+    assert page.sample("pg_stat_statements_rows_total", **lbl) == rows
+    assert abs(page.sample("pg_stat_statements_exec_seconds_total", **lbl) - exec_ms / 1000) < 1e-6
+    assert page.sample("pg_stat_statements_exec_seconds_total", **lbl) >= 0.07
+    # totals stay exact: the sum over all series is what the view holds
+    after = pg.scalar("SELECT sum(calls)::float8 FROM pg_stat_statements")
+    got = sum(s.value for s in page.samples("pg_stat_statements_calls_total"))
+    assert before <= got <= after
+    reset = pg.scalar("SELECT extract(epoch FROM stats_reset)::float8 FROM pg_stat_statements_info")
+    assert abs(page.sample("pg_stat_statements_stats_reset_timestamp_seconds") - reset) < 1e-3
+
+
+def test_a_thousand_statements_give_top_n_plus_other(pg, pgpulse):
+    pg.psql("SELECT pg_stat_statements_reset()")
+    with pg.connect() as c:
+        for i in range(1000):  # 1,000 distinct queryids: 1, 1 + 1, 1 + 1 + 1...
+            c.execute("SELECT 1" + " + 1" * i)
+    assert pg.scalar("SELECT count(*) FROM pg_stat_statements WHERE query LIKE 'SELECT $1%%'") >= 1000
+    n = 10
+    p = pgpulse(config=config(pg, params={"pg_stat_statements.top_n": n}, tags=["statement_texts"]))
+    before = pg.scalar("SELECT sum(calls)::float8 FROM pg_stat_statements")
+    page = p.scrape()
+    after = pg.scalar("SELECT sum(calls)::float8 FROM pg_stat_statements")
+    for fam in ("pg_stat_statements_calls_total", "pg_stat_statements_exec_seconds_total",
+                "pg_stat_statements_rows_total", "pg_stat_statements_wal_bytes_total"):
+        got = page.samples(fam)
+        assert len(got) == n + 1, (fam, len(got))
+        assert len([s for s in got if s.labels["queryid"] == "other"]) == 1
+    got = sum(s.value for s in page.samples("pg_stat_statements_calls_total"))
+    assert before <= got <= after
+    # the opt-in texts: limited in number and length
+    texts = page.samples("pg_stat_statements_query_info")
+    assert 0 < len(texts) <= 100
+    assert all(len(s.labels["query"]) <= 200 for s in texts)
+
+
+def test_replication_lag_on_primary_and_standby(pg, replica, pgpulse):
+    pg.psql("CREATE TABLE IF NOT EXISTS qrepl (v text)")
+    replica.catch_up()
+    prim = pgpulse()
+    stby = pgpulse(dsn=replica.dsn())
+    page = prim.scrape()
+    lbl = dict(application_name=replica.name)
+    assert page.sample("pg_replication_standby_replay_lag_bytes", state="streaming", **lbl) >= 0
+    # pause replay, write, and see the lag on both sides
+    replica.psql("SELECT pg_wal_replay_pause()")
+    try:
+        pg.psql("INSERT INTO qrepl SELECT repeat('w', 1000) FROM generate_series(1, 2000)")
+        lsn = pg.scalar("SELECT pg_current_wal_lsn()")
+        deadline = time.monotonic() + 20
+        while not replica.scalar("SELECT pg_last_wal_receive_lsn() >= %s::pg_lsn", (lsn,)):
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        time.sleep(0.3)  # the standby's reply reaches the primary
+        want = pg.scalar("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn)::float8 "
+                         "FROM pg_stat_replication WHERE application_name = %s", (replica.name,))
+        page = prim.scrape()
+        got = page.sample("pg_replication_standby_replay_lag_bytes", **lbl)
+        assert want > 1_000_000 and abs(got - want) <= 64 * 1024, (got, want)
+        spage = stby.scrape()
+        want = replica.scalar("SELECT pg_wal_lsn_diff(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn())::float8")
+        assert want > 1_000_000
+        assert spage.sample("pg_standby_replay_lag_bytes") == want
+        assert spage.sample("pg_standby_replay_lag_seconds") > 0
+        assert spage.sample("pg_is_in_recovery") == 1
+        assert spage.sample("pg_standby_wal_receiver_streaming") == 1
+        assert spage.samples("pg_info")[0].labels["role"] == "replica"
+        assert not spage.has("pg_replication_standby_replay_lag_bytes")
+    finally:
+        replica.psql("SELECT pg_wal_replay_resume()")
+    replica.catch_up()
+    spage = stby.scrape()
+    assert spage.sample("pg_standby_replay_lag_bytes") == 0
+    assert spage.sample("pg_standby_replay_lag_seconds") == 0
+    # a slot: active while used, with the WAL it holds back
+    pg.psql("SELECT pg_create_physical_replication_slot('qslot', true)")
+    try:
+        page = prim.scrape()
+        want = pg.scalar("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::float8 "
+                         "FROM pg_replication_slots WHERE slot_name = 'qslot'")
+        assert page.sample("pg_replication_slot_active", slot_name="qslot", slot_type="physical") == 0
+        assert abs(page.sample("pg_replication_slot_retained_wal_bytes", slot_name="qslot") - want) <= 64 * 1024
+    finally:
+        pg.psql("SELECT pg_drop_replication_slot('qslot')")
