@@ -647,6 +647,8 @@ static void check_offline(struct run *x, size_t ci)
 		const struct variant *v = &c->variants[i];
 		char *sql = collector_sql(c, v, &x->cfg);
 		long second = privcheck_second_statement(sql);
+		const char *unsafe;
+		size_t off = 0;
 		bool exact;
 
 		if (second >= 0) {
@@ -658,6 +660,18 @@ static void check_offline(struct run *x, size_t ci)
 			       "second starts %s); a collector runs exactly "
 			       "one query",
 			       exact ? "here" : "after a ';'");
+			x->bad[ci] = true;
+		} else if ((unsafe = privcheck_unsafe_call(sql, &off))) {
+			struct srcpos p = sql_pos(x, c, v, sql, off, &exact);
+
+			report(x, NULL, c, NULL, DIAG_ERROR, p,
+			       "calls %s(), which acts outside the "
+			       "transaction: "
+			       "a read-only transaction does not refuse it and "
+			       "a rollback cannot undo it; collectors must "
+			       "only "
+			       "read",
+			       unsafe);
 			x->bad[ci] = true;
 		} else if (c->kind == TARGET_PGBOUNCER && !is_show(sql)) {
 			report(x, NULL, c, NULL, DIAG_ERROR, v->pos,

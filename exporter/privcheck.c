@@ -169,6 +169,83 @@ long privcheck_second_statement(const char *sql)
 	return scan(sql, NULL, NULL, NULL);
 }
 
+static bool word_is(const struct sqlword *w, const char *name);
+
+/*
+ * Functions that act outside the transaction: a read-only transaction does
+ * not refuse them and ROLLBACK does not undo them.
+ */
+static const char *const unsafe_functions[] = {
+	"dblink",
+	"dblink_connect",
+	"dblink_exec",
+	"dblink_send_query",
+	"lo_export",
+	"lo_import",
+	"pg_advisory_lock",
+	"pg_advisory_lock_shared",
+	"pg_advisory_unlock_all",
+	"pg_backup_start",
+	"pg_backup_stop",
+	"pg_cancel_backend",
+	"pg_copy_logical_replication_slot",
+	"pg_copy_physical_replication_slot",
+	"pg_create_logical_replication_slot",
+	"pg_create_physical_replication_slot",
+	"pg_create_restore_point",
+	"pg_drop_replication_slot",
+	"pg_file_rename",
+	"pg_file_unlink",
+	"pg_file_write",
+	"pg_log_backend_memory_contexts",
+	"pg_logical_emit_message",
+	"pg_logical_slot_get_binary_changes",
+	"pg_logical_slot_get_changes",
+	"pg_promote",
+	"pg_reload_conf",
+	"pg_replication_origin_advance",
+	"pg_replication_origin_create",
+	"pg_replication_origin_drop",
+	"pg_replication_slot_advance",
+	"pg_rotate_logfile",
+	"pg_stat_reset",
+	"pg_stat_reset_replication_slot",
+	"pg_stat_reset_shared",
+	"pg_stat_reset_single_function_counters",
+	"pg_stat_reset_single_table_counters",
+	"pg_stat_reset_slru",
+	"pg_stat_reset_subscription_stats",
+	"pg_stat_statements_reset",
+	"pg_switch_wal",
+	"pg_terminate_backend",
+	"pg_try_advisory_lock",
+	"pg_try_advisory_lock_shared",
+	"pg_wal_replay_pause",
+	"pg_wal_replay_resume",
+};
+
+const char *privcheck_unsafe_call(const char *sql, size_t *off)
+{
+	struct sqlword *w;
+	const char *found = NULL;
+	size_t n, i, k;
+
+	w = privcheck_words(sql, &n);
+	for (i = 0; i < n && !found; i++) {
+		if (!w[i].call)
+			continue;
+		for (k = 0; k < ARRAY_SIZE(unsafe_functions); k++) {
+			if (word_is(&w[i], unsafe_functions[k])) {
+				found = unsafe_functions[k];
+				*off = w[i].off;
+				break;
+			}
+		}
+	}
+	free(w);
+	return found;
+}
+
 void privcheck_release(struct privcheck *p)
 {
 	size_t i;

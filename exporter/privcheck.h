@@ -39,6 +39,14 @@ struct sqlword *privcheck_words(const char *sql, size_t *n);
  */
 long privcheck_second_statement(const char *sql);
 
+/*
+ * The first call in 'sql' of a function whose effect a rollback cannot
+ * undo (pg_terminate_backend, pg_stat_reset, pg_advisory_lock, dblink_exec,
+ * pg_logical_slot_get_changes...): its name (static), with its byte offset
+ * in '*off'; or NULL when there is none.
+ */
+const char *privcheck_unsafe_call(const char *sql, size_t *off);
+
 /* One thing the role lacks. Owned by its struct privcheck. */
 struct privproblem {
 	/* error: the query fails; warning: it runs but sees less */

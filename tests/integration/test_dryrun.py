@@ -192,9 +192,19 @@ def test_writes_are_rejected_and_change_nothing_even_as_superuser(pg, pgpulse):
               "    help: Cannot run in a transaction.\n"
               "    sql: VACUUM dr_victim\n"
               "    metrics:\n"
-              "      v: {type: gauge, name: dr_vacuumer, help: x}\n")
+              "      v: {type: gauge, name: dr_vacuumer, help: x}\n"
+              "  killer:\n"
+              "    help: Acts outside the transaction.\n"
+              "    sql: SELECT pg_terminate_backend(pid) AS v FROM pg_stat_activity\n"
+              "    metrics:\n"
+              "      v: {type: gauge, name: dr_killer, help: x}\n")
+    bystander = pg.connect()
     try:
         r = dry(pgpulse, queries=[q], dsn=pg.dsn(user="postgres"))
+        assert f"{q}:24:17: error: collector 'killer': calls pg_terminate_backend(), which " \
+               "acts outside the transaction: a read-only transaction does not refuse it and " \
+               "a rollback cannot undo it; collectors must only read" in r.diags()
+        assert bystander.execute("SELECT 1").fetchone() == (1,)
         assert r.rc == 1
         d = r.diags()
         assert f"{q}:4:10: error: collector 'deleter': target 'default': the query tries to " \
@@ -207,13 +217,14 @@ def test_writes_are_rejected_and_change_nothing_even_as_superuser(pg, pgpulse):
                    for l in d), d
         assert any(l.startswith(f"{q}:19:10: error: collector 'vacuumer': target 'default': "
                                 "VACUUM cannot run inside a transaction block") for l in d), d
-        for c in ("deleter", "sequencer", "creator", "vacuumer"):
+        for c in ("deleter", "sequencer", "creator", "vacuumer", "killer"):
             assert r.row(c)["STATUS"] == "error"
         # nothing changed
         assert pg.psql("SELECT id FROM dr_victim ORDER BY id") == [(1,), (2,), (3,)]
         assert pg.psql("SELECT last_value, is_called FROM dr_seq") == [(1, False)]
         assert pg.scalar("SELECT to_regclass('dr_new')") is None
     finally:
+        bystander.close()
         pg.psql("DROP TABLE IF EXISTS dr_victim; DROP SEQUENCE IF EXISTS dr_seq")
 
 

@@ -300,6 +300,25 @@ static void scanner_reports_names_calls_and_strings(void **state)
 	free(w);
 }
 
+static void calls_a_rollback_cannot_undo_are_found(void **state)
+{
+	size_t off = 0;
+
+	(void)state;
+	assert_string_equal(
+		privcheck_unsafe_call(
+			"SELECT 'pg_reload_conf()', PG_Stat_Reset ()", &off),
+		"pg_stat_reset");
+	assert_int_equal(off, 27);
+	assert_null(privcheck_unsafe_call(
+		"SELECT pg_stat_reset FROM t -- pg_reload_conf()", &off));
+	/* quoting does not hide a name; "PG_RELOAD_CONF" is another one */
+	assert_string_equal(
+		privcheck_unsafe_call("SELECT \"pg_reload_conf\"()", &off),
+		"pg_reload_conf");
+	assert_null(privcheck_unsafe_call("SELECT \"PG_RELOAD_CONF\"()", &off));
+}
+
 static void pgbouncer_refusal_gets_the_stats_users_fix(void **state)
 {
 	char *fix;
@@ -327,6 +346,7 @@ int main(void)
 		cmocka_unit_test(
 			scanner_finds_a_second_statement_outside_quotes),
 		cmocka_unit_test(scanner_reports_names_calls_and_strings),
+		cmocka_unit_test(calls_a_rollback_cannot_undo_are_found),
 		cmocka_unit_test(pgbouncer_refusal_gets_the_stats_users_fix),
 	};
 
