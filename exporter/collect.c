@@ -12,6 +12,7 @@
 #include "disk.h"
 #include "expfmt.h"
 #include "log.h"
+#include "privcheck.h"
 #include "xalloc.h"
 #include "compat.h"
 
@@ -723,6 +724,44 @@ static bool requirement_met(struct target *t, struct pgconn *pc,
 	return ok;
 }
 
+/*
+ * Whether the role may run 'c' at all, checked once per target (a reload
+ * makes new targets, so it checks again): a collector that would fail for
+ * want of a privilege is skipped instead of failing on every scrape, and
+ * one that calls something a read-only session cannot undo is refused.
+ */
+static const char *privileges(struct target *t, struct pgconn *pc,
+			      const struct collector *c,
+			      const struct variant *v, double deadline)
+{
+	size_t i = (size_t)(c - t->last_qs->v), off;
+	unsigned char state;
+	char *sql;
+
+	if (t->cfg->kind != TARGET_POSTGRES)
+		return NULL;
+	if (t->nprivstate <= i) {
+		t->privstate = xrealloc(t->privstate, t->last_qs->n);
+		memset(t->privstate + t->nprivstate, 0,
+		       t->last_qs->n - t->nprivstate);
+		t->nprivstate = t->last_qs->n;
+	}
+	if (!t->privstate[i]) {
+		sql = collector_sql(c, v, t->gcfg);
+		if (privcheck_unsafe_call(sql, &off))
+			state = 3;
+		else if (privcheck_would_fail(t, pc, sql, deadline))
+			state = 2;
+		else
+			state = 1;
+		free(sql);
+		t->privstate[i] = state;
+	}
+	return t->privstate[i] == 2   ? "privileges"
+	       : t->privstate[i] == 3 ? "unsafe"
+				      : NULL;
+}
+
 /* Why 'c' does not run on 't' now, or NULL when it does. */
 static const char *skip_reason(struct target *t, struct pgconn *pc,
 			       const struct collector *c, double deadline,
@@ -750,7 +789,7 @@ static const char *skip_reason(struct target *t, struct pgconn *pc,
 	for (i = 0; i < c->nrequires; i++)
 		if (!requirement_met(t, pc, c->requires[i], deadline))
 			return "requires";
-	return NULL;
+	return privileges(t, pc, c, *v, deadline);
 }
 
 static struct cache_entry *cache_get(struct target *t, const char *key,
@@ -1031,7 +1070,7 @@ static void add_self(struct ctx *x, double started)
 	skipped = mset_family(m, "pgpulse_collector_skipped", METRIC_GAUGE,
 			      "Collectors that do not run on this target, "
 			      "with the reason (version, role, tags, "
-			      "requires).",
+			      "requires, privileges, unsafe).",
 			      NULL);
 	pthread_mutex_lock(&t->lock);
 	if (t->ndropped < x->qs->n) {
@@ -1140,6 +1179,7 @@ collect_once(struct target *t, const struct queryset *qs, double deadline)
 
 	x.t = t;
 	x.qs = qs;
+	t->last_qs = qs;
 	x.deadline = deadline;
 	x.out = col->m = mset_new();
 	x.runs = xcalloc(qs->n + 1, sizeof(*x.runs));

@@ -1044,8 +1044,18 @@ static bool run_one(struct run *x, struct outcome *oc, struct target *t,
 			oc->row->rows = 0;
 		oc->row->rows += PQntuples(r);
 		check_result(x, oc, c, v, t, r);
-		collect_rows(c, r, c->scope == SCOPE_DATABASE ? db : NULL,
-			     SIZE_MAX, oc->m, &dropped, &e);
+		struct rowopts ro = {0};
+		struct err warn = ERR_INIT;
+
+		ro.datadir = t->cfg->data_directory ? t->cfg->data_directory
+						    : t->facts.data_directory;
+		ro.now = clock_now();
+		ro.cfg = t->gcfg;
+		collect_rows_ex(c, r, c->scope == SCOPE_DATABASE ? db : NULL,
+				SIZE_MAX, &ro, oc->m, &dropped, &e, &warn);
+		if (err_isset(&warn))
+			report(x, oc->row, c, t, DIAG_WARNING, v->pos, "%s",
+			       warn.msg);
 		if (dropped)
 			report(x, oc->row, c, t, DIAG_WARNING, v->pos,
 			       "%zu series dropped as duplicates (rows with "

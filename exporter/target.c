@@ -224,6 +224,7 @@ void target_free(struct target *t)
 	free(t->last_error);
 	facts_release(&t->facts);
 	free(t->dropped);
+	free(t->privstate);
 	pthread_mutex_destroy(&t->lock);
 	pthread_cond_destroy(&t->cond);
 	free(t->name);

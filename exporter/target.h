@@ -15,6 +15,8 @@
 #include "err.h"
 #include "strmap.h"
 
+struct queryset;
+
 /* One pooled connection slot. Owned by its target. */
 struct pgconn {
 	PGconn *conn;	/* NULL while the slot is empty */
@@ -76,9 +78,13 @@ struct target {
 	bool collecting;
 	unsigned long generation; /* collections finished */
 	struct collection *last;
-	struct strmap cache;	/* "collector\x1fdb" -> struct cache_entry */
-	struct strmap logged;	/* things logged once: key -> message */
-	struct strmap sticky;	/* "collector\x1fdb" -> strmap of top keys */
+	struct strmap cache;  /* "collector\x1fdb" -> struct cache_entry */
+	struct strmap logged; /* things logged once: key -> message */
+	struct strmap sticky; /* "collector\x1fdb" -> strmap of top keys */
+	const struct queryset *last_qs; /* the collectors privstate is for */
+	/* per collector: 0 unchecked, 1 ok, 2 lacks privileges, 3 unsafe */
+	unsigned char *privstate;
+	size_t nprivstate;
 	unsigned long *dropped; /* per collector, series dropped so far */
 	size_t ndropped;
 };
