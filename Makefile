@@ -29,7 +29,7 @@ ifeq ($(DEVELOPER),1)
 WARN    += -Werror
 endif
 OPT     ?= -O2 -g
-PKGS     = libpq yaml-0.1 libmicrohttpd zlib
+PKGS     = libpq yaml-0.1 libmicrohttpd zlib gnutls
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CPPFLAGS += -Iexporter -DPGPULSE_VERSION='"$(VERSION)"' \

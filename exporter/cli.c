@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "cli.h"
+#include "config.h"
 #include "xalloc.h"
 #include "compat.h"
 
@@ -14,6 +15,8 @@ enum opt_id {
 	OPT_LISTEN,
 	OPT_WEB_CONFIG,
 	OPT_LIFECYCLE,
+	OPT_MAX_CONNECTIONS,
+	OPT_READ_TIMEOUT,
 	OPT_LOG_LEVEL,
 	OPT_LOG_FORMAT,
 	OPT_DRY_RUN,
@@ -45,6 +48,14 @@ static const struct flag {
 	 "FILE", "TLS and basic auth, exporter-toolkit format"},
 	{"web.enable-lifecycle", 0, OPT_LIFECYCLE, NULL, NULL,
 	 "accept POST /-/reload"},
+	{"web.max-connections", 1, OPT_MAX_CONNECTIONS,
+	 "PGPULSE_WEB_MAX_CONNECTIONS", "N",
+	 "HTTP connections served at once, half of them per client address "
+	 "(default 128)"},
+	{"web.read-timeout", 1, OPT_READ_TIMEOUT, "PGPULSE_WEB_READ_TIMEOUT",
+	 "DURATION",
+	 "close a connection idle this long, e.g. a client "
+	 "sending its request slowly (default 30s)"},
 	{"log.level", 1, OPT_LOG_LEVEL, "PG_EXPORTER_LOG_LEVEL", "LEVEL",
 	 "debug, info, warn or error (default info)"},
 	{"log.format", 1, OPT_LOG_FORMAT, "PG_EXPORTER_LOG_FORMAT", "FORMAT",
@@ -82,6 +93,29 @@ static int apply(struct cli *o, enum opt_id id, const char *arg, struct err *e)
 	case OPT_LIFECYCLE:
 		o->lifecycle = true;
 		break;
+	case OPT_MAX_CONNECTIONS: {
+		char *end;
+		long v = strtol(arg, &end, 10);
+
+		if (end == arg || *end || v < 2 || v > 10000)
+			return err_set(e,
+				       "--web.max-connections must be a "
+				       "number from 2 to 10000, not '%s'",
+				       arg);
+		o->max_connections = (unsigned)v;
+		break;
+	}
+	case OPT_READ_TIMEOUT: {
+		double v;
+
+		if (config_parse_duration(arg, &v) < 0 || v < 1 || v > 3600)
+			return err_set(e,
+				       "--web.read-timeout must be a duration "
+				       "from 1s to 1h, not '%s'",
+				       arg);
+		o->read_timeout = (unsigned)v;
+		break;
+	}
 	case OPT_LOG_LEVEL:
 		if (log_parse_level(arg, &o->log_level) < 0)
 			return err_set(e, "unknown log level '%s'", arg);
@@ -123,6 +157,8 @@ int cli_parse(struct cli *o, int argc, char **argv, struct err *e)
 
 	memset(o, 0, sizeof(*o));
 	o->listen = ":9187";
+	o->max_connections = 128;
+	o->read_timeout = 30;
 	o->log_level = LOG_INFO;
 	o->log_format = LOG_LOGFMT;
 	o->output = "table";
@@ -202,8 +238,8 @@ void cli_usage(FILE *fp)
 	      "  DATA_SOURCE_PASS[_FILE]          the target in parts "
 	      "(postgres_exporter's)\n"
 	      "  PGHOST, PGPORT, PGUSER, ...      libpq's defaults apply\n\n"
-	      "endpoints: /metrics /probe?target=NAME /healthz /readyz / "
-	      "/-/reload\n"
+	      "endpoints: /metrics /probe?target=NAME|HOST:PORT[/DB] /healthz "
+	      "/readyz / /-/reload\n"
 	      "see pgpulse(1) and README.md\n",
 	      fp);
 }

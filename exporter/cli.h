@@ -16,9 +16,11 @@ struct cli {
 	const char *config_file;
 	const char **queries; /* --queries / --extend.query-path, malloc'ed */
 	size_t nqueries;
-	const char *listen;	/* HOST:PORT, default :9187 */
-	const char *web_config; /* --web.config.file */
-	bool lifecycle;		/* --web.enable-lifecycle: POST /-/reload */
+	const char *listen;	  /* HOST:PORT, default :9187 */
+	const char *web_config;	  /* --web.config.file */
+	bool lifecycle;		  /* --web.enable-lifecycle: POST /-/reload */
+	unsigned max_connections; /* --web.max-connections, default 128 */
+	unsigned read_timeout;	  /* --web.read-timeout, seconds; 30 */
 	enum log_level log_level;
 	enum log_format log_format;
 	bool dry_run, offline, show_metrics;

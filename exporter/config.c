@@ -28,9 +28,9 @@ struct cloader {
 	char *dir; /* the file's directory, for relative paths; or NULL */
 };
 
-static const char *const top_keys[] = {"targets", "limits", "queries", "probe",
-				       "params"};
-enum { T_TARGETS, T_LIMITS, T_QUERIES, T_PROBE, T_PARAMS, T_N };
+static const char *const top_keys[] = {"targets", "limits",	  "queries",
+				       "probe",	  "auth_modules", "params"};
+enum { T_TARGETS, T_LIMITS, T_QUERIES, T_PROBE, T_AUTH, T_PARAMS, T_N };
 
 /*
  * libpq keywords a target may give as keys of its own, passed on as they
@@ -138,9 +138,10 @@ void config_init(struct config *cfg)
 	cfg->lock_timeout = 1;
 	cfg->idle_timeout = 60;
 	cfg->max_series = 10000;
+	cfg->probe_max_targets = 64;
 }
 
-static void target_config_clear(struct target_config *t)
+void target_config_release(struct target_config *t)
 {
 	size_t i;
 
@@ -168,16 +169,33 @@ static void target_config_clear(struct target_config *t)
 	memset(t, 0, sizeof(*t));
 }
 
+static void auth_module_release(struct auth_module *m)
+{
+	free(m->name);
+	free(m->username);
+	if (m->password)
+		memset(m->password, 0, strlen(m->password));
+	free(m->password);
+	free(m->password_file);
+	free(m->password_env);
+	ydoc_strv_free(m->opt_keys, m->nopts);
+	ydoc_strv_free(m->opt_vals, m->nopts);
+	memset(m, 0, sizeof(*m));
+}
+
 void config_free(struct config *cfg)
 {
 	size_t i;
 
 	for (i = 0; i < cfg->ntargets; i++)
-		target_config_clear(&cfg->targets[i]);
+		target_config_release(&cfg->targets[i]);
 	free(cfg->targets);
 	free(cfg->path);
 	ydoc_strv_free(cfg->query_paths, cfg->nquery_paths);
 	ydoc_strv_free(cfg->probe_allow, cfg->nprobe_allow);
+	for (i = 0; i < cfg->nauth_modules; i++)
+		auth_module_release(&cfg->auth_modules[i]);
+	free(cfg->auth_modules);
 	ydoc_strv_free(cfg->param_keys, cfg->nparams);
 	ydoc_strv_free(cfg->param_vals, cfg->nparams);
 	free(cfg->param_pos);
@@ -603,7 +621,7 @@ static void parse_target(struct cloader *l, yaml_node_t *n, size_t idx,
 	}
 	if (y->d->nerrors == nerr)
 		push_target(l->cfg, &t);
-	target_config_clear(&t);
+	target_config_release(&t);
 }
 
 static void parse_targets(struct cloader *l, yaml_node_t *n)
@@ -693,14 +711,164 @@ static void parse_limits(struct cloader *l, yaml_node_t *n)
 
 static void parse_probe(struct cloader *l, yaml_node_t *n)
 {
-	static const char *const keys[] = {"allow"};
-	yaml_node_t *v[1];
+	static const char *const keys[] = {"allow", "max_targets"};
+	yaml_node_t *v[2];
+	long long iv;
 
-	if (ydoc_fields(&l->y, n, "probe", keys, 1, v, DIAG_ERROR) < 0)
+	if (ydoc_fields(&l->y, n, "probe", keys, 2, v, DIAG_ERROR) < 0)
 		return;
 	if (v[0])
 		parse_regexes(l, v[0], "allow", &l->cfg->probe_allow,
 			      &l->cfg->nprobe_allow);
+	if (v[1] && ydoc_int(&l->y, v[1], "max_targets", 1, 4096, &iv) == 0)
+		l->cfg->probe_max_targets = (unsigned)iv;
+}
+
+/*
+ * libpq keywords an auth module's options may set: the host, port and
+ * database come from the probe's target, the user from 'userpass'.
+ */
+static const char *const auth_option_keys[] = {
+	"sslmode",    "sslrootcert",	 "sslcert",	    "sslkey",
+	"sslcrl",     "sslcrldir",	 "sslsni",	    "gssencmode",
+	"krbsrvname", "channel_binding", "connect_timeout", "options",
+};
+
+static void parse_userpass(struct cloader *l, struct auth_module *m,
+			   yaml_node_t *n)
+{
+	static const char *const keys[] = {"username", "password",
+					   "password_file", "password_env"};
+	yaml_node_t *v[4];
+	char *s;
+
+	if (ydoc_fields(&l->y, n, "userpass", keys, 4, v, DIAG_ERROR) < 0)
+		return;
+	if (!v[0])
+		ydoc_error(&l->y, n, "missing 'username'");
+	else
+		(void)!ydoc_str(&l->y, v[0], "username", &m->username);
+	if (!!v[1] + !!v[2] + !!v[3] > 1)
+		ydoc_error(&l->y, v[1] ? v[1] : v[3],
+			   "give only one of 'password_file', 'password_env' "
+			   "and 'password'");
+	if (v[1] && ydoc_str(&l->y, v[1], "password", &m->password) == 0)
+		ydoc_warning(&l->y, v[1],
+			     "a password in the config file can be read by "
+			     "anyone who can read the file; use "
+			     "password_file instead");
+	if (v[2] && ydoc_str(&l->y, v[2], "password_file", &s) == 0) {
+		m->password_file = resolve_path(l, s);
+		free(s);
+	}
+	if (v[3] && ydoc_str(&l->y, v[3], "password_env", &s) == 0) {
+		if (!ident_valid(s, strlen(s)))
+			ydoc_error(&l->y, v[3],
+				   "'password_env' must name an environment "
+				   "variable");
+		m->password_env = s;
+	}
+}
+
+static void parse_auth_options(struct cloader *l, struct auth_module *m,
+			       yaml_node_t *n)
+{
+	struct ypair *pairs;
+	size_t np, i, k;
+	const char *near;
+	char *val;
+
+	if (!n || n->type != YAML_MAPPING_NODE) {
+		ydoc_error(&l->y, n, "'options' must be a mapping, not %s",
+			   ydoc_kind(n));
+		return;
+	}
+	pairs = ydoc_pairs(&l->y, n, "option", &np);
+	m->opt_keys = xcalloc(np + 1, sizeof(*m->opt_keys));
+	m->opt_vals = xcalloc(np + 1, sizeof(*m->opt_vals));
+	for (i = 0; i < np; i++) {
+		for (k = 0; k < ARRAY_SIZE(auth_option_keys); k++)
+			if (!strcmp(pairs[i].key, auth_option_keys[k]))
+				break;
+		if (k == ARRAY_SIZE(auth_option_keys)) {
+			near = ydoc_suggest(pairs[i].key, auth_option_keys,
+					    ARRAY_SIZE(auth_option_keys));
+			ydoc_error(&l->y, pairs[i].knode,
+				   "option '%.64s' cannot be set by an auth "
+				   "module%s%s%s",
+				   pairs[i].key, near ? " (did you mean '" : "",
+				   near ? near : "", near ? "'?)" : "");
+			continue;
+		}
+		if (ydoc_str(&l->y, pairs[i].vnode, pairs[i].key, &val) < 0)
+			continue;
+		m->opt_keys[m->nopts] = xstrdup(pairs[i].key);
+		m->opt_vals[m->nopts++] = val;
+	}
+	free(pairs);
+}
+
+static void parse_auth_module(struct cloader *l, const struct ypair *p)
+{
+	static const char *const keys[] = {"type", "userpass", "options"};
+	static const char *const types[] = {"userpass"};
+	struct ydoc *y = &l->y;
+	size_t nerr = y->d->nerrors;
+	struct auth_module m;
+	yaml_node_t *v[3];
+	int t;
+
+	memset(&m, 0, sizeof(m));
+	ydoc_set_context(y, "auth module", p->key);
+	m.pos = ydoc_pos(y, p->knode);
+	m.pos.file = l->cfg->path;
+	if (!target_name_valid(p->key))
+		ydoc_error(y, p->knode,
+			   "invalid auth module name (letters, digits, '_', "
+			   "'.' and '-')");
+	if (ydoc_fields(y, p->vnode, "auth module", keys, 3, v, DIAG_ERROR) < 0)
+		goto out;
+	if (!v[0])
+		ydoc_error(y, p->vnode, "missing 'type' (userpass)");
+	else
+		(void)!ydoc_enum(y, v[0], "type", types, 1, &t);
+	if (!v[1])
+		ydoc_error(y, p->vnode, "missing 'userpass'");
+	else
+		parse_userpass(l, &m, v[1]);
+	if (v[2])
+		parse_auth_options(l, &m, v[2]);
+	if (y->d->nerrors == nerr) {
+		struct config *cfg = l->cfg;
+
+		m.name = xstrdup(p->key);
+		cfg->auth_modules =
+			xrealloc(cfg->auth_modules,
+				 (cfg->nauth_modules + 1) * sizeof(m));
+		cfg->auth_modules[cfg->nauth_modules++] = m;
+		memset(&m, 0, sizeof(m));
+	}
+out:
+	auth_module_release(&m);
+	ydoc_set_context(y, NULL, NULL);
+}
+
+static void parse_auth_modules(struct cloader *l, yaml_node_t *n)
+{
+	struct ypair *pairs;
+	size_t np, i;
+
+	if (ydoc_is_null(n))
+		return;
+	if (n->type != YAML_MAPPING_NODE) {
+		ydoc_error(&l->y, n, "'auth_modules' must be a mapping, not %s",
+			   ydoc_kind(n));
+		return;
+	}
+	pairs = ydoc_pairs(&l->y, n, "auth module", &np);
+	for (i = 0; i < np; i++)
+		parse_auth_module(l, &pairs[i]);
+	free(pairs);
 }
 
 /* "collector.param: value" overrides of query parameters. */
@@ -792,6 +960,8 @@ int config_load(struct config *cfg, const char *path, struct diags *d)
 		parse_limits(&l, v[T_LIMITS]);
 	if (v[T_PROBE])
 		parse_probe(&l, v[T_PROBE]);
+	if (v[T_AUTH])
+		parse_auth_modules(&l, v[T_AUTH]);
 	if (v[T_PARAMS])
 		parse_params(&l, v[T_PARAMS]);
 out:
@@ -804,6 +974,61 @@ out:
 		return -1;
 	}
 	return 0;
+}
+
+const struct auth_module *config_auth_module(const struct config *cfg,
+					     const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < cfg->nauth_modules; i++)
+		if (!strcmp(cfg->auth_modules[i].name, name))
+			return &cfg->auth_modules[i];
+	return NULL;
+}
+
+bool config_probe_allowed(const struct config *cfg, const char *hostport)
+{
+	bool ok = false;
+	size_t i;
+
+	for (i = 0; i < cfg->nprobe_allow && !ok; i++) {
+		char *anchored = xasprintf("^(%s)$", cfg->probe_allow[i]);
+		regex_t re;
+
+		/* the patterns were compiled when the file was loaded */
+		if (regcomp(&re, anchored, REG_EXTENDED | REG_NOSUB) == 0) {
+			ok = regexec(&re, hostport, 0, NULL, 0) == 0;
+			regfree(&re);
+		}
+		free(anchored);
+	}
+	return ok;
+}
+
+void config_probe_target(struct target_config *t, const char *name,
+			 const char *host, const char *port, const char *dbname,
+			 const struct auth_module *am)
+{
+	size_t i;
+
+	memset(t, 0, sizeof(*t));
+	t->name = xstrdup(name);
+	t->kind = TARGET_POSTGRES;
+	push_param(t, "host", host);
+	push_param(t, "port", port);
+	push_param(t, "dbname", dbname ? dbname : "postgres");
+	if (!am)
+		return;
+	push_param(t, "user", am->username);
+	if (am->password)
+		push_param(t, "password", am->password);
+	t->password_file =
+		am->password_file ? xstrdup(am->password_file) : NULL;
+	t->password_env = am->password_env ? xstrdup(am->password_env) : NULL;
+	for (i = 0; i < am->nopts; i++)
+		push_param(t, am->opt_keys[i], am->opt_vals[i]);
+	t->pos = am->pos;
 }
 
 int config_parse_duration(const char *s, double *out)
@@ -991,7 +1216,7 @@ int config_add_env_target(struct config *cfg, const char *name, struct err *e)
 	push_target(cfg, &t);
 	rc = 0;
 out:
-	target_config_clear(&t);
+	target_config_release(&t);
 	free(uri);
 	free(user);
 	free(full);

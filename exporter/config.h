@@ -47,6 +47,23 @@ struct target_config {
 };
 
 /*
+ * Credentials for /probe targets that are not in the config, chosen by the
+ * request's auth_module parameter (postgres_exporter's auth_modules). Owned
+ * by its config. As for targets, a password from a file or the environment
+ * is read at each connect, never stored.
+ */
+struct auth_module {
+	char *name;
+	char *username;
+	char *password;	     /* written in the config (warned about); or NULL */
+	char *password_file; /* or NULL */
+	char *password_env;  /* or NULL */
+	char **opt_keys, **opt_vals; /* libpq keywords from 'options' */
+	size_t nopts;
+	struct srcpos pos;
+};
+
+/*
  * A whole configuration. Created by config_load or config_init (plus
  * config_add_env_target), freed
  * by config_free; immutable once loaded (shared by scrapes through the
@@ -67,6 +84,9 @@ struct config {
 	size_t max_series;		 /* default per collector; 10000 */
 	char **probe_allow; /* host:port regexes /probe may reach; none */
 	size_t nprobe_allow;
+	unsigned probe_max_targets; /* ad-hoc /probe targets kept; 64 */
+	struct auth_module *auth_modules;
+	size_t nauth_modules;
 	/* collector parameter overrides: "collector.param" -> value */
 	char **param_keys, **param_vals;
 	struct srcpos *param_pos; /* where each override was written */
@@ -103,6 +123,28 @@ int config_add_env_target(struct config *cfg, const char *name,
 			  struct err *e) MUST_CHECK;
 
 void config_free(struct config *cfg);
+
+/* Free what a target_config holds (zeroing a literal password). */
+void target_config_release(struct target_config *t);
+
+/* The auth module named 'name', or NULL. */
+const struct auth_module *config_auth_module(const struct config *cfg,
+					     const char *name);
+
+/*
+ * Whether "host:port" matches one of probe.allow's patterns, each anchored
+ * at both ends (the whole string must match).
+ */
+bool config_probe_allowed(const struct config *cfg, const char *hostport);
+
+/*
+ * Fill 't' for an ad-hoc /probe target named 'name': host, port, dbname
+ * ('dbname' NULL: "postgres") and, with 'am', its user, password source and
+ * options. Release 't' with target_config_release.
+ */
+void config_probe_target(struct target_config *t, const char *name,
+			 const char *host, const char *port, const char *dbname,
+			 const struct auth_module *am);
 
 /*
  * Parse a duration: "1.5s", "250ms", "5m", "1h", "2d", or a bare number of

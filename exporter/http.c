@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <gnutls/gnutls.h>
 #include <microhttpd.h>
 #include <zlib.h>
 #include "http.h"
@@ -16,6 +17,7 @@
 #include "sb.h"
 #include "scrape.h"
 #include "target.h"
+#include "webconfig.h"
 #include "xalloc.h"
 #include "compat.h"
 
@@ -27,6 +29,13 @@ struct request {
 	const char *method;
 	const char *url;
 };
+
+/*
+ * The web config the listener started with: TLS cannot change under a
+ * running daemon, so it is kept from http_start to http_stop. Basic auth
+ * users come from the current snapshot instead, so a reload changes them.
+ */
+static struct webconfig *listen_web;
 
 typedef enum MHD_Result (*route_fn)(struct request *r);
 
@@ -172,25 +181,38 @@ static enum MHD_Result route_metrics(struct request *r)
 
 static enum MHD_Result route_probe(struct request *r)
 {
-	const char *name = MHD_lookup_connection_value(
+	static const unsigned status[] = {
+		[PROBE_OK] = MHD_HTTP_OK,
+		[PROBE_BAD_REQUEST] = MHD_HTTP_BAD_REQUEST,
+		[PROBE_FORBIDDEN] = MHD_HTTP_FORBIDDEN,
+		[PROBE_BUSY] = MHD_HTTP_SERVICE_UNAVAILABLE,
+	};
+	const char *spec = MHD_lookup_connection_value(
 		r->conn, MHD_GET_ARGUMENT_KIND, "target");
+	const char *module = MHD_lookup_connection_value(
+		r->conn, MHD_GET_ARGUMENT_KIND, "auth_module");
+	struct err e = ERR_INIT;
+	enum probe_result pr;
 	struct runtime *rt;
 	struct target *t;
 	enum MHD_Result ret;
+	char *msg;
 
-	if (!name || !*name)
+	if (!spec || !*spec)
 		return respond_text(r, MHD_HTTP_BAD_REQUEST,
 				    "the 'target' parameter is missing\n");
 	rt = runtime_acquire();
-	t = runtime_target(rt, name);
-	if (!t) {
-		/* never a proxy: only configured targets are reached */
+	/* never a proxy: configured targets and probe.allow only */
+	pr = runtime_probe(rt, spec, module && *module ? module : NULL, &t, &e);
+	if (pr != PROBE_OK) {
 		runtime_release(rt);
-		return respond_text(r, MHD_HTTP_BAD_REQUEST,
-				    "unknown target; /probe serves the "
-				    "targets of the config file\n");
+		msg = xasprintf("%s\n", e.msg);
+		ret = respond(r, status[pr], "text/plain; charset=utf-8", msg,
+			      strlen(msg), false);
+		return ret;
 	}
 	ret = serve_page(r, rt, &t, 1, false);
+	runtime_probe_put(rt, t);
 	runtime_release(rt);
 	return ret;
 }
@@ -269,7 +291,8 @@ static enum MHD_Result route_landing(struct request *r)
 
 		pthread_mutex_lock(&t->lock);
 		up = t->up;
-		ever = t->ever_up;
+		/* tried: a target never reached is down, not unscraped */
+		ever = t->ever_up || t->stats.attempts > 0;
 		pthread_mutex_unlock(&t->lock);
 		sb_adds(&b, "<tr><td>");
 		html_escape(&b, t->name);
@@ -304,15 +327,87 @@ static enum MHD_Result route_reload(struct request *r)
 	return respond_text(r, MHD_HTTP_OK, "reloaded\n");
 }
 
+/*
+ * Every route but /healthz needs the web config's basic auth: /healthz
+ * says "ok" and nothing else, for liveness checks that cannot log in.
+ */
 static const struct route {
 	const char *path;
 	const char *method;
 	route_fn fn;
+	bool open;
 } routes[] = {
-	{"/metrics", "GET", route_metrics},  {"/probe", "GET", route_probe},
-	{"/healthz", "GET", route_healthz},  {"/readyz", "GET", route_readyz},
-	{"/-/reload", "POST", route_reload}, {"/", "GET", route_landing},
+	{"/metrics", "GET", route_metrics, false},
+	{"/probe", "GET", route_probe, false},
+	{"/healthz", "GET", route_healthz, true},
+	{"/readyz", "GET", route_readyz, false},
+	{"/-/reload", "POST", route_reload, false},
+	{"/", "GET", route_landing, false},
 };
+
+/*
+ * The client certificate check the web config asks for. GnuTLS asks for a
+ * certificate when a CA is set; verifying it is left to us.
+ */
+static bool client_cert_ok(struct request *r)
+{
+	const union MHD_ConnectionInfo *ci;
+	enum client_auth mode =
+		listen_web ? listen_web->client_auth : CLIENT_AUTH_NONE;
+	unsigned int n = 0, status = 0;
+	gnutls_session_t s;
+
+	if (!listen_web || !listen_web->tls || mode <= CLIENT_AUTH_REQUEST)
+		return true;
+	ci = MHD_get_connection_info(r->conn,
+				     MHD_CONNECTION_INFO_GNUTLS_SESSION);
+	if (!ci || !ci->tls_session)
+		return false;
+	s = (gnutls_session_t)ci->tls_session;
+	if (!gnutls_certificate_get_peers(s, &n) || n == 0)
+		return mode == CLIENT_AUTH_VERIFY_IF_GIVEN;
+	if (mode == CLIENT_AUTH_REQUIRE_ANY)
+		return true;
+	return gnutls_certificate_verify_peers2(s, &status) == 0 && status == 0;
+}
+
+/* Basic auth against the current snapshot's users; false: 401 sent. */
+static bool authorised(struct request *r)
+{
+	struct runtime *rt = runtime_acquire();
+	char *pass = NULL, *user = NULL;
+	bool ok = true;
+
+	if (rt && webconfig_has_users(rt->web)) {
+		user = MHD_basic_auth_get_username_password(r->conn, &pass);
+		ok = webconfig_check(rt->web, user, pass);
+		if (pass) {
+			memset(pass, 0, strlen(pass));
+			MHD_free(pass);
+		}
+		if (user)
+			MHD_free(user);
+	}
+	runtime_release(rt);
+	return ok;
+}
+
+static enum MHD_Result refuse_auth(struct request *r)
+{
+	static const char body[] = "authentication required\n";
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+
+	resp = MHD_create_response_from_buffer(strlen(body), (void *)body,
+					       MHD_RESPMEM_PERSISTENT);
+	if (!resp)
+		return MHD_NO;
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+				"text/plain; charset=utf-8");
+	ret = MHD_queue_basic_auth_fail_response(r->conn, "pgpulse", resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
 
 static enum MHD_Result handle(void *cls, struct MHD_Connection *conn,
 			      const char *url, const char *method,
@@ -334,9 +429,15 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn,
 		*upload_data_size = 0;
 		return MHD_YES;
 	}
+	if (!client_cert_ok(&r))
+		return respond_text(&r, MHD_HTTP_FORBIDDEN,
+				    "a valid client certificate is "
+				    "required\n");
 	for (i = 0; i < ARRAY_SIZE(routes); i++) {
 		if (strcmp(url, routes[i].path))
 			continue;
+		if (!routes[i].open && !authorised(&r))
+			return refuse_auth(&r);
 		if (!strcmp(method, routes[i].method) ||
 		    (!strcmp(method, "HEAD") &&
 		     !strcmp(routes[i].method, "GET")))
@@ -344,6 +445,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn,
 		return respond_text(&r, MHD_HTTP_METHOD_NOT_ALLOWED,
 				    "method not allowed\n");
 	}
+	if (!authorised(&r))
+		return refuse_auth(&r);
 	return respond_text(&r, MHD_HTTP_NOT_FOUND, "not found\n");
 }
 
@@ -400,13 +503,34 @@ static int parse_listen(const char *s, struct sockaddr_storage *ss, bool *any,
 static struct MHD_Daemon *start(unsigned flags, struct sockaddr_storage *ss,
 				const struct cli *o)
 {
-	return MHD_start_daemon(
-		flags, 0, NULL, NULL, handle, (void *)o, MHD_OPTION_SOCK_ADDR,
-		(struct sockaddr *)ss, MHD_OPTION_CONNECTION_LIMIT,
-		(unsigned)128, MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)64,
-		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
-		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)32768,
-		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
+	struct MHD_OptionItem opts[16];
+	char prio[128];
+	size_t n = 0;
+
+#define OPT(k, v, p) opts[n++] = (struct MHD_OptionItem){k, (intptr_t)(v), p}
+	OPT(MHD_OPTION_SOCK_ADDR, 0, ss);
+	OPT(MHD_OPTION_CONNECTION_LIMIT, o->max_connections, NULL);
+	/* one client may take half, so a second Prometheus always fits */
+	OPT(MHD_OPTION_PER_IP_CONNECTION_LIMIT, o->max_connections / 2, NULL);
+	/* slow clients: idle this long and the connection is closed */
+	OPT(MHD_OPTION_CONNECTION_TIMEOUT, o->read_timeout, NULL);
+	/* request line and headers must fit: 414 or 431 beyond */
+	OPT(MHD_OPTION_CONNECTION_MEMORY_LIMIT, 32768, NULL);
+	OPT(MHD_OPTION_THREAD_STACK_SIZE, 256 * 1024, NULL);
+	OPT(MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL);
+	if (listen_web && listen_web->tls) {
+		webconfig_priorities(listen_web, prio, sizeof(prio));
+		OPT(MHD_OPTION_HTTPS_MEM_CERT, 0, listen_web->cert_pem);
+		OPT(MHD_OPTION_HTTPS_MEM_KEY, 0, listen_web->key_pem);
+		OPT(MHD_OPTION_HTTPS_PRIORITIES, 0, prio);
+		if (listen_web->ca_pem &&
+		    listen_web->client_auth != CLIENT_AUTH_NONE)
+			OPT(MHD_OPTION_HTTPS_MEM_TRUST, 0, listen_web->ca_pem);
+	}
+	OPT(MHD_OPTION_END, 0, NULL);
+#undef OPT
+	return MHD_start_daemon(flags, 0, NULL, NULL, handle, (void *)o,
+				MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
 }
 
 struct MHD_Daemon *http_start(const struct cli *o, struct err *e)
@@ -419,6 +543,24 @@ struct MHD_Daemon *http_start(const struct cli *o, struct err *e)
 
 	if (parse_listen(o->listen, &ss, &any, e) < 0)
 		return NULL;
+	if (o->web_config) {
+		struct diags dg = DIAGS_INIT;
+
+		listen_web = webconfig_load(o->web_config, &dg);
+		diags_release(&dg);
+		if (!listen_web) {
+			err_set(e, "the web config file is not valid");
+			return NULL;
+		}
+		if (listen_web->tls &&
+		    MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+			err_set(e, "this libmicrohttpd has no TLS support");
+			goto fail;
+		}
+		if (listen_web->tls)
+			flags |= MHD_USE_TLS;
+	}
+	runtime_set_listener_web(listen_web);
 	if (any)
 		flags |= MHD_USE_DUAL_STACK;
 	else if (ss.ss_family == AF_INET6)
@@ -436,14 +578,24 @@ struct MHD_Daemon *http_start(const struct cli *o, struct err *e)
 		in->sin_addr.s_addr = htonl(INADDR_ANY);
 		d = start(flags & ~(unsigned)MHD_USE_DUAL_STACK, &ss, o);
 	}
-	if (!d)
-		err_set(e, "cannot listen on '%s' (in use, or not allowed)",
-			o->listen);
-	return d;
+	if (d)
+		return d;
+	err_set(e,
+		"cannot listen on '%s' (in use, not allowed, or a bad "
+		"certificate or key)",
+		o->listen);
+fail:
+	runtime_set_listener_web(NULL);
+	webconfig_free(listen_web);
+	listen_web = NULL;
+	return NULL;
 }
 
 void http_stop(struct MHD_Daemon *d)
 {
 	if (d)
 		MHD_stop_daemon(d);
+	runtime_set_listener_web(NULL);
+	webconfig_free(listen_web);
+	listen_web = NULL;
 }

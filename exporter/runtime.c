@@ -2,7 +2,9 @@
  * The live configuration snapshot and its reload: the only process-wide
  * mutable state besides signal flags.
  */
+#include <ctype.h>
 #include <limits.h>
+#include <stdint.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +20,28 @@ static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_mutex_t reload_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct runtime *current;
 static struct reload_stats stats = {.last_ok = true};
+static const struct webconfig *listener_web;
+
+/*
+ * An ad-hoc /probe target: its own target_config (which the target points
+ * to) and a count of the scrapes using it. Owned by the snapshot.
+ */
+struct probe_entry {
+	char *key; /* "host:port/db" NUL auth module */
+	struct target_config tc;
+	struct target *t;
+	unsigned users;
+	unsigned long used; /* rt->probe_clock at the last use */
+};
+
+static void probe_entry_free(struct probe_entry *p)
+{
+	collect_forget(p->t);
+	target_free(p->t);
+	target_config_release(&p->tc);
+	free(p->key);
+	free(p);
+}
 
 static bool is_dir(const char *p)
 {
@@ -67,6 +91,11 @@ void runtime_free(struct runtime *rt)
 		target_free(rt->targets[i]);
 	}
 	free(rt->targets);
+	for (i = 0; i < rt->nprobes; i++)
+		probe_entry_free(rt->probes[i]);
+	free(rt->probes);
+	pthread_mutex_destroy(&rt->probe_lock);
+	webconfig_free(rt->web);
 	queryset_release(&rt->qs);
 	config_free(&rt->cfg);
 	free(rt);
@@ -79,9 +108,15 @@ struct runtime *runtime_build(const struct cli *o, struct diags *d)
 	bool ok = true;
 	size_t i;
 
+	pthread_mutex_init(&rt->probe_lock, NULL);
+	if (o->web_config) {
+		rt->web = webconfig_load(o->web_config, d);
+		if (!rt->web)
+			ok = false;
+	}
 	if (o->config_file) {
 		if (config_load(&rt->cfg, o->config_file, d) < 0) {
-			free(rt);
+			runtime_free(rt);
 			return NULL;
 		}
 		rt->label_targets = true;
@@ -208,6 +243,14 @@ int runtime_reload(const struct cli *o)
 	}
 	pthread_mutex_unlock(&lock);
 	if (rt) {
+		if (listener_web != NULL || rt->web != NULL) {
+			if (!webconfig_same_tls(listener_web, rt->web))
+				log_warn("the web config's TLS settings "
+					 "changed: they take effect at the "
+					 "next restart; basic auth users "
+					 "changed now",
+					 NULL);
+		}
 		runtime_install(rt);
 		log_info("configuration reloaded", NULL);
 	} else {
@@ -236,4 +279,201 @@ struct target *runtime_target(const struct runtime *rt, const char *name)
 		if (!strcmp(rt->targets[i]->name, name))
 			return rt->targets[i];
 	return NULL;
+}
+
+void runtime_set_listener_web(const struct webconfig *w)
+{
+	listener_web = w;
+}
+
+/*
+ * Split "host[:port][/db]" (host a DNS name, IPv4 or [IPv6]) into parts,
+ * accepting nothing else: no '=', spaces, '@', '?' or scheme, so a
+ * conninfo can never pass through.
+ */
+static int parse_spec(const char *s, char *host, size_t hsize, char *port,
+		      size_t psize, char *db, size_t dsize)
+{
+	const char *p = s, *start;
+	size_t n;
+	long v;
+
+	if (*p == '[') {
+		start = ++p;
+		while (isxdigit((unsigned char)*p) || *p == ':' || *p == '.')
+			p++;
+		if (*p != ']' || p == start)
+			return -1;
+		n = (size_t)(p - start);
+		p++;
+	} else {
+		start = p;
+		while (isalnum((unsigned char)*p) || *p == '.' || *p == '-')
+			p++;
+		n = (size_t)(p - start);
+		if (!n || *start == '-' || *start == '.')
+			return -1;
+	}
+	if (n >= hsize)
+		return -1;
+	memcpy(host, start, n);
+	host[n] = '\0';
+	snprintf(port, psize, "5432");
+	if (*p == ':') {
+		start = ++p;
+		while (isdigit((unsigned char)*p))
+			p++;
+		n = (size_t)(p - start);
+		if (!n || n > 5)
+			return -1;
+		v = strtol(start, NULL, 10);
+		if (v < 1 || v > 65535)
+			return -1;
+		snprintf(port, psize, "%ld", v);
+	}
+	snprintf(db, dsize, "postgres");
+	if (*p == '/') {
+		start = ++p;
+		while (isalnum((unsigned char)*p) || *p == '_' || *p == '-' ||
+		       *p == '.')
+			p++;
+		n = (size_t)(p - start);
+		if (!n || n >= dsize)
+			return -1;
+		memcpy(db, start, n);
+		db[n] = '\0';
+	}
+	return *p ? -1 : 0;
+}
+
+/* Make room for one more ad-hoc target; false when all are in use. */
+static bool probe_evict(struct runtime *rt)
+{
+	size_t i, victim = SIZE_MAX;
+
+	if (rt->nprobes < rt->cfg.probe_max_targets)
+		return true;
+	for (i = 0; i < rt->nprobes; i++)
+		if (!rt->probes[i]->users &&
+		    (victim == SIZE_MAX ||
+		     rt->probes[i]->used < rt->probes[victim]->used))
+			victim = i;
+	if (victim == SIZE_MAX)
+		return false;
+	log_debug("dropping the least recently probed target", "target",
+		  rt->probes[victim]->t->name, NULL);
+	probe_entry_free(rt->probes[victim]);
+	rt->probes[victim] = rt->probes[--rt->nprobes];
+	return true;
+}
+
+enum probe_result runtime_probe(struct runtime *rt, const char *spec,
+				const char *module, struct target **out,
+				struct err *e)
+{
+	char host[256], port[8], db[64], hostport[300], name[400];
+	const struct auth_module *am = NULL;
+	struct probe_entry *p = NULL;
+	enum probe_result rc = PROBE_OK;
+	struct err te = ERR_INIT;
+	size_t i, klen;
+	char *key;
+
+	*out = runtime_target(rt, spec);
+	if (*out) {
+		if (module) {
+			err_set(e, "'auth_module' applies to host:port "
+				   "targets; a configured target has its own "
+				   "credentials");
+			return PROBE_BAD_REQUEST;
+		}
+		return PROBE_OK;
+	}
+	if (!strpbrk(spec, ":/")) {
+		/* echoed only when it cannot be a conninfo with a secret */
+		bool plain = strspn(spec, "abcdefghijklmnopqrstuvwxyz"
+					  "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+					  "0123456789_.-") == strlen(spec);
+
+		err_set(e,
+			"unknown target '%.64s': not in the config (a "
+			"host needs its port: host:port[/dbname])",
+			plain ? spec : "?");
+		return PROBE_BAD_REQUEST;
+	}
+	if (parse_spec(spec, host, sizeof(host), port, sizeof(port), db,
+		       sizeof(db)) < 0) {
+		err_set(e, "'target' must name a configured target or be "
+			   "host:port[/dbname]; connection strings are not "
+			   "accepted");
+		return PROBE_BAD_REQUEST;
+	}
+	snprintf(hostport, sizeof(hostport), "%s%s%s:%s",
+		 strchr(host, ':') ? "[" : "", host,
+		 strchr(host, ':') ? "]" : "", port);
+	if (!config_probe_allowed(&rt->cfg, hostport)) {
+		err_set(e, "'%s' is not allowed by the config's probe.allow",
+			hostport);
+		return PROBE_FORBIDDEN;
+	}
+	if (module) {
+		am = config_auth_module(&rt->cfg, module);
+		if (!am) {
+			err_set(e, "unknown auth_module");
+			return PROBE_BAD_REQUEST;
+		}
+	}
+	snprintf(name, sizeof(name), "%s/%s", hostport, db);
+	klen = strlen(name) + 1 + (module ? strlen(module) : 0) + 1;
+	key = xmalloc(klen);
+	snprintf(key, klen, "%s%c%s", name, '\x1f', module ? module : "");
+
+	pthread_mutex_lock(&rt->probe_lock);
+	for (i = 0; i < rt->nprobes; i++)
+		if (!strcmp(rt->probes[i]->key, key))
+			p = rt->probes[i];
+	if (!p) {
+		if (!probe_evict(rt)) {
+			err_set(e,
+				"every one of the %u ad-hoc probe targets "
+				"is in use; retry later",
+				rt->cfg.probe_max_targets);
+			rc = PROBE_BUSY;
+			goto out;
+		}
+		p = xcalloc(1, sizeof(*p));
+		p->key = key;
+		key = NULL;
+		config_probe_target(&p->tc, name, host, port, db, am);
+		p->t = target_new(&p->tc, &rt->cfg, &te);
+		if (!p->t) {
+			err_set(e, "%s", te.msg);
+			target_config_release(&p->tc);
+			free(p->key);
+			free(p);
+			rc = PROBE_BAD_REQUEST;
+			goto out;
+		}
+		rt->probes = xrealloc(rt->probes,
+				      (rt->nprobes + 1) * sizeof(*rt->probes));
+		rt->probes[rt->nprobes++] = p;
+	}
+	p->users++;
+	p->used = ++rt->probe_clock;
+	*out = p->t;
+out:
+	pthread_mutex_unlock(&rt->probe_lock);
+	free(key);
+	return rc;
+}
+
+void runtime_probe_put(struct runtime *rt, struct target *t)
+{
+	size_t i;
+
+	pthread_mutex_lock(&rt->probe_lock);
+	for (i = 0; i < rt->nprobes; i++)
+		if (rt->probes[i]->t == t)
+			rt->probes[i]->users--;
+	pthread_mutex_unlock(&rt->probe_lock);
 }

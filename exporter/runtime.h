@@ -12,6 +12,9 @@
 #include "diag.h"
 #include "querydef.h"
 #include "target.h"
+#include "webconfig.h"
+
+struct probe_entry;
 
 /*
  * A snapshot. Built by runtime_build, published by runtime_install, shared
@@ -26,6 +29,13 @@ struct runtime {
 	size_t ntargets;
 	bool label_targets; /* series get target="<name>" and static labels */
 	double loaded_at;   /* wall clock */
+	struct webconfig *web; /* --web.config.file, or NULL */
+
+	/* ad-hoc /probe targets (runtime_probe), at most probe_max_targets */
+	pthread_mutex_t probe_lock;
+	struct probe_entry **probes;
+	size_t nprobes;
+	unsigned long probe_clock; /* for least recently used */
 };
 
 /*
@@ -61,6 +71,37 @@ void runtime_reload_stats(struct reload_stats *out);
 
 /* The target named 'name' in 'rt', or NULL. */
 struct target *runtime_target(const struct runtime *rt, const char *name);
+
+/* What runtime_probe decided. */
+enum probe_result {
+	PROBE_OK,
+	PROBE_BAD_REQUEST, /* not a target name nor host:port[/db]: 400 */
+	PROBE_FORBIDDEN,   /* host:port not in probe.allow: 403 */
+	PROBE_BUSY,	   /* every ad-hoc slot is in use: 503 */
+};
+
+/*
+ * The target /probe?target='spec'&auth_module='module' serves: a configured
+ * target by name ('module' must be NULL then), or "host:port[/dbname]"
+ * (dbname "postgres" by default) when "host:port" matches
+ * probe.allow. Only those characters are accepted: a conninfo or URI is
+ * PROBE_BAD_REQUEST, decided before anything is resolved or connected.
+ * Ad-hoc targets are made on first use and kept in 'rt', the least
+ * recently used dropped beyond probe_max_targets, so their connections
+ * stay bounded and are reused. On PROBE_OK, *out is held until
+ * runtime_probe_put; otherwise 'e' says why (safe to show).
+ */
+enum probe_result runtime_probe(struct runtime *rt, const char *spec,
+				const char *module, struct target **out,
+				struct err *e);
+void runtime_probe_put(struct runtime *rt, struct target *t);
+
+/*
+ * The web config the listener was started with (TLS cannot change without
+ * a restart): a reload that changes the TLS settings says so in the log.
+ * Not owned; set by the HTTP server.
+ */
+void runtime_set_listener_web(const struct webconfig *w);
 
 /* The default query directory: the installed one, or the source tree's. */
 const char *runtime_default_queries(void);

@@ -1,0 +1,352 @@
+/*
+ * The exporter-toolkit web config: TLS settings and bcrypt basic auth,
+ * loaded with positions like the other YAML files.
+ */
+#include <crypt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "webconfig.h"
+#include "xalloc.h"
+#include "ydoc.h"
+
+#define MAX_WEBCONFIG_BYTES (1u << 20)
+#define MAX_PEM_BYTES	    (1u << 20)
+#define MAX_CACHED	    16
+
+static const char *const top_keys[] = {"tls_server_config", "basic_auth_users",
+				       "http_server_config"};
+enum { W_TLS, W_USERS, W_HTTP, W_N };
+
+static const char *const tls_keys[] = {
+	"cert_file",	    "key_file",		 "client_ca_file",
+	"client_auth_type", "min_version",	 "max_version",
+	"cipher_suites",    "curve_preferences", "prefer_server_cipher_suites",
+};
+enum {
+	K_CERT,
+	K_KEY,
+	K_CA,
+	K_AUTH,
+	K_MIN,
+	K_MAX,
+	K_CIPHERS,
+	K_CURVES,
+	K_PREFER,
+	K_N
+};
+
+static const char *const auth_types[] = {
+	[CLIENT_AUTH_NONE] = "NoClientCert",
+	[CLIENT_AUTH_REQUEST] = "RequestClientCert",
+	[CLIENT_AUTH_REQUIRE_ANY] = "RequireAnyClientCert",
+	[CLIENT_AUTH_VERIFY_IF_GIVEN] = "VerifyClientCertIfGiven",
+	[CLIENT_AUTH_REQUIRE_VERIFY] = "RequireAndVerifyClientCert",
+};
+
+static const char *const versions[] = {"TLS10", "TLS11", "TLS12", "TLS13"};
+
+/* A file named by key 'what', relative to the web config's directory. */
+static char *read_pem(struct ydoc *y, const yaml_node_t *n, const char *dir,
+		      const char *what)
+{
+	struct diags tmp = DIAGS_INIT;
+	char *name = NULL, *path, *text;
+	size_t len;
+
+	if (ydoc_str(y, n, what, &name) < 0)
+		return NULL;
+	path = name[0] == '/' || !dir ? xstrdup(name)
+				      : xasprintf("%s/%s", dir, name);
+	/* the reason without the path: paths are not shown */
+	text = ydoc_read_file(path, MAX_PEM_BYTES, &len, &tmp);
+	if (!text)
+		ydoc_error(y, n, "cannot read '%s'", what);
+	else if (!strstr(text, "-----BEGIN "))
+		ydoc_error(y, n, "'%s' is not a PEM file", what);
+	diags_release(&tmp);
+	free(path);
+	free(name);
+	return text;
+}
+
+static void parse_tls(struct ydoc *y, struct webconfig *w, yaml_node_t *n,
+		      const char *dir)
+{
+	yaml_node_t *v[K_N];
+	int i;
+
+	if (ydoc_fields(y, n, "tls_server_config", tls_keys, K_N, v,
+			DIAG_ERROR) < 0)
+		return;
+	w->tls = true;
+	if (!v[K_CERT] || !v[K_KEY])
+		ydoc_error(y, n, "'cert_file' and 'key_file' are required");
+	if (v[K_CERT])
+		w->cert_pem = read_pem(y, v[K_CERT], dir, "cert_file");
+	if (v[K_KEY])
+		w->key_pem = read_pem(y, v[K_KEY], dir, "key_file");
+	if (v[K_CA])
+		w->ca_pem = read_pem(y, v[K_CA], dir, "client_ca_file");
+	/* exporter-toolkit: a CA alone means certificates are required */
+	w->client_auth = w->ca_pem || v[K_CA] ? CLIENT_AUTH_REQUIRE_VERIFY
+					      : CLIENT_AUTH_NONE;
+	if (v[K_AUTH] && ydoc_enum(y, v[K_AUTH], "client_auth_type", auth_types,
+				   ARRAY_SIZE(auth_types), &i) == 0) {
+		w->client_auth = (enum client_auth)i;
+		if ((i == CLIENT_AUTH_VERIFY_IF_GIVEN ||
+		     i == CLIENT_AUTH_REQUIRE_VERIFY) &&
+		    !v[K_CA])
+			ydoc_error(y, v[K_AUTH],
+				   "'%s' needs 'client_ca_file' to verify "
+				   "certificates with",
+				   auth_types[i]);
+	}
+	if (v[K_MIN] && ydoc_enum(y, v[K_MIN], "min_version", versions,
+				  ARRAY_SIZE(versions), &i) == 0)
+		w->min_version = 10 + i;
+	if (v[K_MAX] && ydoc_enum(y, v[K_MAX], "max_version", versions,
+				  ARRAY_SIZE(versions), &i) == 0)
+		w->max_version = 10 + i;
+	if (w->min_version > w->max_version)
+		ydoc_error(y, v[K_MIN] ? v[K_MIN] : v[K_MAX],
+			   "'min_version' is above 'max_version'");
+	for (i = K_CIPHERS; i < K_N; i++)
+		if (v[i])
+			ydoc_warning(y, v[i],
+				     "'%s' is ignored: GnuTLS's default "
+				     "choices apply",
+				     tls_keys[i]);
+}
+
+static void parse_users(struct ydoc *y, struct webconfig *w, yaml_node_t *n)
+{
+	struct ypair *pairs;
+	size_t np, i;
+	char *hash;
+
+	if (ydoc_is_null(n))
+		return;
+	if (n->type != YAML_MAPPING_NODE) {
+		ydoc_error(y, n, "'basic_auth_users' must be a mapping, not %s",
+			   ydoc_kind(n));
+		return;
+	}
+	pairs = ydoc_pairs(y, n, "user", &np);
+	w->users = xcalloc(np + 1, sizeof(*w->users));
+	for (i = 0; i < np; i++) {
+		if (strchr(pairs[i].key, ':') || !pairs[i].key[0]) {
+			ydoc_error(y, pairs[i].knode,
+				   "a user name cannot be empty or hold ':'");
+			continue;
+		}
+		if (ydoc_str(y, pairs[i].vnode, "hash", &hash) < 0)
+			continue;
+		/* the hash is not shown: it can be attacked offline */
+		if (strncmp(hash, "$2", 2) != 0 ||
+		    crypt_checksalt(hash) != CRYPT_SALT_OK) {
+			ydoc_error(y, pairs[i].vnode,
+				   "user '%.64s': not a bcrypt hash (make one "
+				   "with htpasswd -nBC 10 USER)",
+				   pairs[i].key);
+			free(hash);
+			continue;
+		}
+		w->users[w->nusers].name = xstrdup(pairs[i].key);
+		w->users[w->nusers++].hash = hash;
+	}
+	free(pairs);
+}
+
+struct webconfig *webconfig_load(const char *path, struct diags *d)
+{
+	struct webconfig *w = xcalloc(1, sizeof(*w));
+	size_t nerr = d->nerrors, first = d->n, len;
+	const char *slash = strrchr(path, '/');
+	char *text = NULL, *dir = NULL;
+	yaml_node_t *root, *v[W_N];
+	struct ydoc y;
+
+	memset(&y, 0, sizeof(y));
+	pthread_mutex_init(&w->lock, NULL);
+	w->min_version = 12;
+	w->max_version = 13;
+	if (slash)
+		dir = xstrndup(path,
+			       slash == path ? 1 : (size_t)(slash - path));
+	text = ydoc_read_file(path, MAX_WEBCONFIG_BYTES, &len, d);
+	if (!text)
+		goto out;
+	if (ydoc_load(&y, path, text, len, d) < 0)
+		goto out;
+	root = ydoc_root(&y);
+	if (!root)
+		goto out;
+	if (ydoc_fields(&y, root, "web config", top_keys, W_N, v, DIAG_ERROR) <
+	    0)
+		goto out;
+	if (v[W_TLS] && !ydoc_is_null(v[W_TLS]))
+		parse_tls(&y, w, v[W_TLS], dir);
+	if (v[W_USERS])
+		parse_users(&y, w, v[W_USERS]);
+	if (v[W_HTTP])
+		ydoc_warning(&y, v[W_HTTP],
+			     "'http_server_config' is ignored: pgpulse "
+			     "serves HTTP/1.1 with its own headers");
+out:
+	ydoc_sort_diags(d, first);
+	ydoc_release(&y);
+	free(dir);
+	free(text);
+	if (d->nerrors > nerr) {
+		webconfig_free(w);
+		return NULL;
+	}
+	return w;
+}
+
+static void wipe(char *s)
+{
+	if (s) {
+		memset(s, 0, strlen(s));
+		free(s);
+	}
+}
+
+void webconfig_free(struct webconfig *w)
+{
+	size_t i;
+
+	if (!w)
+		return;
+	free(w->cert_pem);
+	wipe(w->key_pem);
+	free(w->ca_pem);
+	for (i = 0; i < w->nusers; i++) {
+		free(w->users[i].name);
+		free(w->users[i].hash);
+	}
+	free(w->users);
+	for (i = 0; i < w->nok; i++) {
+		free(w->ok_user[i]);
+		wipe(w->ok_pass[i]);
+	}
+	free(w->ok_user);
+	free(w->ok_pass);
+	pthread_mutex_destroy(&w->lock);
+	free(w);
+}
+
+bool webconfig_has_users(const struct webconfig *w)
+{
+	return w && w->nusers > 0;
+}
+
+/* Equal strings, in a time that depends on the lengths only. */
+static bool ct_equal(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b), n = la > lb ? la : lb, i;
+	unsigned char diff = la != lb;
+
+	for (i = 0; i < n; i++)
+		diff |= (unsigned char)(i < la ? a[i] : 0) ^
+			(unsigned char)(i < lb ? b[i] : 0);
+	return diff == 0;
+}
+
+static bool cached(struct webconfig *w, const char *user, const char *pass)
+{
+	bool hit = false;
+	size_t i;
+
+	pthread_mutex_lock(&w->lock);
+	for (i = 0; i < w->nok; i++)
+		hit |= ct_equal(w->ok_user[i], user) &
+		       ct_equal(w->ok_pass[i], pass);
+	pthread_mutex_unlock(&w->lock);
+	return hit;
+}
+
+static void remember(struct webconfig *w, const char *user, const char *pass)
+{
+	size_t slot;
+
+	pthread_mutex_lock(&w->lock);
+	if (!w->ok_user) {
+		w->ok_user = xcalloc(MAX_CACHED, sizeof(*w->ok_user));
+		w->ok_pass = xcalloc(MAX_CACHED, sizeof(*w->ok_pass));
+	}
+	if (w->nok < MAX_CACHED) {
+		slot = w->nok++;
+	} else {
+		/* forget the oldest */
+		free(w->ok_user[0]);
+		wipe(w->ok_pass[0]);
+		memmove(w->ok_user, w->ok_user + 1,
+			(MAX_CACHED - 1) * sizeof(*w->ok_user));
+		memmove(w->ok_pass, w->ok_pass + 1,
+			(MAX_CACHED - 1) * sizeof(*w->ok_pass));
+		slot = MAX_CACHED - 1;
+	}
+	w->ok_user[slot] = xstrdup(user);
+	w->ok_pass[slot] = xstrdup(pass);
+	pthread_mutex_unlock(&w->lock);
+}
+
+bool webconfig_check(struct webconfig *w, const char *user, const char *pass)
+{
+	const struct web_user *u = NULL;
+	struct crypt_data *cd;
+	const char *out;
+	bool ok;
+	size_t i;
+
+	if (!webconfig_has_users(w))
+		return true;
+	if (!user || !pass)
+		return false;
+	/* bcrypt costs tens of milliseconds: remember what passed */
+	if (cached(w, user, pass))
+		return true;
+	for (i = 0; i < w->nusers; i++)
+		if (ct_equal(w->users[i].name, user))
+			u = &w->users[i];
+	cd = xcalloc(1, sizeof(*cd));
+	/* an unknown user costs a bcrypt as well, so timing tells nothing */
+	out = crypt_r(pass, u ? u->hash : w->users[0].hash, cd);
+	ok = u && out && out[0] != '*' && ct_equal(out, u->hash);
+	memset(cd, 0, sizeof(*cd));
+	free(cd);
+	if (ok)
+		remember(w, user, pass);
+	return ok;
+}
+
+static bool same(const char *a, const char *b)
+{
+	return (!a && !b) || (a && b && !strcmp(a, b));
+}
+
+bool webconfig_same_tls(const struct webconfig *a, const struct webconfig *b)
+{
+	bool ta = a && a->tls, tb = b && b->tls;
+
+	if (!ta || !tb)
+		return ta == tb;
+	return same(a->cert_pem, b->cert_pem) && same(a->key_pem, b->key_pem) &&
+	       same(a->ca_pem, b->ca_pem) && a->client_auth == b->client_auth &&
+	       a->min_version == b->min_version &&
+	       a->max_version == b->max_version;
+}
+
+void webconfig_priorities(const struct webconfig *w, char *buf, size_t size)
+{
+	size_t len;
+	int v;
+
+	snprintf(buf, size, "NORMAL:-VERS-ALL");
+	for (v = w->max_version; v >= w->min_version; v--) {
+		len = strlen(buf);
+		snprintf(buf + len, size - len, ":+VERS-TLS1.%d", v - 10);
+	}
+}
