@@ -869,6 +869,29 @@ static int timeout_ms(const struct ctx *x, const struct collector *c)
 }
 
 /*
+ * Serve collector 'i' in database 'db' (NULL: the main one) from its ttl
+ * cache when the result there is fresh. Returns true when it did.
+ */
+static bool from_cache(struct ctx *x, size_t i, const char *db)
+{
+	const struct collector *c = &x->qs->v[i];
+	struct cache_entry *ce;
+	char *key;
+
+	if (!(c->ttl > 0))
+		return false;
+	key = xasprintf("%s%c%s", c->name, KEY_SEP, db ? db : "");
+	ce = cache_get(x->t, key, clock_now());
+	free(key);
+	if (!ce)
+		return false;
+	x->runs[i].attempted = true;
+	x->dropped[i] += mset_merge(x->out, ce->m, NULL, 0);
+	x->runs[i].seconds += ce->seconds;
+	return true;
+}
+
+/*
  * Run collector 'i' on 'pc' (in database 'db', or the main one when NULL),
  * using the cache when fresh. Sets '*broken' when the session died.
  */
@@ -880,7 +903,6 @@ static void run_collector(struct ctx *x, size_t i, const struct variant *v,
 	struct run *run = &x->runs[i];
 	struct err e = ERR_INIT, warn = ERR_INIT;
 	struct rowopts opts = {0};
-	struct cache_entry *ce;
 	struct mset *frag = NULL;
 	char *wkey;
 	PGresult *res = NULL;
@@ -890,15 +912,10 @@ static void run_collector(struct ctx *x, size_t i, const struct variant *v,
 	int ms;
 
 	*broken = false;
+	if (from_cache(x, i, db))
+		return;
 	run->attempted = true;
 	key = xasprintf("%s%c%s", c->name, KEY_SEP, db ? db : "");
-	ce = c->ttl > 0 ? cache_get(t, key, start) : NULL;
-	if (ce) {
-		x->dropped[i] += mset_merge(x->out, ce->m, NULL, 0);
-		run->seconds += ce->seconds;
-		free(key);
-		return;
-	}
 	ms = timeout_ms(x, c);
 	if (ms <= 0) {
 		err_set(&e, "the scrape deadline passed before it could run");
@@ -1015,14 +1032,30 @@ static void run_databases(struct ctx *x, char **dbs,
 			  const struct variant **variants)
 {
 	struct target *t = x->t;
+	bool *served;
 	size_t i;
 	char **db;
 
+	served = xcalloc(x->qs->n + 1, sizeof(*served));
 	for (db = dbs; *db; db++) {
 		struct err e = ERR_INIT;
-		struct pgconn *pc = target_acquire(t, *db, x->deadline, &e);
-		bool broken = false;
+		struct pgconn *pc;
+		bool broken = false, need = false;
 
+		/* a database whose results are all cached costs no session */
+		for (i = 0; i < x->qs->n; i++) {
+			const struct collector *c = &x->qs->v[i];
+
+			served[i] = false;
+			if (c->scope != SCOPE_DATABASE || !variants[i] ||
+			    x->runs[i].skip || c->kind != t->cfg->kind)
+				continue;
+			served[i] = from_cache(x, i, *db);
+			need |= !served[i];
+		}
+		if (!need)
+			continue;
+		pc = target_acquire(t, *db, x->deadline, &e);
 		if (!pc) {
 			char *key = xasprintf("db%c%s", KEY_SEP, *db);
 
@@ -1043,12 +1076,14 @@ static void run_databases(struct ctx *x, char **dbs,
 			const struct collector *c = &x->qs->v[i];
 
 			if (c->scope != SCOPE_DATABASE || !variants[i] ||
-			    x->runs[i].skip || c->kind != t->cfg->kind)
+			    x->runs[i].skip || c->kind != t->cfg->kind ||
+			    served[i])
 				continue;
 			run_collector(x, i, variants[i], pc, *db, &broken);
 		}
 		target_release(t, pc, broken);
 	}
+	free(served);
 }
 
 static void add_self(struct ctx *x, double started)
