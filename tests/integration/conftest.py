@@ -18,6 +18,12 @@ Fixtures
   pgpulse_bin         Path of the binary under test (PGPULSE_BIN)
   promtool_check      promtool_check(text): assert `promtool check metrics` is clean
   promtool_lint       promtool_lint(text) -> (exit status, output)
+  prometheus          prometheus(targets, scrape_interval="1s", job="pgpulse",
+                      rule_files=()) -> a started pgfix.Prometheus (Debian's
+                      server, as the unprivileged user, free port, temp storage)
+                      scraping the static targets ("host:port" or {"targets":
+                      [...], "labels": {...}}); module scope, stopped after the
+                      module's last test
   scratch             session temp dir owned by the unprivileged user
 
 Prerequisites that are absent make the tests that need them skip, except
@@ -31,7 +37,7 @@ from pathlib import Path
 import pytest
 
 import pgfix
-from pgfix import PgBouncer, PgPulseFactory, start_cluster
+from pgfix import PgBouncer, PgPulseFactory, Prometheus, start_cluster
 
 
 def pytest_configure(config):
@@ -168,3 +174,20 @@ def promtool_lint():
 @pytest.fixture(scope="session")
 def promtool_check(promtool_lint):
     return pgfix.promtool_check
+
+
+@pytest.fixture(scope="module")
+def prometheus(scratch):
+    pgfix.require_file(pgfix.PROMETHEUS, "prometheus (Debian package prometheus)")
+    pgfix.require_modules("requests")
+    made = []
+
+    def make(targets, **kwargs):
+        p = Prometheus(scratch, targets, f"prometheus-{len(made) + 1}-{os.urandom(3).hex()}",
+                       **kwargs).start()
+        made.append(p)
+        return p
+
+    yield make
+    for p in reversed(made):
+        p.destroy()

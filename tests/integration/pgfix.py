@@ -1178,3 +1178,174 @@ class PgPulseFactory:
                     p.kill()
         if errors:
             raise AssertionError("\n\n".join(errors))
+
+
+# ---------------------------------------------------------------------------
+# Prometheus
+
+PROMETHEUS = Path(os.environ.get("PGPULSE_PROMETHEUS", "/usr/bin/prometheus"))
+
+
+class Prometheus:
+    """Debian's Prometheus server (run as the owner) on 127.0.0.1:port with a
+    temp storage dir, scraping static targets ("host:port" strings, or
+    {"targets": [...], "labels": {...}} dicts) every scrape_interval.
+    query(expr) / query_range(expr, start, end, step) / series(match) /
+    label_values(label, match) call the HTTP API and return its "data";
+    an error status raises PrometheusError."""
+
+    host = "127.0.0.1"
+
+    def __init__(self, base, targets, name="prometheus", scrape_interval="1s",
+                 job="pgpulse", metrics_path="/metrics", rule_files=()):
+        self.base = Path(base)
+        self.name = name
+        self.dir = self.base / name
+        self.config = self.dir / "prometheus.yml"
+        self.storage = self.dir / "data"
+        self.logfile = self.dir / "prometheus.log"
+        self.scrape_interval = scrape_interval
+        self.job = job
+        self.metrics_path = metrics_path
+        self.targets = list(targets)
+        self.rule_files = [str(f) for f in rule_files]
+        self.port = None
+        self.proc = None
+
+    def __repr__(self):
+        return f"<Prometheus {self.host}:{self.port}>"
+
+    @property
+    def url(self):
+        return f"http://{self.host}:{self.port}"
+
+    def _write_config(self):
+        groups = []
+        for t in self.targets:
+            if isinstance(t, str):
+                t = {"targets": [t]}
+            lines = ["      - targets: [" + ", ".join(f'"{x}"' for x in t["targets"]) + "]"]
+            if t.get("labels"):
+                lines.append("        labels: {" + ", ".join(
+                    f'{k}: "{v}"' for k, v in t["labels"].items()) + "}")
+            groups.append("\n".join(lines))
+        text = (f"global:\n"
+                f"  scrape_interval: {self.scrape_interval}\n"
+                f"  scrape_timeout: {self.scrape_interval}\n"
+                f"  evaluation_interval: {self.scrape_interval}\n")
+        if self.rule_files:
+            # copies the owner can read, whatever the permissions of the originals
+            copies = []
+            for n, f in enumerate(self.rule_files):
+                copies.append(write_owned(self.dir / f"rules-{n}-{Path(f).name}",
+                                          Path(f).read_text(), 0o644))
+            text += "rule_files:\n" + "".join(f'  - "{f}"\n' for f in copies)
+        text += (f"scrape_configs:\n"
+                 f"  - job_name: {self.job}\n"
+                 f"    metrics_path: {self.metrics_path}\n"
+                 f"    static_configs:\n" + "\n".join(groups) + "\n")
+        write_owned(self.config, text, 0o644)
+
+    def start(self, timeout=30):
+        if self.proc is not None and self.proc.poll() is None:
+            return self
+        if not self.dir.exists():
+            self.dir.mkdir(mode=0o755)
+            self.storage.mkdir(mode=0o755)
+            give(self.dir)
+        require_modules("requests")
+        for _ in range(3):
+            self.port = free_port()
+            self._write_config()
+            log = open(self.logfile, "ab")
+            give(self.logfile)
+            self.proc = subprocess.Popen(as_owner([
+                PROMETHEUS, f"--config.file={self.config}",
+                f"--storage.tsdb.path={self.storage}",
+                f"--web.listen-address={self.host}:{self.port}",
+                "--storage.tsdb.retention.time=1d", "--log.level=warn"]),
+                env=owner_env(self.dir), stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                cwd=self.dir, start_new_session=True)
+            log.close()
+            _registry.add(self)
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline and self.proc.poll() is None:
+                try:
+                    with _http_session() as s:
+                        if s.get(self.url + "/-/ready", timeout=1).status_code == 200:
+                            return self
+                except requests.RequestException:
+                    pass
+                time.sleep(0.1)
+            self.stop()
+            if "address already in use" not in _tail(self.logfile, 10).lower():
+                break
+        raise RuntimeError(f"prometheus did not start:\n{_tail(self.logfile)}")
+
+    def stop(self):
+        if self.proc is not None:
+            _stop_process(self.proc, signal.SIGTERM)
+        _registry.discard(self)
+        return self
+
+    def kill(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+
+    def destroy(self):
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def log_text(self):
+        return self.logfile.read_text(errors="replace") if self.logfile.exists() else ""
+
+    # -- HTTP API ----------------------------------------------------------
+
+    def api(self, path, **params):
+        """GET /api/v1/<path>; returns "data", raises PrometheusError."""
+        with _http_session() as s:
+            r = s.get(f"{self.url}/api/v1/{path}", params=params, timeout=30)
+        try:
+            body = r.json()
+        except ValueError:
+            raise PrometheusError(f"{path} {params}: HTTP {r.status_code}: {r.text[:500]}") from None
+        if body.get("status") != "success":
+            raise PrometheusError(f"{path} {params}: {body.get('errorType')}: {body.get('error')}")
+        return body["data"]
+
+    def query(self, expr, time_=None):
+        """Instant query; the "result" list (vector/matrix) or [ts, value] pair."""
+        params = {"query": expr}
+        if time_ is not None:
+            params["time"] = time_
+        return self.api("query", **params)["result"]
+
+    def query_range(self, expr, start, end, step):
+        return self.api("query_range", query=expr, start=start, end=end, step=step)["result"]
+
+    def series(self, match):
+        return self.api("series", **{"match[]": match})
+
+    def label_values(self, label, match=None):
+        params = {"match[]": match} if match else {}
+        return self.api(f"label/{label}/values", **params)
+
+    def targets_health(self):
+        """{scrapeUrl: health} of the active targets."""
+        return {t["scrapeUrl"]: t["health"] for t in self.api("targets")["activeTargets"]}
+
+    def wait_scraped(self, n=3, timeout=30):
+        """Wait until every target was scraped successfully n times."""
+        deadline = time.monotonic() + timeout
+        expr = f'count_over_time(up{{job="{self.job}"}}[1h]) >= {n} and up == 1'
+        want = sum(len(t["targets"]) if isinstance(t, dict) else 1 for t in self.targets)
+        while time.monotonic() < deadline:
+            if len(self.query(expr)) == want:
+                return self
+            time.sleep(0.2)
+        raise AssertionError(f"prometheus: targets not scraped {n} times in {timeout}s: "
+                             f"{self.targets_health()}\n{_tail(self.logfile)}")
+
+
+class PrometheusError(Exception):
+    pass

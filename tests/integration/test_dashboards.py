@@ -1,0 +1,390 @@
+"""The bundled Grafana dashboards and alert rules (dashboards/) against a real
+Prometheus: every panel expression and every template variable query gives
+data, scraped from pgpulse watching PostgreSQL 15, its streaming replica and
+pgbouncer under a small pgbench load; the files follow the import and
+provisioning rules; the alert rules pass promtool; one PNG preview per
+dashboard is rendered from the same data (dashboards/previews/)."""
+
+import json
+import os
+import re
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+import pgfix
+from pgfix import PgPulseFactory
+
+DASH = pgfix.REPO / "dashboards"
+DASHBOARDS = ["pgpulse-overview.json", "pgpulse-database.json", "pgpulse-statements.json",
+              "pgpulse-pools.json", "pgpulse-replication.json"]
+PGBENCH = pgfix.PG_BIN / "pgbench"
+BENCH_DB = "bench"
+SLOT = "pgpulse_dash_slot"
+
+
+def load(name):
+    return json.loads((DASH / name).read_text())
+
+
+@pytest.fixture(scope="module")
+def stack(scratch, pg, replica, pgbouncer, pgpulse_bin, prometheus):
+    """pgpulse watching primary, replica and bouncer; Prometheus scraping it
+    every second; pgbench through pgbouncer; returns a dict of the pieces."""
+    pgfix.require_file(PGBENCH, "pgbench")
+    pgfix.require_modules("requests", "prometheus_client")
+    base = scratch / f"dash-{os.urandom(3).hex()}"
+    base.mkdir(mode=0o755)
+    pgfix.give(base)
+    factory = PgPulseFactory(pgpulse_bin, base, lambda: pg.dsn())
+    pw = factory.write("monitor.pw", pgfix.MONITOR_PASSWORD + "\n", mode=0o600)
+    config = f"""
+targets:
+  - name: primary
+    url: postgresql://{pgfix.MONITOR_USER}@127.0.0.1:{pg.port}/postgres
+    password_file: {pw}
+    labels: {{cluster: dash}}
+    tags: [statement_texts]
+  - name: replica
+    url: postgresql://{pgfix.MONITOR_USER}@127.0.0.1:{replica.port}/postgres
+    password_file: {pw}
+    labels: {{cluster: dash}}
+  - name: bouncer
+    kind: pgbouncer
+    url: postgresql://{pgfix.MONITOR_USER}@{pgbouncer.host}:{pgbouncer.port}/pgbouncer
+    password_file: {pw}
+    labels: {{cluster: dash}}
+queries: [{pgfix.REPO / 'queries'}]
+"""
+    if not pg.scalar("SELECT 1 FROM pg_database WHERE datname = %s", (BENCH_DB,)):
+        pg.psql(f"CREATE DATABASE {BENCH_DB}")
+    if not pg.scalar("SELECT 1 FROM pg_replication_slots WHERE slot_name = %s", (SLOT,)):
+        pg.psql("SELECT pg_create_physical_replication_slot(%s, true)", (SLOT,))
+    try:
+        exporter = factory(config=config)
+        prom = prometheus([f"127.0.0.1:{exporter.port}"], rule_files=[DASH / "alerts.yaml"])
+        bench = dict(PGPASSWORD=pgfix.SUPERUSER_PASSWORD, PGHOST=pgbouncer.host,
+                     PGPORT=str(pgbouncer.port), PGUSER=pgfix.SUPERUSER, PGDATABASE=BENCH_DB,
+                     LC_ALL="C.UTF-8")
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+        env.update(bench)
+        subprocess.run([PGBENCH, "-i", "-q", "-s", "1"], env=env, check=True,
+                       capture_output=True, timeout=60)
+        start = time.time()
+        # 4 clients on a pool of 2: some of them wait for a server.
+        subprocess.run([PGBENCH, "-c", "4", "-j", "2", "-T", "6", "-n"], env=env, check=True,
+                       capture_output=True, timeout=60)
+        prom.wait_scraped(n=5)
+        yield dict(pg=pg, replica=replica, pgbouncer=pgbouncer, pgpulse=exporter,
+                   prometheus=prom, start=start, end=time.time())
+    finally:
+        factory.finish()
+        pg.psql(f"SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
+                f"WHERE slot_name = '{SLOT}'")
+
+
+# ---------------------------------------------------------------------------
+# Structure: what Grafana's import UI and file provisioning need
+
+DS = {"type": "prometheus", "uid": "${datasource}"}
+UNITS = {"none", "short", "percent", "percentunit", "bytes", "decbytes", "Bps", "binBps", "s", "ms",
+         "dtdurations", "ops", "reqps", "rowsps", "cps", "bool"}  # Grafana unit ids
+BUILTINS = {"__rate_interval", "__interval", "__range", "__range_s", "__interval_ms"}
+FILTERS = ('job=~"$job"', 'instance=~"$instance"', 'target=~"$target"')
+
+
+def panels_of(dash):
+    for p in dash["panels"]:
+        yield p
+        yield from p.get("panels", [])
+
+
+def exprs_of(dash):
+    """(panel, target) for every query of every panel."""
+    for p in panels_of(dash):
+        for t in p.get("targets", []):
+            yield p, t
+
+
+def test_generated_json_is_current():
+    r = subprocess.run(["python3", DASH / "generate.py", "--check"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+
+
+def test_uids_and_titles_are_unique():
+    dashes = [load(n) for n in DASHBOARDS]
+    assert len({d["uid"] for d in dashes}) == len({d["title"] for d in dashes}) == len(DASHBOARDS)
+
+
+@pytest.mark.parametrize("name", DASHBOARDS)
+def test_structure_imports_and_provisions(name):
+    dash = load(name)
+    text = (DASH / name).read_text()
+    assert dash["id"] is None
+    assert re.fullmatch(r"[A-Za-z0-9_-]{1,40}", dash["uid"]) and dash["uid"] == name[:-5]
+    assert dash["title"] and dash["schemaVersion"] == 39
+    # No ${DS_...} import placeholders: provisioning would leave them literal.
+    assert "${DS_" not in text and "__inputs" not in dash
+    assert {"type": "datasource", "id": "prometheus", "name": "Prometheus", "version": "1.0.0"} \
+        in dash["__requires"]
+
+    variables = {v["name"]: v for v in dash["templating"]["list"]}
+    ds = [v for v in variables.values() if v["type"] == "datasource"]
+    assert len(ds) == 1 and ds[0]["name"] == "datasource" and ds[0]["query"] == "prometheus"
+    for name_ in ("job", "instance", "target"):
+        v = variables[name_]
+        assert v["type"] == "query" and v["multi"] and v["includeAll"] and v["allValue"], name_
+    for v in variables.values():
+        if v["type"] == "query":
+            assert v["datasource"] == DS and v["refresh"] == 2, v["name"]
+            assert v["query"]["query"] == v["definition"] and \
+                re.fullmatch(r"label_values\(.+\)", v["definition"]), v["name"]
+
+    used = set()
+    ids, cells = set(), set()
+    for p in panels_of(dash):
+        assert p["id"] not in ids, p["id"]
+        ids.add(p["id"])
+        g = p["gridPos"]
+        assert 0 <= g["x"] and g["x"] + g["w"] <= 24 and g["h"] > 0, (p["title"], g)
+        for x in range(g["x"], g["x"] + g["w"]):
+            for y in range(g["y"], g["y"] + g["h"]):
+                assert (x, y) not in cells, f"{p['title']} overlaps another panel"
+                cells.add((x, y))
+        if p["type"] == "row":
+            continue
+        where = f"{name}: {p['title']}"
+        assert p["title"] and p.get("description"), where
+        assert p["datasource"] == DS, where
+        assert p["fieldConfig"]["defaults"].get("unit") in UNITS, where
+        for o in p["fieldConfig"]["overrides"]:
+            for prop in o["properties"]:
+                if prop["id"] == "unit":
+                    assert prop["value"] in UNITS, where
+        assert p["targets"], where
+        assert [t["refId"] for t in p["targets"]] == [chr(65 + i) for i in range(len(p["targets"]))]
+        for t in p["targets"]:
+            e = t["expr"]
+            assert t["datasource"] == DS, where
+            # every rate/irate/increase over $__rate_interval
+            for fn in re.finditer(r"\b(rate|irate|increase)\(", e):
+                rng = re.match(r"[^\[]*\[([^\]]*)\]", e[fn.end():])
+                assert rng and rng.group(1) == "$__rate_interval", f"{where}: {e}"
+            # every selector filters by job, instance and target
+            sels = re.findall(r"[a-z_:]+\{([^}]*)\}", e)
+            assert sels, f"{where}: no selector in {e}"
+            for sel in sels:
+                for f in FILTERS:
+                    assert f in sel, f"{where}: {f} missing in {{{sel}}}"
+            used |= set(re.findall(r"\$\{?([A-Za-z_]\w*)", e))
+    for v in variables.values():
+        used |= set(re.findall(r"\$\{?([A-Za-z_]\w*)", v.get("definition", "")))
+    undefined = used - set(variables) - BUILTINS
+    assert not undefined, f"undefined variables: {undefined}"
+    unused = set(variables) - used - {"datasource"}
+    assert not unused, f"variables no query uses: {unused}"
+
+
+def test_alert_rules_pass_promtool_check_and_unit_tests():
+    pgfix.require_file(pgfix.PROMTOOL, "promtool (Debian package prometheus)")
+    r = subprocess.run([pgfix.PROMTOOL, "check", "rules", "alerts.yaml"], cwd=DASH,
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and "SUCCESS: 12 rules found" in r.stdout, r.stdout + r.stderr
+    r = subprocess.run([pgfix.PROMTOOL, "test", "rules", "alerts_test.yaml"], cwd=DASH,
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and "SUCCESS" in r.stdout, r.stdout + r.stderr
+    # every alert is exercised, firing and not firing
+    import yaml
+    rules = [r["alert"] for g in yaml.safe_load((DASH / "alerts.yaml").read_text())["groups"]
+             for r in g["rules"]]
+    tests = yaml.safe_load((DASH / "alerts_test.yaml").read_text())["tests"]
+    firing, quiet = set(), set()
+    for t in tests:
+        for a in t["alert_rule_test"]:
+            (firing if a["exp_alerts"] else quiet).add(a["alertname"])
+    assert firing == quiet == set(rules)
+    readme = (DASH / "README.md").read_text().lower()
+    for name in rules:
+        assert f"#### {name.lower()}" in readme, f"no runbook paragraph for {name}"
+
+
+# ---------------------------------------------------------------------------
+# Real data: every variable and every panel against Prometheus
+
+RATE_INTERVAL = "4s"  # Grafana's $__rate_interval for a 1 s scrape interval
+
+# (dashboard, panel title, refId): why the query is empty in this test.
+EMPTY_BY_NATURE = {
+    ("pgpulse-replication.json", "WAL a slot may still retain", "A"):
+        "safe_wal_size is NULL unless max_slot_wal_keep_size is set; the test cluster leaves it -1",
+    ("pgpulse-replication.json", "Time since last archived segment", "A"):
+        "the session cluster runs without archive_mode, so nothing was ever archived",
+}
+
+
+def label_values_query(q):
+    m = re.fullmatch(r"label_values\((?:(.+),\s*)?(\w+)\)", q)
+    assert m, q
+    return m.group(1), m.group(2)
+
+
+def substitute(expr, values):
+    expr = expr.replace("$__rate_interval", RATE_INTERVAL)
+    for name in sorted(values, key=len, reverse=True):
+        expr = expr.replace("${" + name + "}", values[name]).replace("$" + name, values[name])
+    return expr
+
+
+PREFERRED = {"datname": BENCH_DB}
+
+
+def resolve_variables(dash, prom):
+    """Every query variable's values from Prometheus, in order, with the
+    earlier ones substituted as Grafana does: all values of a multi-value
+    variable as (a|b), the preferred (else first) value of a single one."""
+    values, seen = {}, {}
+    for v in dash["templating"]["list"]:
+        if v["type"] != "query":
+            continue
+        match, label = label_values_query(v["definition"])
+        got = sorted(prom.label_values(label, substitute(match, values) if match else None))
+        assert got, f"{dash['uid']}: variable {v['name']} ({v['definition']}) has no values"
+        seen[v["name"]] = got
+        if v["multi"]:
+            # regex-escaped inside a PromQL string, as Grafana does
+            values[v["name"]] = "(" + "|".join(re.escape(x).replace("\\", "\\\\") for x in got) + ")"
+        else:
+            values[v["name"]] = PREFERRED.get(v["name"]) if PREFERRED.get(v["name"]) in got else got[0]
+    return values, seen
+
+
+def run_panel(prom, expr, target, at):
+    if target.get("instant"):
+        return prom.query(expr, at)
+    return prom.query_range(expr, at - 15, at, 1)
+
+
+@pytest.fixture(scope="module")
+def results(stack):
+    """{dashboard: {"vars": seen values, "panels": {(title, refId): result}}}."""
+    prom, at = stack["prometheus"], stack["end"] - 0.5
+    out = {}
+    for name in DASHBOARDS:
+        dash = load(name)
+        values, seen = resolve_variables(dash, prom)
+        panels = {}
+        for p, t in exprs_of(dash):
+            panels[(p["title"], t["refId"])] = run_panel(prom, substitute(t["expr"], values), t, at)
+        out[name] = {"vars": seen, "values": values, "panels": panels}
+    return out
+
+
+def test_variables_list_the_real_targets_and_databases(stack, results):
+    pg = stack["pg"]
+    dbs = {r[0] for r in pg.psql("SELECT datname FROM pg_database WHERE datallowconn")}
+    for name in DASHBOARDS:
+        seen = results[name]["vars"]
+        assert seen["job"] == ["pgpulse"], name
+        assert seen["instance"] == [f"127.0.0.1:{stack['pgpulse'].port}"], name
+        want = ["bouncer"] if name == "pgpulse-pools.json" else ["primary", "replica"]
+        assert seen["target"] == want, (name, seen["target"])
+    assert set(results["pgpulse-database.json"]["vars"]["datname"]) == dbs
+    assert results["pgpulse-database.json"]["values"]["datname"] == BENCH_DB
+    st = results["pgpulse-statements.json"]["vars"]
+    assert BENCH_DB in st["datname"] and pgfix.SUPERUSER in st["usename"]
+    pools = results["pgpulse-pools.json"]["vars"]
+    assert BENCH_DB in pools["database"] and pgfix.SUPERUSER in pools["user"]
+
+
+@pytest.mark.parametrize("name", DASHBOARDS)
+def test_every_panel_query_returns_data(name, results):
+    empty, unexpected = [], []
+    for (title, ref), res in results[name]["panels"].items():
+        key = (name, title, ref)
+        if not res and key not in EMPTY_BY_NATURE:
+            empty.append(f"{title} [{ref}]")
+        if res and key in EMPTY_BY_NATURE:
+            unexpected.append(f"{title} [{ref}]")
+    assert not empty, f"{name}: panels without data: {empty}"
+    assert not unexpected, f"{name}: allow-listed as empty but has data (drop the entry): {unexpected}"
+    for (dash, title, ref) in EMPTY_BY_NATURE:
+        if dash == name:
+            assert (title, ref) in results[name]["panels"], f"stale allow-list entry {title}"
+
+
+def values_of(res, **labels):
+    """The last value of each series of res whose labels include labels."""
+    out = []
+    for r in res:
+        if all(r["metric"].get(k) == v for k, v in labels.items()):
+            v = r["values"][-1][1] if "values" in r else r["value"][1]
+            out.append(float(v))
+    return out
+
+
+def test_panels_show_what_the_servers_report(stack, results):
+    pg, replica, bouncer = stack["pg"], stack["replica"], stack["pgbouncer"]
+    ov = results["pgpulse-overview.json"]["panels"]
+    n = pg.scalar("SELECT count(*) FROM pg_database WHERE datallowconn "
+                  "AND has_database_privilege('monitor', oid, 'CONNECT')")
+    assert values_of(ov[("Databases", "A")], target="primary") == [n]
+    roles = {r["metric"]["target"]: r["metric"]["role"] for r in ov[("Role and version", "A")]}
+    assert roles == {"primary": "primary", "replica": "replica"}
+    version = pg.scalar("SHOW server_version")
+    assert {r["metric"]["version"] for r in ov[("Role and version", "A")]} == {version}
+    assert values_of(ov[("PostgreSQL up", "A")]) == [1, 1]
+    max_conn = int(pg.scalar("SHOW max_connections"))
+    assert values_of(ov[("Connections used and allowed", "B")], target="primary") == [max_conn]
+
+    db = results["pgpulse-database.json"]["panels"]
+    top = sorted(db[("Largest tables", "A")], key=lambda r: -float(r["value"][1]))
+    assert top[0]["metric"]["relname"] == "pgbench_accounts"
+    size = pg.scalar("SELECT pg_total_relation_size('pgbench_accounts')", dbname=BENCH_DB)
+    assert float(top[0]["value"][1]) == pytest.approx(size, rel=0.05)
+
+    st = results["pgpulse-statements.json"]["panels"]
+    texts = [r["metric"].get("query", "") for r in st[("Top statements by total time", "A")]]
+    assert any(t.startswith("UPDATE pgbench_accounts") for t in texts), texts
+    assert values_of(st[("Top by calls", "A")]), "no statement rate during the load"
+
+    pools = results["pgpulse-pools.json"]["panels"]
+    assert [r["metric"]["version"] for r in pools[("Version", "A")]] == \
+        [bouncer.show("VERSION")[0]["version"]]
+    sizes = values_of(pools[("Server connections by state", "F")], database=BENCH_DB)
+    assert sizes == [2]  # default_pool_size of the fixture
+    assert max(values_of(pools[("Queries", "A")], database=BENCH_DB)) > 0
+
+    rep = results["pgpulse-replication.json"]["panels"]
+    assert {r["metric"]["slot_name"] for r in rep[("Slots", "A")]} == {SLOT}
+    assert {r["metric"]["application_name"] for r in rep[("Lag in bytes", "B")]} == {replica.name}
+    assert values_of(rep[("WAL receiver", "A")], target="replica") == [1]
+
+
+def test_alert_expressions_evaluate_on_real_series(stack):
+    """Every metric an alert reads exists, and each rule evaluates without
+    error in a Prometheus that loaded alerts.yaml next to the scrape."""
+    import yaml
+    prom = stack["prometheus"]
+    doc = yaml.safe_load((DASH / "alerts.yaml").read_text())
+    names = set()
+    for g in doc["groups"]:
+        for r in g["rules"]:
+            names |= set(re.findall(r"\b((?:pg|pgbouncer|pgpulse)_[a-z_]+|up)\b(?!\s*\()", r["expr"]))
+    missing = [n for n in sorted(names) if not prom.series(n)]
+    assert not missing, f"alerts read metrics pgpulse does not export: {missing}"
+    deadline = time.monotonic() + 10
+    while True:
+        rules = [r for g in prom.api("rules")["groups"] for r in g["rules"]]
+        if rules and all(r["health"] == "ok" for r in rules):
+            break
+        assert time.monotonic() < deadline, [(r["name"], r["health"], r.get("lastError")) for r in rules]
+        time.sleep(0.5)
+    assert len(rules) == sum(len(g["rules"]) for g in doc["groups"])
+    # The ones whose state this healthy stack decides (the others depend on
+    # the machine's disk or on timing).
+    state = {r["name"]: r["state"] for r in rules}
+    for name in ("PgpulseExporterDown", "PostgresDown", "PgbouncerDown", "PgpulseCollectorFailing",
+                 "PostgresXidWraparound", "PostgresReplicationSlotRetainingWal"):
+        assert state[name] == "inactive", (name, state[name])
