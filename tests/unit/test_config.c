@@ -339,6 +339,92 @@ static void durations_take_units_and_reject_the_rest(void **state)
 	assert_int_equal(config_parse_duration(NULL, &v), -1);
 }
 
+static void auth_modules_and_probe_rules_load(void **state)
+{
+	struct config cfg;
+	struct target_config t;
+	const struct auth_module *m;
+
+	(void)state;
+	expect_load(&cfg, FIX "auth_modules.yaml", 0, "");
+	assert_int_equal(cfg.probe_max_targets, 8);
+	assert_int_equal(cfg.nauth_modules, 2);
+	m = config_auth_module(&cfg, "tenant");
+	assert_non_null(m);
+	assert_string_equal(m->username, "monitor");
+	assert_string_equal(m->password_file, FIX "secrets/pw");
+	assert_null(m->password_env);
+	assert_int_equal(m->nopts, 2);
+	assert_string_equal(m->opt_keys[1], "sslrootcert");
+	assert_int_equal(m->pos.line, 5);
+	assert_int_equal(m->pos.column, 3);
+	assert_string_equal(config_auth_module(&cfg, "from-env")->password_env,
+			    "PROBE_PW");
+	assert_null(config_auth_module(&cfg, "nosuch"));
+
+	/* patterns match all of host:port, never a part of it */
+	assert_true(config_probe_allowed(&cfg, "db12.internal:5432"));
+	assert_true(config_probe_allowed(&cfg, "replica.internal:6432"));
+	assert_false(config_probe_allowed(&cfg, "db12.internal:54321"));
+	assert_false(config_probe_allowed(&cfg, "xdb1.internal:5432"));
+	assert_false(config_probe_allowed(&cfg, "db1.internal:5432.evil:1"));
+	assert_false(config_probe_allowed(&cfg, "replica.internal:5432"));
+
+	/* the probe's host, port and database, the module's credentials */
+	config_probe_target(&t, "db1.internal:5432/app", "db1.internal", "5432",
+			    "app", m);
+	expect_params(&t, "host", "db1.internal", "port", "5432", "dbname",
+		      "app", "user", "monitor", "sslmode", "verify-full",
+		      "sslrootcert", "/etc/ssl/ca.pem", NULL);
+	assert_string_equal(t.password_file, FIX "secrets/pw");
+	assert_int_equal(t.kind, TARGET_POSTGRES);
+	target_config_release(&t);
+	config_probe_target(&t, "h:1/postgres", "h", "1", NULL, NULL);
+	expect_params(&t, "host", "h", "port", "1", "dbname", "postgres", NULL);
+	assert_null(t.password_file);
+	target_config_release(&t);
+	config_free(&cfg);
+	assert_int_equal(cfg.nauth_modules, 0);
+	assert_int_equal(cfg.probe_max_targets, 64);
+}
+
+static void auth_module_problems_are_reported_with_positions(void **state)
+{
+	struct config cfg;
+
+	(void)state;
+#define B FIX "auth_modules_bad.yaml:"
+	expect_load(
+		&cfg, FIX "auth_modules_bad.yaml", -1,
+		B
+		"2:16: error: 'max_targets' must be "
+		"between 1 and 4096, not 0\n" B
+		"5:11: error: auth module 'nopass': invalid type 'userpas' "
+		"(did you mean 'userpass'?)\n" B
+		"6:15: error: auth module 'nopass': missing 'username'\n" B
+		"6:16: error: auth module 'nopass': unknown key 'user'\n" B
+		"9:39: error: auth module 'both': give only one of "
+		"'password_file', 'password_env' and 'password'\n" B
+		"9:39: warning: auth module 'both': a password in the config "
+		"file can be read by anyone who can read the file; use "
+		"password_file instead\n" B
+		"10:15: error: auth module 'both': option 'host' cannot be set "
+		"by an auth module\n" B
+		"11:3: error: auth module 'bad name': invalid auth module name "
+		"(letters, digits, '_', '.' and '-')\n" B
+		"13:43: error: auth module 'bad name': 'password_env' must "
+		"name "
+		"an environment variable\n" B
+		"15:5: error: auth module 'notype': missing 'type' "
+		"(userpass)\n" B
+		"15:5: error: auth module 'notype': missing 'userpass'\n" B
+		"15:14: error: auth module 'notype': 'options' must be a "
+		"mapping, not a list\n");
+#undef B
+	assert_int_equal(cfg.nauth_modules, 0);
+	assert_null(cfg.auth_modules);
+}
+
 static void secrets_are_read_trimmed(void **state)
 {
 	struct err e = ERR_INIT;
@@ -529,6 +615,9 @@ int main(void)
 		cmocka_unit_test(truncated_configs_never_crash),
 		cmocka_unit_test(durations_take_units_and_reject_the_rest),
 		cmocka_unit_test(secrets_are_read_trimmed),
+		cmocka_unit_test(auth_modules_and_probe_rules_load),
+		cmocka_unit_test(
+			auth_module_problems_are_reported_with_positions),
 		cmocka_unit_test_setup(
 			env_with_nothing_set_leaves_libpq_defaults, env_setup),
 		cmocka_unit_test_setup(

@@ -1,0 +1,304 @@
+"""The web config (TLS with client certificates, bcrypt basic auth, reload),
+request limits, and secrets that never show in pages or logs, against a
+real PostgreSQL 15."""
+
+import signal
+import socket
+import ssl
+import subprocess
+import time
+import warnings
+
+import pytest
+import requests
+
+import pgfix
+from pgfix import REPO
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", DeprecationWarning)
+    import crypt  # libxcrypt's bcrypt, as pgpulse verifies it
+
+QUERIES = REPO / "queries"
+ENV = {"MONITOR_PW": pgfix.MONITOR_PASSWORD}
+WEB_PASSWORD = "web-secret-pw-7731"
+PROBE_PASSWORD_FILE_TEXT = pgfix.MONITOR_PASSWORD
+
+
+def config(pg, extra=""):
+    return ("targets:\n"
+            "  - name: main\n"
+            f"    url: {pg.dsn(password=None)}\n"
+            "    password_env: MONITOR_PW\n"
+            f"queries: [{QUERIES}/server.yaml]\n" + extra)
+
+
+def openssl(*args, cwd):
+    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory):
+    """A test CA, a server certificate for 127.0.0.1 and a client
+    certificate it signed, and a client certificate of another CA."""
+    if subprocess.run(["which", "openssl"], capture_output=True).returncode:
+        pytest.skip("openssl is not installed")
+    d = tmp_path_factory.mktemp("pki")
+    for ca in ("ca", "rogue-ca"):
+        openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                "-nodes", "-keyout", f"{ca}.key", "-out", f"{ca}.crt", "-days", "2",
+                "-subj", f"/CN=pgpulse test {ca}", cwd=d)
+
+    def leaf(name, ca, subj, ext):
+        (d / f"{name}.ext").write_text(ext)
+        openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                "-keyout", f"{name}.key", "-out", f"{name}.csr", "-subj", subj, cwd=d)
+        openssl("x509", "-req", "-in", f"{name}.csr", "-CA", f"{ca}.crt", "-CAkey",
+                f"{ca}.key", "-CAcreateserial", "-out", f"{name}.crt", "-days", "2",
+                "-extfile", f"{name}.ext", cwd=d)
+
+    leaf("server", "ca", "/CN=127.0.0.1",
+         "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n")
+    leaf("client", "ca", "/CN=prometheus", "extendedKeyUsage=clientAuth\n")
+    leaf("rogue", "rogue-ca", "/CN=intruder", "extendedKeyUsage=clientAuth\n")
+    return d
+
+
+def bcrypt(password, prefix="$2b$"):
+    h = crypt.crypt(password, crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=1 << 6))
+    assert h.startswith("$2b$"), h
+    return prefix + h[4:]
+
+
+def start_tls(pgpulse, pg, web, *args):
+    port = pgfix.free_port()
+    wc = pgpulse.write(f"web-{port}.yml", web)
+    p = pgpulse("--web.config.file", str(wc), *args, config=config(pg), env=ENV,
+                port=port, wait=False)
+    deadline = time.monotonic() + 20
+    while not pgfix.port_open("127.0.0.1", port):
+        assert p.running and time.monotonic() < deadline, p.describe()
+        time.sleep(0.05)
+    p.url = f"https://127.0.0.1:{port}"
+    return p, wc
+
+
+# --- TLS ----------------------------------------------------------------------
+
+def test_tls_with_client_certificates(pg, pgpulse, pki):
+    web = (f"tls_server_config:\n"
+           f"  cert_file: {pki}/server.crt\n"
+           f"  key_file: {pki}/server.key\n"
+           f"  client_ca_file: {pki}/ca.crt\n"
+           f"  client_auth_type: RequireAndVerifyClientCert\n")
+    p, _ = start_tls(pgpulse, pg, web)
+    ca = str(pki / "ca.crt")
+    good = (str(pki / "client.crt"), str(pki / "client.key"))
+    r = requests.get(p.url + "/metrics", verify=ca, cert=good, timeout=30)
+    assert r.status_code == 200
+    assert pgfix.Page(r.text).sample("pg_up", target="main") == 1
+    # no certificate, or one of another CA: refused
+    assert requests.get(p.url + "/metrics", verify=ca, timeout=30).status_code == 403
+    rogue = (str(pki / "rogue.crt"), str(pki / "rogue.key"))
+    r = requests.get(p.url + "/metrics", verify=ca, cert=rogue, timeout=30)
+    assert r.status_code == 403
+    # the server's certificate is the test CA's
+    with pytest.raises(requests.exceptions.SSLError):
+        requests.get(p.url + "/healthz", verify=str(pki / "rogue-ca.crt"), cert=good, timeout=10)
+    # plain HTTP gets nothing
+    with pytest.raises(requests.exceptions.RequestException):
+        requests.get(p.url.replace("https", "http") + "/healthz", timeout=5)
+    # no path of the web config in the logs
+    assert str(pki) not in p.log_text()
+
+
+def test_tls_min_version_refuses_older_clients(pg, pgpulse, pki):
+    web = (f"tls_server_config:\n"
+           f"  cert_file: {pki}/server.crt\n"
+           f"  key_file: {pki}/server.key\n"
+           f"  min_version: TLS13\n")
+    p, _ = start_tls(pgpulse, pg, web)
+    port = int(p.url.rsplit(":", 1)[1])
+
+    def handshake(maxv):
+        ctx = ssl.create_default_context(cafile=str(pki / "ca.crt"))
+        ctx.maximum_version = maxv
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+            with ctx.wrap_socket(s, server_hostname="127.0.0.1") as t:
+                return t.version()
+
+    assert handshake(ssl.TLSVersion.TLSv1_3) == "TLSv1.3"
+    with pytest.raises(ssl.SSLError):
+        handshake(ssl.TLSVersion.TLSv1_2)
+
+
+# --- basic auth -------------------------------------------------------------
+
+def users_yaml(**users):
+    return "basic_auth_users:\n" + "".join(f"  {u}: '{h}'\n" for u, h in users.items())
+
+
+def test_basic_auth_on_every_route_but_healthz_and_reloaded_with_the_config(pg, pgpulse):
+    web = pgpulse.write("web-auth.yml", users_yaml(prom=bcrypt(WEB_PASSWORD),
+                                                   other=bcrypt("other-pw", "$2y$")))
+    p = pgpulse("--web.config.file", str(web), "--web.enable-lifecycle", config=config(pg),
+                env=ENV)
+    for path in ("/metrics", "/probe?target=main", "/readyz", "/", "/nosuch"):
+        r = p.get(path)
+        assert r.status_code == 401, path
+        assert r.headers["WWW-Authenticate"].startswith('Basic realm="pgpulse"')
+        assert p.get(path, auth=("prom", "wrong")).status_code == 401
+        assert p.get(path, auth=("nobody", WEB_PASSWORD)).status_code == 401
+    assert requests.post(p.url + "/-/reload", timeout=30).status_code == 401
+    assert p.get("/healthz").status_code == 200
+    r = p.get("/metrics", auth=("prom", WEB_PASSWORD))
+    assert r.status_code == 200 and pgfix.Page(r.text).sample("pg_up", target="main") == 1
+    # $2y$ (htpasswd's) works as $2b$ does
+    assert p.get("/metrics", auth=("other", "other-pw")).status_code == 200
+    assert p.get("/metrics", auth=("other", WEB_PASSWORD)).status_code == 401
+
+    # a reload swaps the users
+    pgpulse.write("web-auth.yml", users_yaml(newer=bcrypt("newer-pw")))
+    p.reload()
+    assert wait_for(lambda: p.get("/metrics", auth=("newer", "newer-pw")).status_code == 200)
+    assert p.get("/metrics", auth=("prom", WEB_PASSWORD)).status_code == 401
+    # a broken web config on reload keeps the one that serves
+    pgpulse.write("web-auth.yml", "basic_auth_users:\n  x: not-a-hash\n")
+    r = requests.post(p.url + "/-/reload", auth=("newer", "newer-pw"), timeout=30)
+    assert r.status_code == 500
+    assert p.get("/metrics", auth=("newer", "newer-pw")).status_code == 200
+    assert "not a bcrypt hash" in p.log_text()
+    assert p.scrape(auth=("newer", "newer-pw")).sample(
+        "pgpulse_config_last_reload_successful") == 0
+
+
+def wait_for(predicate, timeout=10):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if predicate():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_a_bad_web_config_stops_the_start_with_its_position(pg, pgpulse):
+    web = pgpulse.write("web-bad.yml", "tls_server_config:\n  cert_file: /nonexistent/c.pem\n"
+                                       "  client_auth_type: RequireAndVerifyClientCrt\n"
+                                       "basic_auth_users:\n  u: plain\n")
+    p = pgpulse("--web.config.file", str(web), config=config(pg), env=ENV, wait=False)
+    assert p.wait() != 0
+    err = p.stderr_text()
+    assert f"{web}:2:3: error: 'cert_file' and 'key_file' are required" in err
+    assert f"{web}:2:14: error: cannot read 'cert_file'" in err
+    assert (f"{web}:3:21: error: invalid client_auth_type 'RequireAndVerifyClientCrt' "
+            "(did you mean 'RequireAndVerifyClientCert'?)") in err
+    assert f"{web}:5:6: error: user 'u': not a bcrypt hash" in err
+    assert "/nonexistent" not in err
+
+
+# --- request limits ---------------------------------------------------------
+
+def test_slow_idle_and_oversized_requests_are_cut_off(pg, pgpulse):
+    p = pgpulse("--web.read-timeout", "1s", "--web.max-connections", "4",
+                config=config(pg), env=ENV)
+    # headers and URL must fit the per-connection memory: an error status
+    # or the connection closed, and no page
+    for req in (b"GET /metrics?" + b"x" * 40000 + b" HTTP/1.1\r\nHost: x\r\n\r\n",
+                b"GET /metrics HTTP/1.1\r\nHost: x\r\nX-Big: " + b"y" * 40000 + b"\r\n\r\n"):
+        answer = raw(p.port, req)
+        assert answer == b"" or answer.split(b" ")[1] in (b"413", b"414", b"431"), answer[:80]
+    assert p.get("/healthz").status_code == 200
+    # a client that never finishes its request is disconnected
+    port = p.port
+    slow = [socket.create_connection(("127.0.0.1", port)) for _ in range(2)]
+    for s in slow:
+        s.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n")
+    # two per address (half of 4): a third is turned away meanwhile
+    third = socket.create_connection(("127.0.0.1", port))
+    third.settimeout(2)
+    third.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+    try:
+        assert third.recv(100) == b""
+    except ConnectionResetError:
+        pass
+    third.close()
+    start = time.monotonic()
+    for s in slow:
+        s.settimeout(5)
+        try:
+            assert s.recv(100) == b""
+        except ConnectionResetError:
+            pass
+        s.close()
+    assert time.monotonic() - start < 3
+    # and the slots are free again
+    assert wait_for(lambda: ok(p, "/healthz"), timeout=3)
+
+
+def ok(p, path):
+    try:
+        return p.get(path, timeout=2).status_code == 200
+    except requests.RequestException:
+        return False
+
+
+def raw(port, request):
+    """Send request bytes; the answer's first bytes, b"" if closed/reset."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        try:
+            s.sendall(request)
+            return s.recv(200)
+        except (ConnectionResetError, BrokenPipeError):
+            return b""
+
+
+# --- secrets ------------------------------------------------------------------
+
+def test_no_password_conninfo_or_key_path_in_pages_or_logs(pg, pgpulse, pki):
+    """Every route, failing and working connections, debug logs."""
+    pwfile = pgpulse.write("mod-pw", PROBE_PASSWORD_FILE_TEXT)
+    wrong = "wrong-secret-pw-4242"
+    wrongfile = pgpulse.write("wrong-pw", wrong)
+    web = pgpulse.write("web-secrets.yml", users_yaml(prom=bcrypt(WEB_PASSWORD)))
+    cfg = ("targets:\n"
+           "  - name: main\n"
+           f"    url: {pg.dsn(password=None)}\n"
+           "    password_env: MONITOR_PW\n"
+           "  - name: badpw\n"
+           f"    url: {pg.dsn(password=None)}\n"
+           f"    password_file: {wrongfile}\n"
+           "  - name: tls\n"
+           f"    host: 127.0.0.1\n    port: '{pg.port}'\n    user: monitor\n"
+           f"    sslmode: verify-full\n    sslrootcert: {pki}/ca.crt\n"
+           f"    sslcert: {pki}/client.crt\n    sslkey: {pki}/client.key\n"
+           f"queries: [{QUERIES}/server.yaml]\n"
+           f"probe: {{allow: ['127\\.0\\.0\\.1:{pg.port}']}}\n"
+           "auth_modules:\n"
+           "  m: {type: userpass, userpass: {username: monitor, "
+           f"password_file: {pwfile}}}}}\n")
+    p = pgpulse("--web.config.file", str(web), "--log.level", "debug",
+                "--web.enable-lifecycle", config=cfg, env=ENV)
+    auth = ("prom", WEB_PASSWORD)
+    texts = []
+    for path in ("/", "/metrics", "/readyz", "/healthz", "/probe?target=main",
+                 "/probe?target=badpw", "/probe?target=tls",
+                 f"/probe?target=127.0.0.1:{pg.port}&auth_module=m",
+                 f"/probe?target=host%3D127.0.0.1%20password%3D{wrong}",
+                 f"/probe?target={pg.dsn()}", "/nosuch"):
+        for a in (auth, None):
+            r = p.get(path, auth=a)
+            texts.append(r.text)
+    r = requests.post(p.url + "/-/reload", auth=auth, timeout=30)
+    texts.append(r.text)
+    page = pgfix.Page(texts[2])
+    assert page.sample("pg_up", target="main") == 1
+    assert page.sample("pg_up", target="badpw") == 0
+    assert page.sample("pg_up", target="tls") == 0
+    p.send_signal(signal.SIGHUP)
+    time.sleep(0.5)
+    p.stop()
+    everything = "\n".join(texts) + p.log_text() + pg.log_text()
+    assert "password authentication failed" in everything  # the bad target was tried
+    for secret in (pgfix.MONITOR_PASSWORD, wrong, WEB_PASSWORD, str(pki), str(wrongfile),
+                   str(pwfile), pgfix.SUPERUSER_PASSWORD):
+        assert secret not in "\n".join(texts) + p.log_text(), secret
