@@ -1223,8 +1223,24 @@ collect_once(struct target *t, const struct queryset *qs, double deadline)
 
 	pc = target_acquire(t, NULL, deadline, &e);
 	if (pc && target_refresh_facts(t, pc, deadline, &e) < 0) {
+		bool dead = PQstatus(pc->conn) == CONNECTION_BAD;
+
 		target_release(t, pc, true);
 		pc = NULL;
+		/*
+		 * A session kept from the last scrape dies with a server
+		 * restart in between: that says nothing of the server now,
+		 * so try one new session before calling the target down.
+		 */
+		if (dead) {
+			err_clear(&e);
+			pc = target_acquire(t, NULL, deadline, &e);
+			if (pc &&
+			    target_refresh_facts(t, pc, deadline, &e) < 0) {
+				target_release(t, pc, true);
+				pc = NULL;
+			}
+		}
 	}
 	up = pc != NULL;
 	if (report_changed(t, "up", up ? NULL : e.msg)) {

@@ -750,8 +750,19 @@ int target_refresh_facts(struct target *t, struct pgconn *pc, double deadline,
 	bool broken = false, warn = false;
 	PGresult *r;
 
-	if (t->cfg->kind == TARGET_PGBOUNCER)
+	if (t->cfg->kind == TARGET_PGBOUNCER) {
+		/* a query proves the kept session still works */
+		r = target_query(t, pc, "SHOW VERSION", 0, deadline, &broken,
+				 e);
+		if (!r)
+			return err_wrap(e, "reading the version");
+		PQclear(r);
+		pthread_mutex_lock(&t->lock);
+		facts_release(&t->facts);
+		t->facts.version = PQserverVersion(pc->conn);
+		pthread_mutex_unlock(&t->lock);
 		return 0;
+	}
 	r = target_query(t, pc, facts_sql, pc->timeout_ms, deadline, &broken,
 			 e);
 	if (!r)

@@ -374,10 +374,6 @@ def test_restart_gives_up_0_then_reconnects(pgbouncer_factory, pgpulse, promtool
     assert "target is down" in p.stderr_text()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "engine: a connection that died while pgbouncer restarted between two scrapes "
-    "fails the first collector (pgbouncer_up 0, 'connection lost') instead of being "
-    "replaced before it; the rest of the page is fresh. pg_up does the same."))
 def test_restart_between_scrapes_is_not_reported_as_down(pgbouncer_factory, pgpulse):
     bouncer = pgbouncer_factory()
     p = start(pgpulse, bouncer)

@@ -222,6 +222,16 @@ def test_down_server_gives_pg_up_0_and_reconnects(pg, pgpulse, promtool_check):
     assert "target is down" in p.stderr_text()
 
 
+def test_restart_between_scrapes_is_not_reported_as_down(pg, pgpulse):
+    p = pgpulse()
+    assert p.scrape().sample("pg_up") == 1
+    pg.restart()
+    page = p.scrape()
+    assert page.sample("pg_up") == 1
+    assert page.sample("pgpulse_scrape_success", collector="pg_stat_database") == 1
+    assert page.sample("pgpulse_connection_attempts_total") == 2
+
+
 def test_failing_collector_never_spoils_the_page(pg, pgpulse, promtool_check):
     q = pgpulse.write("bad.yaml", r"""
 collectors:
