@@ -516,7 +516,7 @@ static struct MHD_Daemon *start(unsigned flags, struct sockaddr_storage *ss,
 	OPT(MHD_OPTION_CONNECTION_TIMEOUT, o->read_timeout, NULL);
 	/* request line and headers must fit: 414 or 431 beyond */
 	OPT(MHD_OPTION_CONNECTION_MEMORY_LIMIT, 32768, NULL);
-	OPT(MHD_OPTION_THREAD_STACK_SIZE, 256 * 1024, NULL);
+	OPT(MHD_OPTION_THREAD_STACK_SIZE, 1024 * 1024, NULL);
 	OPT(MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL);
 	if (listen_web && listen_web->tls) {
 		webconfig_priorities(listen_web, prio, sizeof(prio));
