@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <pthread.h>
+#include <gnutls/abstract.h>
 #include <gnutls/gnutls.h>
 #include <microhttpd.h>
 #include <zlib.h>
@@ -36,6 +38,137 @@ struct request {
  * users come from the current snapshot instead, so a reload changes them.
  */
 static struct webconfig *listen_web;
+
+#define MAX_CHAIN 16
+
+/*
+ * The server's certificate chain and key, handed to GnuTLS at each
+ * handshake, so a reload can change them under a running listener.
+ * Replaced sets are kept (on 'older') until http_stop: a handshake may
+ * still use them.
+ */
+struct tls_keys {
+	gnutls_pcert_st certs[MAX_CHAIN];
+	unsigned ncerts;
+	gnutls_privkey_t key;
+	char *cert_pem, *key_pem; /* what they were made from */
+	struct tls_keys *older;
+};
+static pthread_mutex_t keys_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct tls_keys *keys;
+
+static void tls_keys_free(struct tls_keys *k)
+{
+	unsigned i;
+
+	while (k) {
+		struct tls_keys *older = k->older;
+
+		for (i = 0; i < k->ncerts; i++)
+			gnutls_pcert_deinit(&k->certs[i]);
+		if (k->key)
+			gnutls_privkey_deinit(k->key);
+		free(k->cert_pem);
+		if (k->key_pem)
+			memset(k->key_pem, 0, strlen(k->key_pem));
+		free(k->key_pem);
+		free(k);
+		k = older;
+	}
+}
+
+/* Parse the web config's chain and key; NULL when GnuTLS refuses them. */
+static struct tls_keys *tls_keys_new(const struct webconfig *w)
+{
+	struct tls_keys *k = xcalloc(1, sizeof(*k));
+	gnutls_datum_t cert = {(unsigned char *)w->cert_pem,
+			       (unsigned)strlen(w->cert_pem)};
+	gnutls_datum_t key = {(unsigned char *)w->key_pem,
+			      (unsigned)strlen(w->key_pem)};
+
+	k->ncerts = MAX_CHAIN;
+	if (gnutls_pcert_list_import_x509_raw(
+		    k->certs, &k->ncerts, &cert, GNUTLS_X509_FMT_PEM,
+		    GNUTLS_X509_CRT_LIST_FAIL_IF_UNSORTED) < 0) {
+		k->ncerts = 0;
+		goto fail;
+	}
+	if (gnutls_privkey_init(&k->key) < 0) {
+		k->key = NULL;
+		goto fail;
+	}
+	if (gnutls_privkey_import_x509_raw(k->key, &key, GNUTLS_X509_FMT_PEM,
+					   NULL, 0) < 0)
+		goto fail;
+	k->cert_pem = xstrdup(w->cert_pem);
+	k->key_pem = xstrdup(w->key_pem);
+	return k;
+fail:
+	tls_keys_free(k);
+	return NULL;
+}
+
+static int retrieve_cert(gnutls_session_t s, const gnutls_datum_t *req_ca_dn,
+			 int nreqs, const gnutls_pk_algorithm_t *algos,
+			 int nalgos, gnutls_pcert_st **pcert,
+			 unsigned int *pcert_length, gnutls_privkey_t *pkey)
+{
+	(void)s;
+	(void)req_ca_dn;
+	(void)nreqs;
+	(void)algos;
+	(void)nalgos;
+	pthread_mutex_lock(&keys_lock);
+	*pcert = keys->certs;
+	*pcert_length = keys->ncerts;
+	*pkey = keys->key;
+	pthread_mutex_unlock(&keys_lock);
+	return 0;
+}
+
+/*
+ * After a reload: take a new certificate or key at once; other TLS
+ * settings are the listener's and wait for a restart.
+ */
+static void on_reload(const struct runtime *rt)
+{
+	const struct webconfig *w = rt->web;
+	struct tls_keys *k;
+
+	if (!listen_web || !listen_web->tls) {
+		if (w && w->tls)
+			log_warn("TLS was off at start: it takes a restart to "
+				 "serve TLS",
+				 NULL);
+		return;
+	}
+	if (!w || !w->tls) {
+		log_warn("TLS is on until the next restart: the web config "
+			 "no longer has tls_server_config",
+			 NULL);
+		return;
+	}
+	if (!webconfig_same_tls(listen_web, w))
+		log_warn("the web config's client certificate or TLS version "
+			 "settings changed: they take effect at the next "
+			 "restart",
+			 NULL);
+	if (!strcmp(keys->cert_pem, w->cert_pem) &&
+	    !strcmp(keys->key_pem, w->key_pem))
+		return;
+	k = tls_keys_new(w);
+	if (!k) {
+		log_error("the new TLS certificate or key cannot be used; the "
+			  "previous ones keep serving",
+			  NULL);
+		return;
+	}
+	pthread_mutex_lock(&keys_lock);
+	k->older = keys;
+	keys = k;
+	pthread_mutex_unlock(&keys_lock);
+	log_info("TLS certificate and key replaced", NULL);
+}
 
 typedef enum MHD_Result (*route_fn)(struct request *r);
 
@@ -520,8 +653,7 @@ static struct MHD_Daemon *start(unsigned flags, struct sockaddr_storage *ss,
 	OPT(MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL);
 	if (listen_web && listen_web->tls) {
 		webconfig_priorities(listen_web, prio, sizeof(prio));
-		OPT(MHD_OPTION_HTTPS_MEM_CERT, 0, listen_web->cert_pem);
-		OPT(MHD_OPTION_HTTPS_MEM_KEY, 0, listen_web->key_pem);
+		OPT(MHD_OPTION_HTTPS_CERT_CALLBACK, 0, retrieve_cert);
 		OPT(MHD_OPTION_HTTPS_PRIORITIES, 0, prio);
 		if (listen_web->ca_pem &&
 		    listen_web->client_auth != CLIENT_AUTH_NONE)
@@ -557,10 +689,17 @@ struct MHD_Daemon *http_start(const struct cli *o, struct err *e)
 			err_set(e, "this libmicrohttpd has no TLS support");
 			goto fail;
 		}
-		if (listen_web->tls)
+		if (listen_web->tls) {
+			keys = tls_keys_new(listen_web);
+			if (!keys) {
+				err_set(e, "GnuTLS cannot use the certificate "
+					   "or key");
+				goto fail;
+			}
 			flags |= MHD_USE_TLS;
+		}
 	}
-	runtime_set_listener_web(listen_web);
+	runtime_on_reload(on_reload);
 	if (any)
 		flags |= MHD_USE_DUAL_STACK;
 	else if (ss.ss_family == AF_INET6)
@@ -585,7 +724,9 @@ struct MHD_Daemon *http_start(const struct cli *o, struct err *e)
 		"certificate or key)",
 		o->listen);
 fail:
-	runtime_set_listener_web(NULL);
+	runtime_on_reload(NULL);
+	tls_keys_free(keys);
+	keys = NULL;
 	webconfig_free(listen_web);
 	listen_web = NULL;
 	return NULL;
@@ -595,7 +736,9 @@ void http_stop(struct MHD_Daemon *d)
 {
 	if (d)
 		MHD_stop_daemon(d);
-	runtime_set_listener_web(NULL);
+	runtime_on_reload(NULL);
+	tls_keys_free(keys);
+	keys = NULL;
 	webconfig_free(listen_web);
 	listen_web = NULL;
 }

@@ -20,7 +20,7 @@ static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_mutex_t reload_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct runtime *current;
 static struct reload_stats stats = {.last_ok = true};
-static const struct webconfig *listener_web;
+static void (*reload_hook)(const struct runtime *rt);
 
 /*
  * An ad-hoc /probe target: its own target_config (which the target points
@@ -243,15 +243,9 @@ int runtime_reload(const struct cli *o)
 	}
 	pthread_mutex_unlock(&lock);
 	if (rt) {
-		if (listener_web != NULL || rt->web != NULL) {
-			if (!webconfig_same_tls(listener_web, rt->web))
-				log_warn("the web config's TLS settings "
-					 "changed: they take effect at the "
-					 "next restart; basic auth users "
-					 "changed now",
-					 NULL);
-		}
 		runtime_install(rt);
+		if (reload_hook)
+			reload_hook(rt);
 		log_info("configuration reloaded", NULL);
 	} else {
 		log_error("reload failed; the previous configuration keeps "
@@ -281,9 +275,11 @@ struct target *runtime_target(const struct runtime *rt, const char *name)
 	return NULL;
 }
 
-void runtime_set_listener_web(const struct webconfig *w)
+void runtime_on_reload(void (*fn)(const struct runtime *rt))
 {
-	listener_web = w;
+	pthread_mutex_lock(&reload_lock);
+	reload_hook = fn;
+	pthread_mutex_unlock(&reload_lock);
 }
 
 /*

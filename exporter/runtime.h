@@ -97,11 +97,10 @@ enum probe_result runtime_probe(struct runtime *rt, const char *spec,
 void runtime_probe_put(struct runtime *rt, struct target *t);
 
 /*
- * The web config the listener was started with (TLS cannot change without
- * a restart): a reload that changes the TLS settings says so in the log.
- * Not owned; set by the HTTP server.
+ * Call 'fn' with each snapshot a reload installs (while reloads are held
+ * off), so the HTTP server can take new certificates. NULL: none.
  */
-void runtime_set_listener_web(const struct webconfig *w);
+void runtime_on_reload(void (*fn)(const struct runtime *rt));
 
 /* The default query directory: the installed one, or the source tree's. */
 const char *runtime_default_queries(void);

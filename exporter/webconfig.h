@@ -47,8 +47,9 @@ struct webconfig {
 
 /*
  * Load 'path' into a new webconfig. Every problem goes to 'd' with its
- * position; the certificate files are read now (a message names a file
- * only by its key, e.g. "cannot read 'key_file'", never its path). Returns
+ * position; the certificate files are read now and the key checked against
+ * the certificate (a message names a file only by its key, e.g. "cannot
+ * read 'key_file'", never its path). Returns
  * NULL when any problem is an error.
  */
 struct webconfig *webconfig_load(const char *path, struct diags *d);
@@ -65,7 +66,10 @@ bool webconfig_check(struct webconfig *w, const char *user, const char *pass);
 /* Whether basic auth is on. */
 bool webconfig_has_users(const struct webconfig *w);
 
-/* Whether 'a' and 'b' have the same TLS settings and certificates. */
+/*
+ * Whether 'a' and 'b' have the same TLS settings other than the server's
+ * certificate and key (those a running listener can change).
+ */
 bool webconfig_same_tls(const struct webconfig *a, const struct webconfig *b);
 
 /*

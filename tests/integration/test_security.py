@@ -57,8 +57,9 @@ def pki(tmp_path_factory):
                 f"{ca}.key", "-CAcreateserial", "-out", f"{name}.crt", "-days", "2",
                 "-extfile", f"{name}.ext", cwd=d)
 
-    leaf("server", "ca", "/CN=127.0.0.1",
-         "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n")
+    for name in ("server", "server2"):
+        leaf(name, "ca", "/CN=127.0.0.1",
+             "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n")
     leaf("client", "ca", "/CN=prometheus", "extendedKeyUsage=clientAuth\n")
     leaf("rogue", "rogue-ca", "/CN=intruder", "extendedKeyUsage=clientAuth\n")
     return d
@@ -130,6 +131,40 @@ def test_tls_min_version_refuses_older_clients(pg, pgpulse, pki):
     assert handshake(ssl.TLSVersion.TLSv1_3) == "TLSv1.3"
     with pytest.raises(ssl.SSLError):
         handshake(ssl.TLSVersion.TLSv1_2)
+
+
+def served_cert(port, ca):
+    ctx = ssl.create_default_context(cafile=ca)
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        with ctx.wrap_socket(s, server_hostname="127.0.0.1") as t:
+            return t.getpeercert(binary_form=True)
+
+
+def der(path):
+    return ssl.PEM_cert_to_DER_cert(path.read_text())
+
+
+def test_reload_replaces_the_certificate_without_a_restart(pg, pgpulse, pki):
+    web = (f"tls_server_config:\n  cert_file: {pki}/server.crt\n"
+           f"  key_file: {pki}/server.key\n")
+    p, wc = start_tls(pgpulse, pg, web, "--web.enable-lifecycle")
+    port, ca = int(p.url.rsplit(":", 1)[1]), str(pki / "ca.crt")
+    assert served_cert(port, ca) == der(pki / "server.crt")
+    # a key that is not the certificate's: rejected, the old pair serves
+    pgpulse.write(wc.name, f"tls_server_config:\n  cert_file: {pki}/server2.crt\n"
+                           f"  key_file: {pki}/server.key\n")
+    r = requests.post(p.url + "/-/reload", verify=ca, timeout=30)
+    assert r.status_code == 500
+    assert "'cert_file' and 'key_file' are not a usable pair" in p.log_text()
+    assert served_cert(port, ca) == der(pki / "server.crt")
+    pgpulse.write(wc.name, f"tls_server_config:\n  cert_file: {pki}/server2.crt\n"
+                           f"  key_file: {pki}/server2.key\n")
+    pid = p.pid
+    r = requests.post(p.url + "/-/reload", verify=ca, timeout=30)
+    assert r.status_code == 200
+    assert served_cert(port, ca) == der(pki / "server2.crt")
+    assert p.pid == pid and p.running
+    assert requests.get(p.url + "/metrics", verify=ca, timeout=30).status_code == 200
 
 
 # --- basic auth -------------------------------------------------------------
