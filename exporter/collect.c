@@ -357,8 +357,8 @@ static int transform_value(const struct metricdef *md, const char *path,
 
 /* The numeric value of row 'row' for metric 'md'; 1: no sample. */
 static int row_value(const struct metricdef *md, const PGresult *res, int row,
-		     int col, const struct rowopts *o, double *v, struct err *e,
-		     struct err *warn)
+		     int col, int addcol, const struct rowopts *o, double *v,
+		     struct err *e, struct err *warn)
 {
 	const char *text;
 	size_t k;
@@ -393,6 +393,18 @@ static int row_value(const struct metricdef *md, const PGresult *res, int row,
 		return -1;
 	}
 	*v *= md->scale;
+	if (addcol >= 0 && !PQgetisnull(res, row, addcol)) {
+		double more;
+
+		text = PQgetvalue(res, row, addcol);
+		if (collect_parse_value(text, PQftype(res, addcol), &more) <
+		    0) {
+			err_set(e, "column '%s': '%.40s' is not a number",
+				md->add_column, text);
+			return -1;
+		}
+		*v += more * md->add_scale;
+	}
 	return 0;
 }
 
@@ -513,6 +525,7 @@ int collect_rows_ex(const struct collector *c, const PGresult *res,
 {
 	size_t nm = c->nmetrics, i, nlabels = 0, series = 0;
 	int *cols = xcalloc(nm ? nm : 1, sizeof(*cols));
+	int *addcols = xcalloc(nm ? nm : 1, sizeof(*addcols));
 	struct family **fams = xcalloc(nm ? nm : 1, sizeof(*fams));
 	struct label *labels = xcalloc(nm + 2, sizeof(*labels));
 	double *other = xcalloc(nm ? nm : 1, sizeof(*other));
@@ -523,6 +536,8 @@ int collect_rows_ex(const struct collector *c, const PGresult *res,
 		const struct metricdef *md = &c->metrics[i];
 
 		cols[i] = metric_column(res, md);
+		addcols[i] =
+			md->add_column ? find_column(res, md->add_column) : -1;
 		if (cols[i] < 0 && md->usage != USAGE_DISCARD &&
 		    !md->has_const_value && !md->optional)
 			err_set(e, "column '%s' is declared but not returned",
@@ -569,7 +584,8 @@ int collect_rows_ex(const struct collector *c, const PGresult *res,
 					series++;
 				continue;
 			}
-			if (row_value(md, res, row, cols[i], o, &v, e, warn))
+			if (row_value(md, res, row, cols[i], addcols[i], o, &v,
+				      e, warn))
 				continue;
 			if (!kept) {
 				other[i] += v;
@@ -614,10 +630,52 @@ int collect_rows_ex(const struct collector *c, const PGresult *res,
 	}
 	free(keep);
 	free(other);
+	free(addcols);
 	free(cols);
 	free(fams);
 	free(labels);
 	return err_isset(e) ? -1 : 0;
+}
+
+PGresult *collect_pivot(const struct collector *c, const PGresult *res,
+			struct err *e)
+{
+	int kc, vc, i, n = PQntuples(res);
+	PGresAttDesc *attrs;
+	PGresult *out;
+
+	if (!c->pivot_key)
+		return NULL;
+	kc = find_column(res, c->pivot_key);
+	vc = find_column(res, c->pivot_value);
+	if (kc < 0 || vc < 0) {
+		err_set(e, "pivot: columns '%s' and '%s' must be returned",
+			c->pivot_key, c->pivot_value);
+		return NULL;
+	}
+	out = PQmakeEmptyPGresult(NULL, PGRES_TUPLES_OK);
+	attrs = xcalloc((size_t)n + 1, sizeof(*attrs));
+	for (i = 0; i < n; i++) {
+		attrs[i].name = PQgetvalue(res, i, kc);
+		attrs[i].typid =
+			25; /* text, converted as text holding a number */
+		attrs[i].typlen = -1;
+		attrs[i].atttypmod = -1;
+	}
+	if (!out || !PQsetResultAttrs(out, n, attrs)) {
+		free(attrs);
+		PQclear(out);
+		err_set(e, "pivot: out of memory");
+		return NULL;
+	}
+	free(attrs);
+	for (i = 0; i < n; i++) {
+		bool null = PQgetisnull(res, i, vc);
+
+		PQsetvalue(out, 0, i, null ? NULL : PQgetvalue(res, i, vc),
+			   null ? -1 : PQgetlength(res, i, vc));
+	}
+	return out;
 }
 
 int collect_rows(const struct collector *c, const PGresult *res,
@@ -904,6 +962,7 @@ static void run_collector(struct ctx *x, size_t i, const struct variant *v,
 	struct err e = ERR_INIT, warn = ERR_INIT;
 	struct rowopts opts = {0};
 	struct mset *frag = NULL;
+	PGresult *pivoted;
 	char *wkey;
 	PGresult *res = NULL;
 	char *key, *sql = NULL;
@@ -925,6 +984,11 @@ static void run_collector(struct ctx *x, size_t i, const struct variant *v,
 	res = target_query(t, pc, sql, ms, x->deadline, broken, &e);
 	if (!res)
 		goto fail;
+	pivoted = collect_pivot(c, res, &e);
+	if (pivoted) {
+		PQclear(res);
+		res = pivoted;
+	}
 	frag = mset_new();
 	opts.datadir = t->cfg->data_directory ? t->cfg->data_directory
 					      : t->facts.data_directory;

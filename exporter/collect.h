@@ -60,6 +60,14 @@ int collect_rows(const struct collector *c, const PGresult *res,
 		 size_t *dropped, struct err *e);
 
 /*
+ * For a collector with "pivot": one row whose columns are the values of
+ * the key column and whose cells are those of the value column (text). A
+ * new result (PQclear it), or NULL when 'c' has no pivot or 'e' was set.
+ */
+PGresult *collect_pivot(const struct collector *c, const PGresult *res,
+			struct err *e);
+
+/*
  * What a collection adds to collect_rows: the target's data directory (for
  * path transforms), the sticky keys of a top selection (key -> expiry, a
  * malloc'ed double), the clock, and the config (for {{param}} overrides).

@@ -1051,8 +1051,12 @@ static bool run_one(struct run *x, struct outcome *oc, struct target *t,
 						    : t->facts.data_directory;
 		ro.now = clock_now();
 		ro.cfg = t->gcfg;
-		collect_rows_ex(c, r, c->scope == SCOPE_DATABASE ? db : NULL,
+		PGresult *pv = collect_pivot(c, r, &e);
+
+		collect_rows_ex(c, pv ? pv : r,
+				c->scope == SCOPE_DATABASE ? db : NULL,
 				SIZE_MAX, &ro, oc->m, &dropped, &e, &warn);
+		PQclear(pv);
 		if (err_isset(&warn))
 			report(x, oc->row, c, t, DIAG_WARNING, v->pos, "%s",
 			       warn.msg);

@@ -75,6 +75,7 @@ enum ckey {
 	C_VARIANTS,
 	C_METRICS,
 	C_TOP,
+	C_PIVOT,
 	C_NKEYS
 };
 static const char *const collector_keys[C_NKEYS] = {
@@ -94,6 +95,7 @@ static const char *const collector_keys[C_NKEYS] = {
 	[C_VARIANTS] = "variants",
 	[C_METRICS] = "metrics",
 	[C_TOP] = "top",
+	[C_PIVOT] = "pivot",
 };
 
 enum vkey { V_MIN_VERSION, V_MAX_VERSION, V_SQL, V_NKEYS };
@@ -115,6 +117,7 @@ enum mkey {
 	M_OPTIONAL,
 	M_ALT_COLUMNS,
 	M_TRANSFORM,
+	M_ADD,
 	M_NKEYS
 };
 static const char *const metric_keys[M_NKEYS] = {
@@ -123,7 +126,7 @@ static const char *const metric_keys[M_NKEYS] = {
 	[M_MAPPING] = "mapping",     [M_NULL_VALUE] = "null_value",
 	[M_VALUE] = "value",	     [M_ERROR_VALUE] = "error_value",
 	[M_OPTIONAL] = "optional",   [M_ALT_COLUMNS] = "alt_columns",
-	[M_TRANSFORM] = "transform",
+	[M_TRANSFORM] = "transform", [M_ADD] = "add",
 };
 
 #define U(x)	 (1u << (x))
@@ -137,11 +140,12 @@ static const unsigned metric_key_usages[M_NKEYS] = {
 	[M_SCALE] = U_NUMBER,
 	[M_MAPPING] = U(USAGE_GAUGE),
 	[M_NULL_VALUE] = U_NUMBER,
-	[M_VALUE] = U_NUMBER,
+	[M_VALUE] = U_NUMBER | U(USAGE_INFO),
 	[M_ERROR_VALUE] = U_NUMBER,
 	[M_OPTIONAL] = ~0u,
 	[M_ALT_COLUMNS] = ~0u,
 	[M_TRANSFORM] = U(USAGE_GAUGE),
+	[M_ADD] = U_NUMBER,
 };
 
 static const char *const transform_names[] = {
@@ -271,6 +275,7 @@ static void metricdef_clear(struct metricdef *m)
 	ydoc_strv_free(m->map_keys, m->nmap);
 	free(m->map_vals);
 	ydoc_strv_free(m->alt_columns, m->nalt);
+	free(m->add_column);
 	memset(m, 0, sizeof(*m));
 }
 
@@ -297,6 +302,8 @@ static void collector_clear(struct collector *c)
 	free(c->top.by);
 	free(c->top.key);
 	free(c->top.n_param);
+	free(c->pivot_key);
+	free(c->pivot_value);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -640,6 +647,58 @@ static char *make_help(const struct collector *c, const char *given,
 	return out;
 }
 
+enum akey { A_COLUMN, A_SCALE, A_NKEYS };
+static const char *const add_keys[A_NKEYS] = {
+	[A_COLUMN] = "column",
+	[A_SCALE] = "scale",
+};
+
+/* "add: {column: C, scale: S}" */
+static void parse_add(struct loader *l, struct metricdef *m, yaml_node_t *n)
+{
+	struct ydoc *y = &l->y;
+	yaml_node_t *v[A_NKEYS];
+
+	if (ydoc_fields(y, n, "add", add_keys, A_NKEYS, v, DIAG_ERROR) < 0)
+		return;
+	if (!v[A_COLUMN]) {
+		ydoc_error(y, n, "missing 'column' in 'add'");
+		return;
+	}
+	if (ydoc_str(y, v[A_COLUMN], "column", &m->add_column) < 0)
+		return;
+	m->add_scale = 1;
+	if (v[A_SCALE] &&
+	    ydoc_double(y, v[A_SCALE], "scale", &m->add_scale) == 0 &&
+	    !isfinite(m->add_scale))
+		ydoc_error(y, v[A_SCALE], "'scale' must be a finite number");
+}
+
+enum pvkey { PV_KEY, PV_VALUE, PV_NKEYS };
+static const char *const pivot_keys[PV_NKEYS] = {
+	[PV_KEY] = "key",
+	[PV_VALUE] = "value",
+};
+
+/* "pivot: {key: K, value: V}" */
+static void parse_pivot(struct loader *l, struct collector *c, yaml_node_t *n)
+{
+	struct ydoc *y = &l->y;
+	yaml_node_t *v[PV_NKEYS];
+	size_t k;
+
+	if (ydoc_fields(y, n, "pivot", pivot_keys, PV_NKEYS, v, DIAG_ERROR) < 0)
+		return;
+	for (k = 0; k < PV_NKEYS; k++)
+		if (!v[k])
+			ydoc_error(y, n, "missing '%s' in 'pivot'",
+				   pivot_keys[k]);
+	if (v[PV_KEY])
+		(void)!ydoc_str(y, v[PV_KEY], "key", &c->pivot_key);
+	if (v[PV_VALUE])
+		(void)!ydoc_str(y, v[PV_VALUE], "value", &c->pivot_value);
+}
+
 /*
  * "transform:": the column holds a path and the value is measured on disk,
  * so what turns text into a number otherwise has no effect.
@@ -741,6 +800,8 @@ static void parse_metric(struct loader *l, struct collector *c,
 	if (v[M_ERROR_VALUE] && ydoc_double(y, v[M_ERROR_VALUE], "error_value",
 					    &m->error_value) == 0)
 		m->has_error_value = true;
+	if (v[M_ADD])
+		parse_add(l, m, v[M_ADD]);
 	if (v[M_VALUE]) {
 		static const enum mkey moot[] = {M_SCALE, M_MAPPING,
 						 M_NULL_VALUE};
@@ -1154,6 +1215,8 @@ static void parse_collector(struct loader *l, const struct ypair *p,
 	check_columns(l, c, p->knode);
 	if (v[C_TOP])
 		parse_top(l, c, v[C_TOP], used);
+	if (v[C_PIVOT])
+		parse_pivot(l, c, v[C_PIVOT]);
 	for (i = 0; i < c->nparams; i++)
 		if (!used[i])
 			ydoc_warning(y, l->param_nodes[i],

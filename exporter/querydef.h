@@ -64,6 +64,12 @@ struct metricdef {
 	size_t nalt;
 	/* "transform: disk_usage|fs_size|fs_free|fs_avail" */
 	enum value_transform transform;
+	/*
+	 * "add: {column: C, scale: S}": the value plus C * S (pgbouncer's
+	 * maxwait in seconds and maxwait_us in microseconds make one value)
+	 */
+	char *add_column;
+	double add_scale;
 	struct srcpos pos;
 };
 
@@ -125,6 +131,11 @@ struct collector {
 	size_t nmetrics;
 	size_t max_series; /* 0: the config's default */
 	struct topdef top;
+	/*
+	 * "pivot: {key: K, value: V}": the rows' K values become the columns
+	 * of one row holding their V values (SHOW CONFIG's key/value rows)
+	 */
+	char *pivot_key, *pivot_value;
 	bool compat; /* read from postgres_exporter's format */
 };
 

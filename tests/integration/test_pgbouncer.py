@@ -133,7 +133,11 @@ def check_pools(before, page, after):
     for (db, user), row in before.items():
         for col, name in POOL_METRICS.items():
             got = page.sample(name, database=db, user=user)
-            between(got, row[col], after[(db, user)][col], f"{name}{{{db}/{user}}}")
+            lo, hi = row[col], after[(db, user)][col]
+            if col == "maxwait":  # with its microsecond part
+                lo += row["maxwait_us"] / 1e6
+                hi += after[(db, user)]["maxwait_us"] / 1e6
+            between(got, lo, hi, f"{name}{{{db}/{user}}}")
     pages_pools = {(s.labels["database"], s.labels["user"])
                    for s in page.samples("pgbouncer_pools_client_active_connections")}
     assert pages_pools == set(before), pages_pools
@@ -550,6 +554,15 @@ RESULTS_125 = {
         ("app", 41, 1000, 3000, 123456, 654321, 2500000, 1500000, 750000, 17, 11, 29,
          1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11)]),
     "SHOW LISTS": (cols("list:t items:i"), [(name, i + 1) for i, name in enumerate(LISTS)]),
+    "SHOW CONFIG": (cols("key:t value:t default:t changeable:t"), [
+        ("max_client_conn", "300", "100", "yes"),
+        ("default_pool_size", "20", "20", "yes"),
+        ("min_pool_size", "3", "0", "yes"),
+        ("reserve_pool_size", "5", "0", "yes"),
+        ("max_db_connections", "0", "0", "yes"),
+        ("max_user_connections", "40", "0", "yes"),
+        ("pool_mode", "transaction", "session", "yes"),
+        ("listen_addr", "127.0.0.1", "", "no")]),
 }
 
 # pgbouncer 1.17: one cl_cancel_req column, no server cancel states
@@ -607,7 +620,7 @@ def check_common(page):
                        ("pgbouncer_pools_server_used_connections", 2),
                        ("pgbouncer_pools_server_testing_connections", 1),
                        ("pgbouncer_pools_server_login_connections", 1),
-                       ("pgbouncer_pools_client_maxwait_seconds", 12)]:
+                       ("pgbouncer_pools_client_maxwait_seconds", 12.345678)]:
         assert page.sample(name, **pool) == want, name
     entry = dict(name="app", host="db1", port="5432", database="appdb")
     for name, want in [("pgbouncer_databases_pool_size", 20),
@@ -653,6 +666,10 @@ def test_pgbouncer_1_25_columns(fake_console, pgpulse, promtool_check):
     assert {s.labels["list"]: s.value for s in page.samples("pgbouncer_lists_items")} == \
         {name: i + 1 for i, name in enumerate(LISTS)}
     assert page.samples("pgbouncer_version_info")[0].labels["version"] == "PgBouncer 1.25.0"
+    for name, want in [("max_client_connections", 300), ("default_pool_size", 20),
+                       ("min_pool_size", 3), ("reserve_pool_size", 5),
+                       ("max_db_connections", 0), ("max_user_connections", 40)]:
+        assert page.sample(f"pgbouncer_config_{name}") == want, name
     # simple protocol, one SHOW per query, nothing else
     assert set(console_.queries) == set(RESULTS_125), console_.queries
 
@@ -666,3 +683,19 @@ def test_pgbouncer_1_17_columns(fake_console, pgpulse):
                  "pgbouncer_databases_max_client_connections",
                  "pgbouncer_stats_server_assignments_total", "pgbouncer_stats_binds_total"):
         assert not page.has(name), name
+
+
+def test_config_limits_match_show_config(pgbouncer, pgpulse, console):
+    p = start(pgpulse, pgbouncer)
+    page = p.scrape()
+    with pgbouncer.connect() as c:
+        conf = {k: v for k, v, *_ in c.execute("SHOW CONFIG").fetchall()}
+    for key, name in [("max_client_conn", "max_client_connections"),
+                      ("default_pool_size", "default_pool_size"),
+                      ("min_pool_size", "min_pool_size"),
+                      ("reserve_pool_size", "reserve_pool_size"),
+                      ("max_db_connections", "max_db_connections"),
+                      ("max_user_connections", "max_user_connections")]:
+        assert page.sample(f"pgbouncer_config_{name}") == float(conf[key]), key
+    assert page.sample("pgbouncer_config_default_pool_size") == 2
+    assert page.sample("pgpulse_scrape_success", collector="pgbouncer_config") == 1
