@@ -927,6 +927,58 @@ static int timeout_ms(const struct ctx *x, const struct collector *c)
 }
 
 /*
+ * Columns the result has but the collector does not list are ignored, and
+ * said once in the log (a typo in 'metrics', or a query that grew), so
+ * nothing is guessed and nothing goes unnoticed.
+ */
+static void note_undeclared(struct target *t, const struct collector *c,
+			    const PGresult *res)
+{
+	struct sb list = SB_INIT(512);
+	char *key;
+	int i, j;
+
+	for (i = 0; i < PQnfields(res); i++) {
+		const char *name = PQfname(res, i);
+		bool known = c->pivot_key != NULL ||
+			     (c->top.by && !strcmp(name, c->top.by));
+
+		for (j = 0; !known && (size_t)j < c->nmetrics; j++) {
+			const struct metricdef *md = &c->metrics[j];
+			size_t k;
+
+			known = !strcmp(md->column, name) ||
+				(md->add_column &&
+				 !strcmp(md->add_column, name));
+			for (k = 0; !known && k < md->nalt; k++)
+				known = !strcmp(md->alt_columns[k], name);
+			if (!known && md->usage == USAGE_HISTOGRAM) {
+				size_t n = strlen(md->column);
+
+				known = !strncmp(name, md->column, n) &&
+					(!strcmp(name + n, "_bucket") ||
+					 !strcmp(name + n, "_sum") ||
+					 !strcmp(name + n, "_count"));
+			}
+		}
+		if (!known)
+			sb_addf(&list, "%s%s", list.len ? ", " : "", name);
+	}
+	if (!list.len) {
+		sb_release(&list);
+		return;
+	}
+	key = xasprintf("undeclared%c%s", KEY_SEP, c->name);
+	if (report_changed(t, key, sb_str(&list)))
+		log_info("columns returned but not listed in metrics are "
+			 "ignored",
+			 "target", t->name, "collector", c->name, "columns",
+			 sb_str(&list), NULL);
+	free(key);
+	sb_release(&list);
+}
+
+/*
  * Serve collector 'i' in database 'db' (NULL: the main one) from its ttl
  * cache when the result there is fresh. Returns true when it did.
  */
@@ -998,6 +1050,7 @@ static void run_collector(struct ctx *x, size_t i, const struct variant *v,
 	collect_rows_ex(c, res, c->scope == SCOPE_DATABASE ? db : NULL,
 			c->max_series ? c->max_series : t->gcfg->max_series,
 			&opts, frag, &dropped, &e, &warn);
+	note_undeclared(t, c, res);
 	wkey = xasprintf("warn%c%s", KEY_SEP, key);
 	if (report_changed(t, wkey, err_isset(&warn) ? warn.msg : NULL) &&
 	    err_isset(&warn))

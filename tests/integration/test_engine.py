@@ -431,3 +431,73 @@ def test_postgres_exporter_example_file_from_debian(pg, pgpulse, promtool_lint):
     assert abs(page.sample("pg_postmaster_start_time_seconds") - start) < 1
     assert page.sample("pg_replication_lag") == 0 or page.has("pg_replication_lag")
     assert "total_time" in p.stderr_text()
+
+
+def test_max_series_drops_the_rest_and_counts_them(pg, pgpulse, promtool_check):
+    q = pgpulse.write("cardinality.yaml", """
+collectors:
+  many:
+    help: More rows than the collector may turn into series.
+    max_series: 25
+    sql: SELECT g::text AS k, g AS v FROM generate_series(1, 100) g
+    metrics:
+      k: label
+      v: gauge
+""")
+    p = pgpulse(queries=[q])
+    page = p.scrape()
+    promtool_check(page)
+    assert len(page.samples("many_v")) == 25
+    assert page.sample("pgpulse_series_dropped_total", collector="many") == 75
+    page = p.scrape()
+    assert page.sample("pgpulse_series_dropped_total", collector="many") == 150
+
+
+def test_undeclared_columns_are_logged_once(pg, pgpulse):
+    q = pgpulse.write("undeclared.yaml", """
+collectors:
+  extra:
+    help: Returns a column it does not list.
+    sql: SELECT 1 AS v, 2 AS surprise
+    metrics:
+      v: gauge
+""")
+    p = pgpulse(queries=[q])
+    for _ in range(3):
+        page = p.scrape()
+    assert page.sample("extra_v") == 1
+    assert page.sample("pgpulse_scrape_success", collector="extra") == 1
+    err = p.stderr_text()
+    assert err.count("columns=surprise") == 1, err
+
+
+def test_invalid_utf8_from_a_sql_ascii_database_is_replaced(pg, pgpulse, promtool_check):
+    pg.psql("DROP DATABASE IF EXISTS legacy")
+    pg.psql("CREATE DATABASE legacy ENCODING 'SQL_ASCII' TEMPLATE template0 "
+            "LC_COLLATE 'C' LC_CTYPE 'C'")
+    try:
+        q = pgpulse.write("legacy.yaml", r"""
+collectors:
+  legacy_names:
+    help: Label values in a database without an encoding.
+    scope: database
+    sql: SELECT convert_from('\x6361666580ff'::bytea, 'SQL_ASCII') AS name, 1 AS v
+    metrics:
+      name: label
+      v: gauge
+""")
+        cfg = pgpulse.write("legacy-config.yaml", config(pg, q).replace(
+            "    password_env: MONITOR_PW\n",
+            "    password_env: MONITOR_PW\n    databases: {include: ['^legacy$']}\n"))
+        p = pgpulse(config=cfg, env={"MONITOR_PW": pgfix.MONITOR_PASSWORD})
+        r = p.get("/metrics")
+        r.encoding = "utf-8"
+        promtool_check(r.text)
+        raw = r.content
+        raw.decode("utf-8")  # the whole page is valid UTF-8
+        page = pgfix.Page(r.text)
+        s = page.samples("legacy_names_v")
+        assert len(s) == 1
+        assert s[0].labels["name"] == "cafe\ufffd\ufffd"
+    finally:
+        pg.psql("DROP DATABASE IF EXISTS legacy WITH (FORCE)")
