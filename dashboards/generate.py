@@ -330,7 +330,8 @@ def database():
                        "Value #C": "Live rows", "Value #D": "Dead rows"},
               units={"Live rows": "short", "Dead rows": "short"}),
         ts("Table scans", "Sequential and index scans per second, all tables of the database "
-           "(pg_table_seq_scans_total, pg_table_index_scans_total).", "ops",
+           "(pg_table_seq_scans_total, pg_table_index_scans_total). The tables collector refreshes "
+           "once a minute (its ttl), so short windows show steps.", "ops",
            q(f"sum by (target) ({rate('pg_table_seq_scans_total', D)})", "{{target}} sequential"),
            q(f"sum by (target) ({rate('pg_table_index_scans_total', D)})", "{{target}} index"), w=12),
         ts("Dead rows", "Tables with the most dead rows, waiting for vacuum (pg_table_dead_rows).",

@@ -25,6 +25,13 @@ BENCH_DB = "bench"
 SLOT = "pgpulse_dash_slot"
 
 
+def need_module(name, package):
+    try:
+        return __import__(name)
+    except ImportError:
+        pgfix.need(False, f"python module {name} missing: apt-get install {package} (scripts/bootstrap)")
+
+
 def load(name):
     return json.loads((DASH / name).read_text())
 
@@ -63,22 +70,28 @@ queries: [{pgfix.REPO / 'queries'}]
     if not pg.scalar("SELECT 1 FROM pg_replication_slots WHERE slot_name = %s", (SLOT,)):
         pg.psql("SELECT pg_create_physical_replication_slot(%s, true)", (SLOT,))
     try:
-        exporter = factory(config=config)
-        prom = prometheus([f"127.0.0.1:{exporter.port}"], rule_files=[DASH / "alerts.yaml"])
         bench = dict(PGPASSWORD=pgfix.SUPERUSER_PASSWORD, PGHOST=pgbouncer.host,
                      PGPORT=str(pgbouncer.port), PGUSER=pgfix.SUPERUSER, PGDATABASE=BENCH_DB,
                      LC_ALL="C.UTF-8")
         env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
         env.update(bench)
+        # Tables first: the tables collector caches for a minute (ttl).
         subprocess.run([PGBENCH, "-i", "-q", "-s", "1"], env=env, check=True,
                        capture_output=True, timeout=60)
+        exporter = factory(config=config)
+        prom = prometheus([f"127.0.0.1:{exporter.port}"], rule_files=[DASH / "alerts.yaml"])
+        # Prometheus applies new scrape targets on a 5 s tick: wait for the
+        # first scrape, so the load below is seen from its start.
+        prom.wait_scraped(n=1)
         start = time.time()
         # 4 clients on a pool of 2: some of them wait for a server.
         subprocess.run([PGBENCH, "-c", "4", "-j", "2", "-T", "6", "-n"], env=env, check=True,
                        capture_output=True, timeout=60)
+        end = time.time()
+        time.sleep(1.5)  # the scrape after the load
         prom.wait_scraped(n=5)
         yield dict(pg=pg, replica=replica, pgbouncer=pgbouncer, pgpulse=exporter,
-                   prometheus=prom, start=start, end=time.time())
+                   prometheus=prom, start=start, end=end)
     finally:
         factory.finish()
         pg.psql(f"SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
@@ -196,7 +209,7 @@ def test_alert_rules_pass_promtool_check_and_unit_tests():
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 0 and "SUCCESS" in r.stdout, r.stdout + r.stderr
     # every alert is exercised, firing and not firing
-    import yaml
+    yaml = need_module("yaml", "python3-yaml")
     rules = [r["alert"] for g in yaml.safe_load((DASH / "alerts.yaml").read_text())["groups"]
              for r in g["rules"]]
     tests = yaml.safe_load((DASH / "alerts_test.yaml").read_text())["tests"]
@@ -365,7 +378,7 @@ def test_panels_show_what_the_servers_report(stack, results):
 def test_alert_expressions_evaluate_on_real_series(stack):
     """Every metric an alert reads exists, and each rule evaluates without
     error in a Prometheus that loaded alerts.yaml next to the scrape."""
-    import yaml
+    yaml = need_module("yaml", "python3-yaml")
     prom = stack["prometheus"]
     doc = yaml.safe_load((DASH / "alerts.yaml").read_text())
     names = set()
@@ -388,3 +401,142 @@ def test_alert_expressions_evaluate_on_real_series(stack):
     for name in ("PgpulseExporterDown", "PostgresDown", "PgbouncerDown", "PgpulseCollectorFailing",
                  "PostgresXidWraparound", "PostgresReplicationSlotRetainingWal"):
         assert state[name] == "inactive", (name, state[name])
+
+
+# ---------------------------------------------------------------------------
+# Previews: the panels' data drawn where Grafana puts the panels
+
+PREVIEW_MAX_BYTES = 200_000
+
+
+def fmt(v, unit):
+    if v != v:  # NaN
+        return "NaN"
+    if unit == "percentunit":
+        return f"{v * 100:.1f}%"
+    if unit in ("bytes", "Bps"):
+        suffix = "/s" if unit == "Bps" else ""
+        for p in ("B", "KiB", "MiB", "GiB", "TiB"):
+            if abs(v) < 1024 or p == "TiB":
+                return f"{v:.3g} {p}{suffix}"
+            v /= 1024
+    if unit == "dtdurations":
+        v = int(v)
+        return f"{v // 86400}d {v % 86400 // 3600:02d}:{v % 3600 // 60:02d}:{v % 60:02d}" \
+            if v >= 86400 else f"{v // 3600:02d}:{v % 3600 // 60:02d}:{v % 60:02d}"
+    if unit in ("s", "ms"):
+        return f"{v * 1000:.3g} ms" if abs(v) < 1 else f"{v:.3g} s"
+    tail = {"ops": " ops/s", "rowsps": " rows/s", "cps": " /s"}.get(unit, "")
+    return f"{v:.4g}{tail}"
+
+
+def legend_of(fmt_, metric):
+    text = re.sub(r"\{\{\s*(\w+)\s*\}\}", lambda m: metric.get(m.group(1), ""), fmt_ or "")
+    return text.strip() or ",".join(f"{k}={v}" for k, v in metric.items()
+                                    if k not in ("job", "instance", "__name__"))
+
+
+def render_preview(dash, results, prom, start, end, path):
+    plt = need_module("matplotlib", "python3-matplotlib")
+    plt.use("Agg")
+    import matplotlib.pyplot as pyplot
+    from matplotlib.gridspec import GridSpec
+
+    panels = list(panels_of(dash))
+    rows = max(p["gridPos"]["y"] + p["gridPos"]["h"] for p in panels)
+    fig = pyplot.figure(figsize=(16, rows * 0.34 + 0.6), dpi=56)
+    fig.suptitle(f"{dash['title']}  (pgpulse test run: primary, replica, pgbouncer, pgbench)",
+                 fontsize=13, x=0.01, ha="left")
+    grid = GridSpec(rows, 24, figure=fig, left=0.02, right=0.99, bottom=0.01,
+                    top=1 - 0.5 / (rows * 0.34 + 0.6), hspace=4 / rows + 0.6, wspace=0.6)
+    values = results["values"]
+    for p in panels:
+        g = p["gridPos"]
+        ax = fig.add_subplot(grid[g["y"]:g["y"] + g["h"], g["x"]:g["x"] + g["w"]])
+        if p["type"] == "row":
+            ax.axis("off")
+            ax.text(0, 0.2, p["title"], fontsize=11, fontweight="bold", transform=ax.transAxes)
+            continue
+        unit = p["fieldConfig"]["defaults"]["unit"]
+        ax.set_title(p["title"], fontsize=9, loc="left")
+        ax.tick_params(labelsize=6)
+        if p["type"] == "timeseries":
+            n = 0
+            for t in p["targets"]:
+                for r in prom.query_range(substitute(t["expr"], values), start, end, 1):
+                    xs = [float(x) - start for x, _ in r["values"]]
+                    ys = [float(y) for _, y in r["values"]]
+                    ax.plot(xs, ys, linewidth=1, label=legend_of(t["legendFormat"], r["metric"])[:40])
+                    n += 1
+            if n:
+                ax.legend(fontsize=5, loc="upper left", ncol=2 if n > 4 else 1, frameon=False)
+            ax.yaxis.set_major_formatter(plt.ticker.FuncFormatter(lambda v, _, u=unit: fmt(v, u)))
+            ax.set_xlim(0, end - start)
+            ax.set_xlabel("seconds", fontsize=6, labelpad=0)
+            continue
+        ax.set_xticks([])
+        ax.set_yticks([])
+        lines = []
+        for t in p["targets"]:
+            res = results["panels"][(p["title"], t["refId"])]
+            for r in res:
+                v = float((r["values"][-1] if "values" in r else r["value"])[1])
+                label = legend_of(t["legendFormat"], r["metric"])
+                lines.append((label, v, t["refId"]))
+        if p["type"] == "table":
+            cols = p["transformations"][-1]["options"]["renameByName"]
+            hide = p["transformations"][-1]["options"]["excludeByName"]
+            label_cols = [c for c in cols if not c.startswith("Value") and c not in hide]
+            head = [cols[c] for c in label_cols] + \
+                   [cols.get(f"Value #{t['refId']}", "Value") for t in p["targets"]
+                    if f"Value #{t['refId']}" in cols or len(p["targets"]) == 1 and "Value" not in hide]
+            table = {}
+            for t in p["targets"]:
+                for r in results["panels"][(p["title"], t["refId"])]:
+                    key = tuple(r["metric"].get(c, "") for c in label_cols)
+                    table.setdefault(key, {})[t["refId"]] = float(r["value"][1])
+            body = []
+            for key, vals in sorted(table.items(), key=lambda kv: -max(kv[1].values()))[:g["h"] - 2]:
+                cells = [k[:50] for k in key]
+                if len(head) > len(label_cols):
+                    cells += [fmt(vals[t["refId"]], unit) if t["refId"] in vals else ""
+                              for t in p["targets"]][:len(head) - len(label_cols)]
+                body.append(cells)
+            if body:
+                tb = ax.table(cellText=body, colLabels=head, loc="upper left", cellLoc="left")
+                tb.auto_set_font_size(False)
+                tb.set_fontsize(6)
+                tb.auto_set_column_width(list(range(len(head))))
+            ax.axis("off")
+            continue
+        if p["type"] in ("bargauge", "gauge"):
+            lines.sort(key=lambda x: x[1])
+            ax.barh(range(len(lines)), [v for _, v, _ in lines], color="#3274d9")
+            for i, (label, v, _) in enumerate(lines):
+                ax.text(0, i, f" {label}: {fmt(v, unit)}", va="center", fontsize=7)
+            if p["type"] == "gauge":
+                ax.set_xlim(0, p["fieldConfig"]["defaults"].get("max", 1))
+            continue
+        # stat
+        ax.axis("off")
+        for i, (label, v, _) in enumerate(lines[:4]):
+            text = fmt(v, unit)
+            for m in p["fieldConfig"]["defaults"].get("mappings", []):
+                text = m["options"].get(str(int(v)), {}).get("text", text) if v == int(v) else text
+            ax.text(0.02, 0.75 - i * 0.25, f"{label}: {text}", fontsize=9, transform=ax.transAxes)
+    fig.savefig(path, dpi=56)
+    pyplot.close(fig)
+
+
+@pytest.mark.parametrize("name", DASHBOARDS)
+def test_render_preview(name, stack, results, tmp_path):
+    """One PNG per dashboard from this run's data; written to
+    dashboards/previews/ with PGPULSE_UPDATE_PREVIEWS=1, else to a temp dir."""
+    out_dir = DASH / "previews" if os.environ.get("PGPULSE_UPDATE_PREVIEWS") else tmp_path
+    out_dir.mkdir(exist_ok=True)
+    path = out_dir / name.replace(".json", ".png")
+    render_preview(load(name), results[name], stack["prometheus"],
+                   stack["start"] - 2, stack["end"] + 1, path)
+    size = path.stat().st_size
+    assert 10_000 < size < PREVIEW_MAX_BYTES, (path, size)
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
