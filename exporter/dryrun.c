@@ -377,33 +377,6 @@ static unsigned count_chars(const char *s, size_t n)
 	return c;
 }
 
-/* The next "{{ name }}" of 's', as querydef reads placeholders. */
-static const char *next_placeholder(const char *s, const char **name,
-				    size_t *len, const char **end)
-{
-	const char *p, *q, *n;
-
-	for (p = strstr(s, "{{"); p; p = strstr(p + 1, "{{")) {
-		q = p + 2;
-		while (*q == ' ')
-			q++;
-		if (!isalpha((unsigned char)*q) && *q != '_')
-			continue;
-		n = q;
-		while (isalnum((unsigned char)*q) || *q == '_')
-			q++;
-		*len = (size_t)(q - n);
-		while (*q == ' ')
-			q++;
-		if (q[0] == '}' && q[1] == '}') {
-			*name = n;
-			*end = q + 2;
-			return p;
-		}
-	}
-	return NULL;
-}
-
 static const char *param_value(const struct collector *c,
 			       const struct config *cfg, const char *name,
 			       size_t len)
@@ -441,7 +414,7 @@ static bool raw_offset(const struct collector *c, const struct variant *v,
 	bool found = false, ok = true;
 
 	*out = 0;
-	while ((start = next_placeholder(p, &name, &len, &end))) {
+	while ((start = querydef_next_placeholder(p, &name, &len, &end))) {
 		const char *val = param_value(c, cfg, name, len);
 		size_t lit = (size_t)(start - p);
 		size_t vlen = val ? strlen(val) : (size_t)(end - start);
@@ -684,25 +657,6 @@ static void check_offline(struct run *x, size_t ci)
 	}
 }
 
-/* Wait until 'c' has a result to read; 1: past the deadline; -1: lost. */
-static int wait_ready(PGconn *c, double deadline)
-{
-	while (PQisBusy(c)) {
-		double left = deadline - clock_now();
-		struct pollfd p = {.fd = PQsocket(c), .events = POLLIN};
-		int r;
-
-		if (left <= 0)
-			return 1;
-		r = poll(&p, 1, (int)(left * 1000) + 1);
-		if (r < 0 && errno != EINTR)
-			return -1;
-		if (r > 0 && !PQconsumeInput(c))
-			return -1;
-	}
-	return 0;
-}
-
 /*
  * Run 'sql' on 'c' (extended protocol, or simple for pgbouncer). Returns
  * the first error result or the last other one (PQclear it); NULL when
@@ -720,7 +674,7 @@ static PGresult *exec(PGconn *c, const char *sql, bool simple, double deadline,
 	if (!sent)
 		return NULL;
 	for (;;) {
-		int w = wait_ready(c, deadline);
+		int w = target_wait_ready(c, deadline);
 
 		if (w == 1 && !*canceled) {
 			PGcancel *cn = PQgetCancel(c);

@@ -241,8 +241,8 @@ static const char *usage_type_name(enum col_usage u)
  * where it starts, or NULL. Anything else between braces is SQL text
  * (array literals such as '{{1,2},{3,4}}').
  */
-static const char *next_placeholder(const char *s, const char **name,
-				    size_t *len, const char **end)
+const char *querydef_next_placeholder(const char *s, const char **name,
+				      size_t *len, const char **end)
 {
 	const char *p, *q, *n;
 
@@ -389,7 +389,7 @@ static void check_placeholders(struct loader *l, const struct collector *c,
 	const char *name, *end, *p = sql;
 	size_t len, i;
 
-	while ((p = next_placeholder(p, &name, &len, &end))) {
+	while ((p = querydef_next_placeholder(p, &name, &len, &end))) {
 		for (i = 0; i < c->nparams; i++)
 			if (strlen(c->params[i].name) == len &&
 			    memcmp(c->params[i].name, name, len) == 0)
@@ -1063,7 +1063,8 @@ static void parse_top(struct loader *l, struct collector *c, yaml_node_t *n,
 		const char *name, *end;
 		size_t len;
 
-		if (next_placeholder(s, &name, &len, &end) != s || *end) {
+		if (querydef_next_placeholder(s, &name, &len, &end) != s ||
+		    *end) {
 			ydoc_error(y, v[T_N],
 				   "'n' must be a count or '{{param}}'");
 			return;
@@ -1887,7 +1888,7 @@ char *collector_sql(const struct collector *c, const struct variant *v,
 	const char *p = v->sql, *start, *name, *end;
 	size_t len, i;
 
-	while ((start = next_placeholder(p, &name, &len, &end))) {
+	while ((start = querydef_next_placeholder(p, &name, &len, &end))) {
 		const struct qparam *qp = NULL;
 		const char *val;
 

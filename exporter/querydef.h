@@ -200,6 +200,14 @@ void querydef_check_overrides(const struct queryset *qs,
 const char *collector_param(const struct collector *c, const char *name,
 			    const struct config *cfg);
 
+/*
+ * The next {{name}} placeholder in 's' (spaces allowed inside the braces;
+ * the name an identifier): its start, with the name in *name / *len and
+ * the text after the closing braces in *end; NULL when there is none.
+ */
+const char *querydef_next_placeholder(const char *s, const char **name,
+				      size_t *len, const char **end);
+
 const struct collector *queryset_find(const struct queryset *qs,
 				      const char *name);
 void queryset_release(struct queryset *qs);

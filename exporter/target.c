@@ -538,8 +538,7 @@ void target_release(struct target *t, struct pgconn *pc, bool broken)
 	pthread_mutex_unlock(&t->lock);
 }
 
-/* Wait until the result can be read without blocking. 1: deadline. */
-static int wait_ready(PGconn *c, double deadline)
+int target_wait_ready(PGconn *c, double deadline)
 {
 	while (PQisBusy(c)) {
 		double left = deadline - clock_now();
@@ -583,7 +582,7 @@ static PGresult *read_results(PGconn *c, double deadline, bool *broken,
 	int w;
 
 	for (;;) {
-		w = wait_ready(c, deadline);
+		w = target_wait_ready(c, deadline);
 		if (w == 1) {
 			char buf[256];
 			PGcancel *cn = PQgetCancel(c);
@@ -594,7 +593,7 @@ static PGresult *read_results(PGconn *c, double deadline, bool *broken,
 			}
 			err_set(e, "canceled: the scrape deadline passed");
 			/* give the server a moment to answer the cancel */
-			w = wait_ready(c, clock_now() + 2);
+			w = target_wait_ready(c, clock_now() + 2);
 			if (w) {
 				*broken = true;
 				break;

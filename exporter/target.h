@@ -154,6 +154,13 @@ PGresult *target_query(struct target *t, struct pgconn *pc, const char *sql,
  */
 int target_wait(struct target *t, double deadline);
 
+/*
+ * Wait until the result of a query sent on 'c' can be read without
+ * blocking. Returns 0, 1 when 'deadline' passed first, -1 when the
+ * connection failed.
+ */
+int target_wait_ready(PGconn *c, double deadline);
+
 bool target_has_extension(const struct target *t, const char *name);
 
 #endif
