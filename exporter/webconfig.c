@@ -120,12 +120,11 @@ static void parse_tls(struct ydoc *y, struct webconfig *w, yaml_node_t *n,
 	if (v[K_AUTH] && ydoc_enum(y, v[K_AUTH], "client_auth_type", auth_types,
 				   ARRAY_SIZE(auth_types), &i) == 0) {
 		w->client_auth = (enum client_auth)i;
-		if ((i == CLIENT_AUTH_VERIFY_IF_GIVEN ||
-		     i == CLIENT_AUTH_REQUIRE_VERIFY) &&
-		    !v[K_CA])
+		/* GnuTLS asks clients for certificates only with a CA */
+		if (i != CLIENT_AUTH_NONE && !v[K_CA])
 			ydoc_error(y, v[K_AUTH],
-				   "'%s' needs 'client_ca_file' to verify "
-				   "certificates with",
+				   "'%s' needs 'client_ca_file': pgpulse asks "
+				   "for client certificates of that CA",
 				   auth_types[i]);
 	}
 	if (v[K_MIN] && ydoc_enum(y, v[K_MIN], "min_version", versions,
