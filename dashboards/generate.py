@@ -447,7 +447,7 @@ def pools():
         row("pgbouncer"),
         stat("pgbouncer up", "pgbouncer_up: 1 when pgpulse could run SHOW commands on the admin "
              "console.", "none", q(f"pgbouncer_up{{{T}}}", "{{target}}"), w=6, mappings=UPDOWN),
-        stat("Clients waiting", "Clients waiting for a server connection now, all pools "
+        stat("Clients waiting now", "Clients waiting for a server connection now, all pools "
              "(pgbouncer_pools_client_waiting_connections).", "none",
              q(f"sum by (target) (pgbouncer_pools_client_waiting_connections{{{P}}})", "{{target}}"),
              w=6, thresholds=[{"color": "green", "value": None}, {"color": "orange", "value": 1}]),

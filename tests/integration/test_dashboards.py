@@ -155,6 +155,8 @@ def test_structure_imports_and_provisions(name):
             assert v["query"]["query"] == v["definition"] and \
                 re.fullmatch(r"label_values\(.+\)", v["definition"]), v["name"]
 
+    titles = [p["title"] for p in panels_of(dash) if p["type"] != "row"]
+    assert len(titles) == len(set(titles)), "panel titles must be unique (the test keys by title)"
     used = set()
     ids, cells = set(), set()
     for p in panels_of(dash):
