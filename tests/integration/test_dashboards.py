@@ -65,8 +65,8 @@ targets:
     labels: {{cluster: dash}}
 queries: [{pgfix.REPO / 'queries'}]
 """
-    if not pg.scalar("SELECT 1 FROM pg_database WHERE datname = %s", (BENCH_DB,)):
-        pg.psql(f"CREATE DATABASE {BENCH_DB}")
+    pg.psql(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
+    pg.psql(f"CREATE DATABASE {BENCH_DB}")
     if not pg.scalar("SELECT 1 FROM pg_replication_slots WHERE slot_name = %s", (SLOT,)):
         pg.psql("SELECT pg_create_physical_replication_slot(%s, true)", (SLOT,))
     try:
@@ -94,8 +94,11 @@ queries: [{pgfix.REPO / 'queries'}]
                    prometheus=prom, start=start, end=end)
     finally:
         factory.finish()
+        # Leave the session cluster as found: later tests count databases
+        # and sessions (pgbouncer's server connections to it go too).
         pg.psql(f"SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
                 f"WHERE slot_name = '{SLOT}'")
+        pg.psql(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
 
 
 # ---------------------------------------------------------------------------
