@@ -105,7 +105,13 @@ install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/pgpulse \
 		$(DESTDIR)$(PREFIX)/share/man/man1
 	install -m 755 $(BUILD)/pgpulse $(DESTDIR)$(PREFIX)/bin/pgpulse
-	cp -R queries dashboards $(DESTDIR)$(PREFIX)/share/pgpulse/
+	cp -R queries $(DESTDIR)$(PREFIX)/share/pgpulse/
+	install -d $(DESTDIR)$(PREFIX)/share/pgpulse/dashboards/provisioning
+	install -m 644 dashboards/*.json dashboards/alerts.yaml \
+		dashboards/alerts_test.yaml dashboards/README.md \
+		$(DESTDIR)$(PREFIX)/share/pgpulse/dashboards/
+	cp -R dashboards/provisioning/. \
+		$(DESTDIR)$(PREFIX)/share/pgpulse/dashboards/provisioning/
 	install -m 644 exporter/pgpulse.1 $(DESTDIR)$(PREFIX)/share/man/man1/pgpulse.1
 
 format:

@@ -16,7 +16,8 @@
 #include "xalloc.h"
 #include "compat.h"
 
-#define KEY_SEP '\x1f'
+#define KEY_SEP	  '\x1f'
+#define EST_FLOOR 0.05 /* seconds reserved for a collector still to run */
 
 enum {
 	OID_BOOL = 16,
@@ -46,6 +47,7 @@ struct cache_entry {
 /* What happened to one collector in one collection. */
 struct run {
 	bool attempted, failed; /* failed: in any database */
+	double spent;		/* seconds spent querying (not cached) */
 	const char *skip;	/* reason it did not run, or NULL */
 	double seconds;
 };
@@ -913,14 +915,30 @@ struct ctx {
 	struct mset *out;
 	struct run *runs;
 	size_t *dropped; /* per collector, this collection */
+	double *est;	 /* per collector, seconds it took last time */
+	double pending;	 /* sum of est of the runs still to come */
 };
 
-static int timeout_ms(const struct ctx *x, const struct collector *c)
+/*
+ * The statement_timeout of collector 'i': its own, but never so long that
+ * the collectors still to run (at the time they took last collection)
+ * miss the deadline. Collectors run one after another on one session, so
+ * without this one slow query would starve every later one.
+ */
+static int timeout_ms(struct ctx *x, size_t i, double share)
 {
+	const struct collector *c = &x->qs->v[i];
 	double want =
 		c->timeout > 0 ? c->timeout : x->t->gcfg->statement_timeout;
+	double mine = x->est[i] * share;
 	double left = x->deadline - clock_now();
+	double others = x->pending - mine;
 
+	x->pending -= mine;
+	/* keep a tenth of what is left for this one, whatever the others */
+	if (others > left * 0.9)
+		others = left * 0.9;
+	left -= others > 0 ? others : 0;
 	if (left < want)
 		want = left;
 	return want <= 0 ? 0 : (int)(want * 1000) + (want < 0.001);
@@ -1006,7 +1024,8 @@ static bool from_cache(struct ctx *x, size_t i, const char *db)
  * using the cache when fresh. Sets '*broken' when the session died.
  */
 static void run_collector(struct ctx *x, size_t i, const struct variant *v,
-			  struct pgconn *pc, const char *db, bool *broken)
+			  struct pgconn *pc, const char *db, double share,
+			  bool *broken)
 {
 	const struct collector *c = &x->qs->v[i];
 	struct target *t = x->t;
@@ -1027,7 +1046,7 @@ static void run_collector(struct ctx *x, size_t i, const struct variant *v,
 		return;
 	run->attempted = true;
 	key = xasprintf("%s%c%s", c->name, KEY_SEP, db ? db : "");
-	ms = timeout_ms(x, c);
+	ms = timeout_ms(x, i, share);
 	if (ms <= 0) {
 		err_set(&e, "the scrape deadline passed before it could run");
 		goto fail;
@@ -1060,6 +1079,7 @@ static void run_collector(struct ctx *x, size_t i, const struct variant *v,
 	free(wkey);
 	secs = clock_now() - start;
 	run->seconds += secs;
+	run->spent += secs;
 	x->dropped[i] += dropped + mset_merge(x->out, frag, NULL, 0);
 	if (err_isset(&e)) {
 		/* rows that converted are served; the collector reports 0 */
@@ -1079,6 +1099,7 @@ static void run_collector(struct ctx *x, size_t i, const struct variant *v,
 	return;
 fail:
 	run->seconds += clock_now() - start;
+	run->spent += clock_now() - start;
 	add_error_values(c, x->out);
 report:
 	run->failed = true;
@@ -1134,7 +1155,7 @@ static bool run_cluster(struct ctx *x, struct pgconn **pcp, bool *want_dbs,
 			*want_dbs = true;
 			continue;
 		}
-		run_collector(x, i, variants[i], *pcp, NULL, &broken);
+		run_collector(x, i, variants[i], *pcp, NULL, 1, &broken);
 		if (broken) {
 			struct err e = ERR_INIT;
 
@@ -1149,10 +1170,14 @@ static void run_databases(struct ctx *x, char **dbs,
 			  const struct variant **variants)
 {
 	struct target *t = x->t;
+	double share;
 	bool *served;
-	size_t i;
+	size_t i, ndbs;
 	char **db;
 
+	for (ndbs = 0; dbs[ndbs]; ndbs++)
+		;
+	share = ndbs ? 1.0 / (double)ndbs : 1;
 	served = xcalloc(x->qs->n + 1, sizeof(*served));
 	for (db = dbs; *db; db++) {
 		struct err e = ERR_INIT;
@@ -1196,7 +1221,8 @@ static void run_databases(struct ctx *x, char **dbs,
 			    x->runs[i].skip || c->kind != t->cfg->kind ||
 			    served[i])
 				continue;
-			run_collector(x, i, variants[i], pc, *db, &broken);
+			run_collector(x, i, variants[i], pc, *db, share,
+				      &broken);
 		}
 		target_release(t, pc, broken);
 	}
@@ -1336,6 +1362,18 @@ collect_once(struct target *t, const struct queryset *qs, double deadline)
 	x.out = col->m = mset_new();
 	x.runs = xcalloc(qs->n + 1, sizeof(*x.runs));
 	x.dropped = xcalloc(qs->n + 1, sizeof(*x.dropped));
+	x.est = xcalloc(qs->n + 1, sizeof(*x.est));
+	pthread_mutex_lock(&t->lock);
+	for (size_t i = 0; i < qs->n; i++) {
+		double last = i < t->nest ? t->est[i] : 0;
+
+		/* a query, or a cancel, takes a round trip at least */
+		if (qs->v[i].kind != t->cfg->kind)
+			continue;
+		x.est[i] = last > EST_FLOOR ? last : EST_FLOOR;
+		x.pending += x.est[i];
+	}
+	pthread_mutex_unlock(&t->lock);
 	variants = xcalloc(qs->n + 1, sizeof(*variants));
 
 	pc = target_acquire(t, NULL, deadline, &e);
@@ -1391,6 +1429,15 @@ collect_once(struct target *t, const struct queryset *qs, double deadline)
 	add_self(&x, started);
 	col->up = up;
 	col->finished = clock_now();
+	pthread_mutex_lock(&t->lock);
+	if (t->nest < qs->n) {
+		t->est = xrealloc(t->est, qs->n * sizeof(*t->est));
+		t->nest = qs->n;
+	}
+	for (size_t i = 0; i < qs->n; i++)
+		t->est[i] = x.runs[i].spent;
+	pthread_mutex_unlock(&t->lock);
+	free(x.est);
 	free(x.runs);
 	free(x.dropped);
 	free(variants);

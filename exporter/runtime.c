@@ -52,7 +52,7 @@ static bool is_dir(const char *p)
 
 const char *runtime_default_queries(void)
 {
-	static char path[PATH_MAX + 16];
+	static char path[PATH_MAX + 64];
 	char exe[PATH_MAX];
 	ssize_t n;
 	char *slash;
@@ -66,6 +66,11 @@ const char *runtime_default_queries(void)
 		slash = strrchr(exe, '/');
 		if (slash) {
 			*slash = '\0';
+			/* installed elsewhere: PREFIX/bin/pgpulse */
+			snprintf(path, sizeof(path),
+				 "%s/../share/pgpulse/queries", exe);
+			if (is_dir(path))
+				return path;
 			for (int up = 0; up < 3; up++) {
 				snprintf(path, sizeof(path), "%s/queries", exe);
 				if (is_dir(path))

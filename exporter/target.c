@@ -225,6 +225,7 @@ void target_free(struct target *t)
 	facts_release(&t->facts);
 	free(t->dropped);
 	free(t->privstate);
+	free(t->est);
 	pthread_mutex_destroy(&t->lock);
 	pthread_cond_destroy(&t->cond);
 	free(t->name);

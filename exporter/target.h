@@ -85,6 +85,8 @@ struct target {
 	/* per collector: 0 unchecked, 1 ok, 2 lacks privileges, 3 unsafe */
 	unsigned char *privstate;
 	size_t nprivstate;
+	double *est; /* per collector, seconds it took in the last collection */
+	size_t nest;
 	unsigned long *dropped; /* per collector, series dropped so far */
 	size_t ndropped;
 };

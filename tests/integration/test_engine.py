@@ -501,3 +501,35 @@ collectors:
         assert s[0].labels["name"] == "cafe\ufffd\ufffd"
     finally:
         pg.psql("DROP DATABASE IF EXISTS legacy WITH (FORCE)")
+
+
+def test_a_slow_collector_first_does_not_starve_the_ones_after_it(pg, pgpulse):
+    q = pgpulse.write("order.yaml", """
+collectors:
+  a_slow:
+    help: Sleeps longer than Prometheus waits, and runs first.
+    timeout: 30s
+    sql: SELECT 1 AS v FROM pg_sleep(10)
+    metrics:
+      v: gauge
+  b_quick:
+    help: Answers at once, after the slow one.
+    sql: SELECT 2 AS v
+    metrics:
+      v: gauge
+  c_quick:
+    help: Answers at once too.
+    sql: SELECT 3 AS v
+    metrics:
+      v: gauge
+""")
+    p = pgpulse(queries=[q])
+    for _ in range(2):
+        start = time.monotonic()
+        r = p.get("/metrics", headers={"X-Prometheus-Scrape-Timeout-Seconds": "2"})
+        took = time.monotonic() - start
+        assert r.status_code == 200 and took < 2.2, took
+        page = pgfix.Page(r.text)
+        assert page.sample("pgpulse_scrape_success", collector="a_slow") == 0
+        assert page.sample("b_quick_v") == 2
+        assert page.sample("c_quick_v") == 3
