@@ -165,6 +165,7 @@ static void summary_counts_with_plurals(void **state)
 			    "1 collector, 0 targets (offline: files only): 0 "
 			    "errors, 0 warnings\n");
 	sb_release(&out);
+	r.ntargets = 1; /* the sample's target, so that it is freed */
 	dryrun_report_release(&r);
 }
 
