@@ -149,7 +149,10 @@ def settings_block(rows):
            "                           WHEN name = 'transaction_read_only' THEN reset_val\n"
            "                           ELSE setting END AS val FROM pg_settings) AS p\n"
            "      WHERE vartype IN ('bool', 'integer', 'real')\n"
-           "        AND name <> 'sync_commit_cancel_wait') AS s")
+           "        AND name <> 'sync_commit_cancel_wait'\n"
+           # OFFSET 0 keeps the planner from copying the CASE into each of
+           # the ~250 aggregates: planning went from 74 ms to 1.5 ms
+           "      OFFSET 0) AS s")
     return block("pg_settings", [
         "one column per numeric setting of PostgreSQL 15 (generated, see",
         "tests/integration/test_queries_compat.py); name and suffix as 0.11.1"],
