@@ -533,3 +533,45 @@ collectors:
         assert page.sample("pgpulse_scrape_success", collector="a_slow") == 0
         assert page.sample("b_quick_v") == 2
         assert page.sample("c_quick_v") == 3
+
+
+def test_collectors_the_role_may_not_run_are_skipped_not_failed(pg, pgpulse):
+    pg.psql("DROP ROLE IF EXISTS weak")
+    pg.psql("CREATE ROLE weak LOGIN PASSWORD 'weak-pw-123'")
+    try:
+        q = pgpulse.write("privs.yaml", """
+collectors:
+  waldir:
+    help: Needs EXECUTE on pg_ls_waldir (pg_monitor has it).
+    sql: SELECT count(*) AS files FROM pg_ls_waldir()
+    metrics:
+      files: gauge
+  resets:
+    help: Calls something a rollback cannot undo.
+    sql: SELECT 1 AS v FROM pg_stat_reset()
+    metrics:
+      v: gauge
+  plain:
+    help: Anybody may run this.
+    sql: SELECT 1 AS v
+    metrics:
+      v: gauge
+""")
+        p = pgpulse(queries=[q], dsn=pg.dsn(user="weak", password="weak-pw-123"))
+        before = pg.scalar("SELECT stats_reset FROM pg_stat_database WHERE datname = 'postgres'")
+        for _ in range(2):
+            page = p.scrape()
+        assert page.sample("plain_v") == 1
+        assert page.sample("pgpulse_collector_skipped", collector="waldir",
+                           reason="privileges") == 1
+        assert page.sample("pgpulse_collector_skipped", collector="resets",
+                           reason="unsafe") == 1
+        assert not page.has("pgpulse_scrape_success", collector="waldir")
+        assert page.sample("pgpulse_role_pg_monitor") == 0
+        # nothing was reset, even though pg_stat_reset is not refused by a
+        # read-only transaction
+        assert pg.scalar("SELECT stats_reset FROM pg_stat_database "
+                         "WHERE datname = 'postgres'") == before
+        assert p.stderr_text().count("reason=privileges") == 1
+    finally:
+        pg.psql("DROP ROLE IF EXISTS weak")
