@@ -520,6 +520,39 @@ static bool *select_top(const struct collector *c, const PGresult *res,
 	return keep;
 }
 
+/*
+ * The labels of row 'row': each label column's text (empty when the column
+ * is absent), then datname when given. Row -1 is the "other" row of a top
+ * selection: its key is "other", its other labels empty. Returns the count;
+ * the strings point into 'res' and 'c'.
+ */
+static size_t row_labels(const struct collector *c, const PGresult *res,
+			 int row, const int *cols, const char *datname,
+			 struct label *labels)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < c->nmetrics; i++) {
+		const char *v = "";
+
+		if (c->metrics[i].usage != USAGE_LABEL)
+			continue;
+		if (row < 0 && !strcmp(c->metrics[i].column, c->top.key))
+			v = "other";
+		else if (row >= 0 && cols[i] >= 0)
+			v = PQgetvalue(res, row, cols[i]);
+		labels[n].name = c->metrics[i].column;
+		labels[n].value = (char *)v;
+		n++;
+	}
+	if (datname) {
+		labels[n].name = (char *)"datname";
+		labels[n].value = (char *)datname;
+		n++;
+	}
+	return n;
+}
+
 int collect_rows_ex(const struct collector *c, const PGresult *res,
 		    const char *datname, size_t max_series,
 		    const struct rowopts *o, struct mset *out, size_t *dropped,
@@ -553,21 +586,7 @@ int collect_rows_ex(const struct collector *c, const PGresult *res,
 	for (row = 0; row < nrows; row++) {
 		bool kept = !keep || keep[row];
 
-		nlabels = 0;
-		for (i = 0; i < nm; i++) {
-			if (c->metrics[i].usage != USAGE_LABEL)
-				continue;
-			labels[nlabels].name = c->metrics[i].column;
-			labels[nlabels].value =
-				cols[i] < 0 ? (char *)""
-					    : PQgetvalue(res, row, cols[i]);
-			nlabels++;
-		}
-		if (datname) {
-			labels[nlabels].name = (char *)"datname";
-			labels[nlabels].value = (char *)datname;
-			nlabels++;
-		}
+		nlabels = row_labels(c, res, row, cols, datname, labels);
 		for (i = 0; i < nm; i++) {
 			const struct metricdef *md = &c->metrics[i];
 			double v;
@@ -602,23 +621,7 @@ int collect_rows_ex(const struct collector *c, const PGresult *res,
 	}
 	if (keep) {
 		/* one row carries the sum of the rest, so totals stay exact */
-		nlabels = 0;
-		for (i = 0; i < nm; i++) {
-			if (c->metrics[i].usage != USAGE_LABEL)
-				continue;
-			labels[nlabels].name = c->metrics[i].column;
-			labels[nlabels].value =
-				(char *)(strcmp(c->metrics[i].column,
-						c->top.key)
-						 ? ""
-						 : "other");
-			nlabels++;
-		}
-		if (datname) {
-			labels[nlabels].name = (char *)"datname";
-			labels[nlabels].value = (char *)datname;
-			nlabels++;
-		}
+		nlabels = row_labels(c, res, -1, cols, datname, labels);
 		for (i = 0; i < nm; i++) {
 			const struct metricdef *md = &c->metrics[i];
 

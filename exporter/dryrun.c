@@ -366,17 +366,6 @@ static size_t char_to_byte(const char *s, size_t pos)
 	return i;
 }
 
-static unsigned count_chars(const char *s, size_t n)
-{
-	unsigned c = 0;
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		if (((unsigned char)s[i] & 0xC0) != 0x80)
-			c++;
-	return c;
-}
-
 static const char *param_value(const struct collector *c,
 			       const struct config *cfg, const char *name,
 			       size_t len)
@@ -489,7 +478,7 @@ struct srcpos dryrun_sql_pos(const struct collector *c, const struct variant *v,
 		}
 	}
 	p.line += nl;
-	p.column += count_chars(v->sql + bol, raw - bol);
+	p.column += ydoc_count_chars(v->sql + bol, raw - bol);
 	/*
 	 * A literal block ('|') keeps lines and indentation, so the file has
 	 * the SQL's line at the variant's column; a folded or multi-line
@@ -597,8 +586,9 @@ static struct srcpos sql_pos(struct run *x, const struct collector *c,
 {
 	const struct source *s = source_of(x, c->file);
 
-	return dryrun_sql_pos(c, v, &x->cfg, sql, count_chars(sql, off) + 1,
-			      s->text, s->len, exact);
+	return dryrun_sql_pos(c, v, &x->cfg, sql,
+			      ydoc_count_chars(sql, off) + 1, s->text, s->len,
+			      exact);
 }
 
 static bool is_show(const char *sql)

@@ -431,8 +431,7 @@ struct srcpos ydoc_text_pos(const struct ydoc *y, const yaml_node_t *n)
 	return p;
 }
 
-/* Characters (not UTF-8 continuation bytes) among s[0..n). */
-static unsigned count_chars(const char *s, size_t n)
+unsigned ydoc_count_chars(const char *s, size_t n)
 {
 	unsigned c = 0;
 	size_t i;
@@ -462,7 +461,7 @@ struct srcpos ydoc_offset_pos(const struct ydoc *y, const yaml_node_t *n,
 				bol = i + 1;
 			}
 		}
-		t.column += count_chars(v + bol, off - bol);
+		t.column += ydoc_count_chars(v + bol, off - bol);
 		return t;
 	case YAML_PLAIN_SCALAR_STYLE:
 	case YAML_SINGLE_QUOTED_SCALAR_STYLE:
@@ -479,7 +478,7 @@ struct srcpos ydoc_offset_pos(const struct ydoc *y, const yaml_node_t *n,
 			    n->data.scalar.length + 2)
 			return p;
 		t = ydoc_text_pos(y, n);
-		t.column += count_chars(v, off);
+		t.column += ydoc_count_chars(v, off);
 		return t;
 	default:
 		return p;

@@ -187,4 +187,7 @@ void ydoc_strv_free(char **v, size_t n);
  */
 const char *ydoc_suggest(const char *s, const char *const *names, size_t n);
 
+/* Characters (not UTF-8 continuation bytes) among s[0..n): a column. */
+unsigned ydoc_count_chars(const char *s, size_t n);
+
 #endif
