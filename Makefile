@@ -48,7 +48,7 @@ LIBOBJS := $(filter-out $(BUILD)/obj/main.o,$(OBJS))
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 
-.PHONY: FORCE all check unit integration deps demo bench install format check-format clean
+.PHONY: FORCE fuzz all check unit integration deps demo bench install format check-format clean
 
 all: $(BUILD)/pgpulse
 
@@ -114,11 +114,31 @@ install: all
 		$(DESTDIR)$(PREFIX)/share/pgpulse/dashboards/provisioning/
 	install -m 644 exporter/pgpulse.1 $(DESTDIR)$(PREFIX)/share/man/man1/pgpulse.1
 
+# libFuzzer harnesses (tests/fuzz/), built with clang under ASan/UBSan and
+# run FUZZ_SECONDS each from a corpus seeded with the shipped and test
+# query files. Not part of check: run it after changing a parser.
+FUZZ_SECONDS ?= 60
+FUZZERS := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
+build/fuzz/%: tests/fuzz/%.c $(filter-out exporter/main.c,$(SRCS))
+	@mkdir -p build/fuzz
+	clang $(CPPFLAGS) $(STD) -g -O1 $(PKG_CFLAGS) -pthread \
+		-fsanitize=fuzzer,address,undefined -o $@ $^ $(LDLIBS)
+fuzz: deps
+	@command -v clang >/dev/null || { echo "make fuzz needs clang (apt-get install clang)"; exit 1; }
+	$(MAKE) $(FUZZERS)
+	mkdir -p build/fuzz/corpus/querydef build/fuzz/corpus/values
+	cp queries/*.yaml queries/compat/*.yaml tests/unit/fixtures/queries/*.yaml \
+		build/fuzz/corpus/querydef/
+	build/fuzz/fuzz_querydef -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=4096 \
+		build/fuzz/corpus/querydef
+	build/fuzz/fuzz_values -max_total_time=$(FUZZ_SECONDS) -max_len=256 \
+		build/fuzz/corpus/values
+
 format:
-	clang-format -i exporter/*.c exporter/*.h tests/unit/*.c
+	clang-format -i exporter/*.c exporter/*.h tests/unit/*.c tests/fuzz/*.c
 
 check-format:
-	@bad=0; for f in exporter/*.c exporter/*.h tests/unit/*.c; do \
+	@bad=0; for f in exporter/*.c exporter/*.h tests/unit/*.c tests/fuzz/*.c; do \
 		[ -f "$$f" ] || continue; \
 		clang-format --dry-run -Werror "$$f" >/dev/null 2>&1 || \
 			{ echo "not formatted: $$f (run make format)"; bad=1; }; \
