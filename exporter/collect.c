@@ -477,21 +477,31 @@ static size_t top_n(const struct collector *c, const struct rowopts *o)
 static bool *select_top(const struct collector *c, const PGresult *res,
 			const struct rowopts *o, struct err *e)
 {
-	int nrows = PQntuples(res), bycol, keycol, i;
-	size_t n = top_n(c, o);
+	int nrows = PQntuples(res), bycol, i;
+	size_t n = top_n(c, o), k;
 	struct strmap *sticky = o ? o->sticky : NULL;
 	double now = o ? o->now : 0;
+	struct sb key = SB_INIT(0);
+	int *keycols;
 	struct ranked *r;
 	bool *keep;
 
 	if (!c->top.by)
 		return NULL;
 	bycol = find_column(res, c->top.by);
-	keycol = find_column(res, c->top.key);
-	if (bycol < 0 || keycol < 0) {
-		err_set(e, "top: columns '%s' and '%s' must be returned",
-			c->top.by, c->top.key);
+	if (bycol < 0) {
+		err_set(e, "top: column '%s' must be returned", c->top.by);
 		return NULL;
+	}
+	keycols = xcalloc(c->top.nkeys + 1, sizeof(*keycols));
+	for (k = 0; k < c->top.nkeys; k++) {
+		keycols[k] = find_column(res, c->top.keys[k]);
+		if (keycols[k] < 0) {
+			err_set(e, "top: key column '%s' must be returned",
+				c->top.keys[k]);
+			free(keycols);
+			return NULL;
+		}
 	}
 	r = xcalloc((size_t)nrows + 1, sizeof(*r));
 	keep = xcalloc((size_t)nrows + 1, sizeof(*keep));
@@ -504,18 +514,24 @@ static bool *select_top(const struct collector *c, const PGresult *res,
 	}
 	qsort(r, (size_t)nrows, sizeof(*r), by_desc);
 	for (i = 0; i < nrows; i++) {
-		const char *key = PQgetvalue(res, r[i].row, keycol);
-
+		sb_reset(&key);
+		for (k = 0; k < c->top.nkeys; k++) {
+			sb_adds(&key, PQgetvalue(res, r[i].row, keycols[k]));
+			sb_addc(&key, KEY_SEP);
+		}
 		if ((size_t)i < n) {
 			keep[r[i].row] = true;
 			if (sticky && c->top.sticky > 0)
-				sticky_touch(sticky, key, now + c->top.sticky);
-		} else if (sticky_live(sticky, key, now)) {
+				sticky_touch(sticky, sb_str(&key),
+					     now + c->top.sticky);
+		} else if (sticky_live(sticky, sb_str(&key), now)) {
 			keep[r[i].row] = true;
 		}
 	}
 	if (sticky)
 		sticky_prune(sticky, now);
+	sb_release(&key);
+	free(keycols);
 	free(r);
 	return keep;
 }
@@ -537,7 +553,8 @@ static size_t row_labels(const struct collector *c, const PGresult *res,
 
 		if (c->metrics[i].usage != USAGE_LABEL)
 			continue;
-		if (row < 0 && !strcmp(c->metrics[i].column, c->top.key))
+		if (row < 0 && !strcmp(c->metrics[i].column,
+				       c->top.keys[c->top.nkeys - 1]))
 			v = "other";
 		else if (row >= 0 && cols[i] >= 0)
 			v = PQgetvalue(res, row, cols[i]);

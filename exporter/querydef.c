@@ -300,7 +300,7 @@ static void collector_clear(struct collector *c)
 		metricdef_clear(&c->metrics[i]);
 	free(c->metrics);
 	free(c->top.by);
-	free(c->top.key);
+	ydoc_strv_free(c->top.keys, c->top.nkeys);
 	free(c->top.n_param);
 	free(c->pivot_key);
 	free(c->pivot_value);
@@ -1046,11 +1046,14 @@ static void parse_top(struct loader *l, struct collector *c, yaml_node_t *n,
 			ydoc_error(y, v[T_BY],
 				   "'by' must name a gauge or counter column");
 	}
-	if (v[T_KEY] && ydoc_str(y, v[T_KEY], "key", &c->top.key) == 0) {
-		m = column_named(c, c->top.key);
-		if (!m || m->usage != USAGE_LABEL)
-			ydoc_error(y, v[T_KEY],
-				   "'key' must name a label column");
+	if (v[T_KEY] && ydoc_strlist(y, v[T_KEY], "key", &c->top.keys,
+				     &c->top.nkeys) == 0) {
+		for (k = 0; k < c->top.nkeys; k++) {
+			m = column_named(c, c->top.keys[k]);
+			if (!m || m->usage != USAGE_LABEL)
+				ydoc_error(y, ydoc_strlist_item(y, v[T_KEY], k),
+					   "'key' must name label columns");
+		}
 	}
 	if (v[T_STICKY] &&
 	    ydoc_duration(y, v[T_STICKY], "sticky", &c->top.sticky) < 0)

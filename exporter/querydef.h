@@ -74,14 +74,17 @@ struct metricdef {
 };
 
 /*
- * "top: {by: COL, n: N|'{{param}}', key: COL, sticky: DURATION}": keep the
- * n rows with the largest 'by', plus rows whose 'key' made the top n within
- * 'sticky' seconds; the other rows are summed into one row whose 'key'
- * label is "other" (other label columns empty).
+ * "top: {by: COL, n: N|'{{param}}', key: COL|[COL...], sticky: DURATION}":
+ * keep the n rows with the largest 'by', plus rows whose key (the values of
+ * the key columns together) made the top n within 'sticky' seconds; the
+ * other rows are summed into one row whose last key label is "other" and
+ * whose other labels are empty.
  */
 struct topdef {
-	char *by; /* NULL: no top selection */
-	char *key;
+	char *by;    /* NULL: no top selection */
+	char **keys; /* label columns that tell rows apart; the last one is
+			"other" in the row of the rest */
+	size_t nkeys;
 	size_t n;      /* when n_param is NULL */
 	char *n_param; /* a param name giving n */
 	double sticky; /* seconds; 0: not sticky */

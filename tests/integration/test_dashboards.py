@@ -42,6 +42,9 @@ def stack(scratch, pg, replica, pgbouncer, pgpulse_bin, prometheus):
     every second; pgbench through pgbouncer; returns a dict of the pieces."""
     pgfix.require_file(PGBENCH, "pgbench")
     pgfix.require_modules("requests", "prometheus_client")
+    # the statements panels show this test's load, not what earlier tests
+    # of the session ran (a canceled pg_sleep outweighs pgbench)
+    pg.psql("SELECT pg_stat_statements_reset()")
     base = scratch / f"dash-{os.urandom(3).hex()}"
     base.mkdir(mode=0o755)
     pgfix.give(base)

@@ -218,7 +218,8 @@ static void column_options_disk_transforms_and_top_selection_load(void **state)
 
 	c = find(&qs, "statements");
 	assert_string_equal(c->top.by, "seconds");
-	assert_string_equal(c->top.key, "queryid");
+	assert_int_equal(c->top.nkeys, 1);
+	assert_string_equal(c->top.keys[0], "queryid");
 	assert_string_equal(c->top.n_param, "top_n");
 	assert_true(c->top.sticky == 600);
 	assert_string_equal(collector_param(c, "top_n", NULL), "20");
