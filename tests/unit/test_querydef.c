@@ -654,7 +654,7 @@ static void column_options_and_top_selection_are_checked(void **state)
 		    "bad_extras.yaml:22:31: error: collector 'tops': unknown "
 		    "key 'kee' (did you mean 'key'?)\n" FIX
 		    "bad_extras.yaml:29:23: error: collector 'tops2': 'key' "
-		    "must name a label column\n" FIX
+		    "must name label columns\n" FIX
 		    "bad_extras.yaml:29:29: error: collector 'tops2': unknown "
 		    "parameter 'nope' in 'n' (add it to 'params')\n" FIX
 		    "bad_extras.yaml:29:49: error: collector 'tops2': 'sticky' "
