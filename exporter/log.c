@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "log.h"
+#include "sb.h"
 #include "xalloc.h"
 
 /*
@@ -209,41 +210,6 @@ void log_redact(const char *s, char *out, size_t n)
 	free(l.buf);
 }
 
-/*
- * Length of the well-formed UTF-8 sequence at 's', or 0 (the table of
- * sb.c's copy; JSON output must be valid UTF-8).
- */
-static size_t utf8_seqlen(const unsigned char *s, size_t n)
-{
-	unsigned char c = s[0], lo = 0x80, hi = 0xbf;
-	size_t len, i;
-
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf)
-		len = 2;
-	else if (c >= 0xe0 && c <= 0xef)
-		len = 3;
-	else if (c >= 0xf0 && c <= 0xf4)
-		len = 4;
-	else
-		return 0;
-	if (c == 0xe0)
-		lo = 0xa0;
-	else if (c == 0xed)
-		hi = 0x9f;
-	else if (c == 0xf0)
-		lo = 0x90;
-	else if (c == 0xf4)
-		hi = 0x8f;
-	if (n < len || s[1] < lo || s[1] > hi)
-		return 0;
-	for (i = 2; i < len; i++)
-		if (s[i] < 0x80 || s[i] > 0xbf)
-			return 0;
-	return len;
-}
-
 /* Escapes shared by logfmt and JSON strings; false for other bytes. */
 static bool add_escape(struct line *l, unsigned char c)
 {
@@ -287,7 +253,7 @@ static void add_json_string(struct line *l, const char *s, size_t n)
 			i++;
 			continue;
 		}
-		len = utf8_seqlen(p + i, n - i);
+		len = sb_utf8_seqlen(p + i, n - i);
 		if (len) {
 			line_add(l, s + i, len);
 			i += len;

@@ -108,7 +108,7 @@ void sb_addf(struct sb *sb, const char *fmt, ...)
  * Length of the well-formed UTF-8 sequence at 's' (Unicode table 3-7), or 0
  * when the bytes there do not start one.
  */
-static size_t utf8_seqlen(const unsigned char *s, size_t n)
+size_t sb_utf8_seqlen(const unsigned char *s, size_t n)
 {
 	unsigned char c = s[0], lo = 0x80, hi = 0xbf;
 	size_t len, i;
@@ -149,7 +149,7 @@ size_t sb_add_utf8(struct sb *sb, const char *s, size_t n)
 			i++;
 			continue;
 		}
-		len = utf8_seqlen(p + i, n - i);
+		len = sb_utf8_seqlen(p + i, n - i);
 		if (len) {
 			i += len;
 			continue;

@@ -45,6 +45,11 @@ void sb_vaddf(struct sb *sb, const char *fmt, va_list ap) PRINTF(2, 0);
  * bytes replaced.
  */
 size_t sb_add_utf8(struct sb *sb, const char *s, size_t n);
+/*
+ * The length of the well-formed UTF-8 sequence at s[0..n) (1 for ASCII),
+ * or 0 when the bytes there are not one.
+ */
+size_t sb_utf8_seqlen(const unsigned char *s, size_t n);
 /* Make room for 'n' more bytes without changing len (subject to max). */
 void sb_grow(struct sb *sb, size_t n);
 /* "" when empty, never NULL. Valid until the next append or release. */
