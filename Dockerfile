@@ -11,7 +11,7 @@ FROM debian:bookworm-slim AS build
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       build-essential pkg-config libpq-dev libmicrohttpd-dev libyaml-dev \
-      zlib1g-dev libcrypt-dev \
+      zlib1g-dev libcrypt-dev libgnutls28-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 # Only what the build and `make install` read: a host build/ directory must
@@ -29,7 +29,8 @@ RUN make -j"$(nproc)" PREFIX=/usr REVISION="$REVISION" \
 FROM debian:bookworm-slim
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      libpq5 libmicrohttpd12 libyaml-0-2 zlib1g libcrypt1 ca-certificates \
+      libpq5 libmicrohttpd12 libgnutls30 libyaml-0-2 zlib1g libcrypt1 \
+      ca-certificates \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system --gid 10001 pgpulse \
  && useradd --system --uid 10001 --gid pgpulse --no-create-home \
