@@ -3,6 +3,7 @@
  * loaded with positions like the other YAML files.
  */
 #include <crypt.h>
+#include <gnutls/crypto.h>
 #include <gnutls/gnutls.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -192,6 +193,8 @@ struct webconfig *webconfig_load(const char *path, struct diags *d)
 	yaml_node_t *root, *v[W_N];
 	struct ydoc y;
 
+	/* a failed draw leaves a zero salt; still no password is kept */
+	(void)gnutls_rnd(GNUTLS_RND_NONCE, w->salt, sizeof(w->salt));
 	memset(&y, 0, sizeof(y));
 	pthread_mutex_init(&w->lock, NULL);
 	w->min_version = 12;
@@ -279,23 +282,57 @@ static bool ct_equal(const char *a, const char *b)
 	return diff == 0;
 }
 
+/*
+ * A salted SHA-256 of user and password, in hex, into 'out' (65 bytes):
+ * what the cache of verified credentials keeps instead of the password.
+ * Returns false when GnuTLS could not hash (then nothing is cached).
+ */
+static bool digest(const struct webconfig *w, const char *user,
+		   const char *pass, char *out)
+{
+	size_t nu = strlen(user), np = strlen(pass), n;
+	unsigned char md[32];
+	unsigned char *buf;
+	int rc;
+
+	n = sizeof(w->salt) + nu + 1 + np;
+	buf = xmalloc(n);
+	memcpy(buf, w->salt, sizeof(w->salt));
+	memcpy(buf + sizeof(w->salt), user, nu + 1);
+	memcpy(buf + sizeof(w->salt) + nu + 1, pass, np);
+	rc = gnutls_hash_fast(GNUTLS_DIG_SHA256, buf, n, md);
+	memset(buf, 0, n);
+	free(buf);
+	if (rc < 0)
+		return false;
+	for (n = 0; n < sizeof(md); n++)
+		snprintf(out + 2 * n, 3, "%02x", md[n]);
+	return true;
+}
+
 static bool cached(struct webconfig *w, const char *user, const char *pass)
 {
+	char md[65];
 	bool hit = false;
 	size_t i;
 
+	if (!digest(w, user, pass, md))
+		return false;
 	pthread_mutex_lock(&w->lock);
 	for (i = 0; i < w->nok; i++)
 		hit |= ct_equal(w->ok_user[i], user) &
-		       ct_equal(w->ok_pass[i], pass);
+		       ct_equal(w->ok_pass[i], md);
 	pthread_mutex_unlock(&w->lock);
 	return hit;
 }
 
 static void remember(struct webconfig *w, const char *user, const char *pass)
 {
+	char md[65];
 	size_t slot;
 
+	if (!digest(w, user, pass, md))
+		return;
 	pthread_mutex_lock(&w->lock);
 	if (!w->ok_user) {
 		w->ok_user = xcalloc(MAX_CACHED, sizeof(*w->ok_user));
@@ -314,7 +351,7 @@ static void remember(struct webconfig *w, const char *user, const char *pass)
 		slot = MAX_CACHED - 1;
 	}
 	w->ok_user[slot] = xstrdup(user);
-	w->ok_pass[slot] = xstrdup(pass);
+	w->ok_pass[slot] = xstrdup(md);
 	pthread_mutex_unlock(&w->lock);
 }
 

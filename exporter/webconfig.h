@@ -41,8 +41,13 @@ struct webconfig {
 	size_t nusers;
 
 	pthread_mutex_t lock;
-	char **ok_user, **ok_pass; /* credentials verified recently */
+	/*
+	 * credentials verified recently: the user, and a salted SHA-256 of
+	 * user and password in hex (the password itself is not kept)
+	 */
+	char **ok_user, **ok_pass;
 	size_t nok;
+	unsigned char salt[16]; /* random, per web config */
 };
 
 /*
