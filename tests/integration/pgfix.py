@@ -605,7 +605,26 @@ def start_cluster(base, name="pg", settings=None):
 # ---------------------------------------------------------------------------
 # pgbouncer
 
-class PgBouncer:
+class _ForegroundServer:
+    """A server this module runs in the foreground as the owner (pgbouncer,
+    Prometheus): self.proc is its Popen, self.dir its directory."""
+
+    def stop(self):
+        if self.proc is not None:
+            _stop_process(self.proc, signal.SIGTERM)
+        _registry.discard(self)
+        return self
+
+    def kill(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+
+    def destroy(self):
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class PgBouncer(_ForegroundServer):
     """pgbouncer (run as the owner, foreground) in front of a PgCluster.
     auth_type scram-sha-256 with a plain-text userlist, stats_users =
     monitor, admin_users = postgres, pool_mode transaction,
@@ -683,15 +702,6 @@ class PgBouncer:
                 break
         raise RuntimeError(f"pgbouncer did not start:\n{_tail(self.logfile)}")
 
-    def stop(self):
-        if self.proc is not None:
-            _stop_process(self.proc, signal.SIGTERM)
-        _registry.discard(self)
-        return self
-
-    def kill(self):
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
 
     def restart(self):
         return self.stop().start()
@@ -712,9 +722,6 @@ class PgBouncer:
         finally:
             self.start()
 
-    def destroy(self):
-        self.stop()
-        shutil.rmtree(self.dir, ignore_errors=True)
 
     def dsn(self, user=MONITOR_USER, dbname="pgbouncer", *, password=DEFAULT, style="uri", **params):
         if password is DEFAULT:
@@ -1186,7 +1193,7 @@ class PgPulseFactory:
 PROMETHEUS = Path(os.environ.get("PGPULSE_PROMETHEUS", "/usr/bin/prometheus"))
 
 
-class Prometheus:
+class Prometheus(_ForegroundServer):
     """Debian's Prometheus server (run as the owner) on 127.0.0.1:port with a
     temp storage dir, scraping static targets ("host:port" strings, or
     {"targets": [...], "labels": {...}} dicts) every scrape_interval.
@@ -1282,19 +1289,7 @@ class Prometheus:
                 break
         raise RuntimeError(f"prometheus did not start:\n{_tail(self.logfile)}")
 
-    def stop(self):
-        if self.proc is not None:
-            _stop_process(self.proc, signal.SIGTERM)
-        _registry.discard(self)
-        return self
 
-    def kill(self):
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-
-    def destroy(self):
-        self.stop()
-        shutil.rmtree(self.dir, ignore_errors=True)
 
     def log_text(self):
         return self.logfile.read_text(errors="replace") if self.logfile.exists() else ""

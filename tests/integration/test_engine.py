@@ -19,13 +19,15 @@ def calls(pg, marker):
                      (f"%{marker}%", "%pg_stat_statements%"))
 
 
-def config(pg, queries, extra=""):
+def config(pg, queries, extra="", target=""):
+    """A config file with one target 'main' (more of its keys in 'target',
+    each line indented by 4) and 'queries'; 'extra' goes at the top level."""
     return f"""
 targets:
   - name: main
     url: {pg.dsn(password=None)}
     password_env: MONITOR_PW
-queries: [{queries}]
+{target}queries: [{queries}]
 {extra}
 """
 
@@ -140,10 +142,9 @@ collectors:
     metrics:
       n: gauge
 """)
-        cfg = pgpulse.write("perdb-config.yaml", config(pg, q, """
-limits: {connections_per_target: 2}
-""") .replace("    password_env: MONITOR_PW\n",
-              "    password_env: MONITOR_PW\n    databases: {include: ['^tenant_', '^postgres$']}\n"))
+        cfg = pgpulse.write("perdb-config.yaml", config(
+            pg, q, "limits: {connections_per_target: 2}\n",
+            target="    databases: {include: ['^tenant_', '^postgres$']}\n"))
         p = pgpulse(config=cfg, env={"MONITOR_PW": pgfix.MONITOR_PASSWORD})
         seen_max = [0]
         stop = threading.Event()
@@ -274,9 +275,8 @@ collectors:
     assert not page.has("on_replica_v") and not page.has("tagged_v")
     assert page.sample("pgpulse_collector_skipped", collector="tagged", reason="tags",
                        target="main") == 1
-    cfg.write_text(cfg.read_text().replace("    password_env: MONITOR_PW\n",
-                                           "    password_env: MONITOR_PW\n    tags: [fleet]\n"
-                                           "    labels: {cluster: c1, env: test}\n"))
+    cfg.write_text(config(pg, q, target="    tags: [fleet]\n"
+                                        "    labels: {cluster: c1, env: test}\n"))
     page = pgpulse(config=cfg, env={"MONITOR_PW": pgfix.MONITOR_PASSWORD}).scrape()
     assert page.sample("tagged_v", target="main", cluster="c1", env="test") == 1
 
@@ -345,9 +345,8 @@ collectors:
     st = os.statvfs(pg.datadir)
     assert page.sample("test_data_fs_size_bytes") == st.f_blocks * st.f_frsize
     # where pgpulse cannot read the path, the metric is absent, the page valid
-    cfg = pgpulse.write("disk-config.yaml", config(pg, q).replace(
-        "    password_env: MONITOR_PW\n",
-        "    password_env: MONITOR_PW\n    data_directory: /nonexistent/pgdata\n"))
+    cfg = pgpulse.write("disk-config.yaml", config(
+        pg, q, target="    data_directory: /nonexistent/pgdata\n"))
     p = pgpulse(config=cfg, env={"MONITOR_PW": pgfix.MONITOR_PASSWORD})
     page = p.scrape()
     assert not page.has("test_database_disk_bytes")
@@ -486,9 +485,8 @@ collectors:
       name: label
       v: gauge
 """)
-        cfg = pgpulse.write("legacy-config.yaml", config(pg, q).replace(
-            "    password_env: MONITOR_PW\n",
-            "    password_env: MONITOR_PW\n    databases: {include: ['^legacy$']}\n"))
+        cfg = pgpulse.write("legacy-config.yaml", config(
+            pg, q, target="    databases: {include: ['^legacy$']}\n"))
         p = pgpulse(config=cfg, env={"MONITOR_PW": pgfix.MONITOR_PASSWORD})
         r = p.get("/metrics")
         r.encoding = "utf-8"
