@@ -312,7 +312,7 @@ static int add_histogram(struct mset *out, struct family *f,
 	return 0;
 }
 
-static int metric_column(const PGresult *res, const struct metricdef *md)
+int collect_metric_column(const PGresult *res, const struct metricdef *md)
 {
 	int col = find_column(res, md->column);
 	size_t k;
@@ -553,8 +553,9 @@ static size_t row_labels(const struct collector *c, const PGresult *res,
 
 		if (c->metrics[i].usage != USAGE_LABEL)
 			continue;
-		if (row < 0 && !strcmp(c->metrics[i].column,
-				       c->top.keys[c->top.nkeys - 1]))
+		if (row < 0 && c->top.nkeys &&
+		    !strcmp(c->metrics[i].column,
+			    c->top.keys[c->top.nkeys - 1]))
 			v = "other";
 		else if (row >= 0 && cols[i] >= 0)
 			v = PQgetvalue(res, row, cols[i]);
@@ -587,7 +588,7 @@ int collect_rows_ex(const struct collector *c, const PGresult *res,
 	for (i = 0; i < nm; i++) {
 		const struct metricdef *md = &c->metrics[i];
 
-		cols[i] = metric_column(res, md);
+		cols[i] = collect_metric_column(res, md);
 		addcols[i] =
 			md->add_column ? find_column(res, md->add_column) : -1;
 		if (cols[i] < 0 && md->usage != USAGE_DISCARD &&
@@ -964,6 +965,32 @@ static int timeout_ms(struct ctx *x, size_t i, double share)
 	return want <= 0 ? 0 : (int)(want * 1000) + (want < 0.001);
 }
 
+bool collect_column_known(const struct collector *c, const char *name)
+{
+	size_t j, k, n;
+
+	if (c->pivot_key || (c->top.by && !strcmp(name, c->top.by)))
+		return true;
+	for (j = 0; j < c->nmetrics; j++) {
+		const struct metricdef *md = &c->metrics[j];
+
+		if (!strcmp(md->column, name) ||
+		    (md->add_column && !strcmp(md->add_column, name)))
+			return true;
+		for (k = 0; k < md->nalt; k++)
+			if (!strcmp(md->alt_columns[k], name))
+				return true;
+		if (md->usage != USAGE_HISTOGRAM)
+			continue;
+		n = strlen(md->column);
+		if (!strncmp(name, md->column, n) &&
+		    (!strcmp(name + n, "_bucket") ||
+		     !strcmp(name + n, "_sum") || !strcmp(name + n, "_count")))
+			return true;
+	}
+	return false;
+}
+
 /*
  * Columns the result has but the collector does not list are ignored, and
  * said once in the log (a typo in 'metrics', or a query that grew), so
@@ -974,34 +1001,12 @@ static void note_undeclared(struct target *t, const struct collector *c,
 {
 	struct sb list = SB_INIT(512);
 	char *key;
-	int i, j;
+	int i;
 
-	for (i = 0; i < PQnfields(res); i++) {
-		const char *name = PQfname(res, i);
-		bool known = c->pivot_key != NULL ||
-			     (c->top.by && !strcmp(name, c->top.by));
-
-		for (j = 0; !known && (size_t)j < c->nmetrics; j++) {
-			const struct metricdef *md = &c->metrics[j];
-			size_t k;
-
-			known = !strcmp(md->column, name) ||
-				(md->add_column &&
-				 !strcmp(md->add_column, name));
-			for (k = 0; !known && k < md->nalt; k++)
-				known = !strcmp(md->alt_columns[k], name);
-			if (!known && md->usage == USAGE_HISTOGRAM) {
-				size_t n = strlen(md->column);
-
-				known = !strncmp(name, md->column, n) &&
-					(!strcmp(name + n, "_bucket") ||
-					 !strcmp(name + n, "_sum") ||
-					 !strcmp(name + n, "_count"));
-			}
-		}
-		if (!known)
-			sb_addf(&list, "%s%s", list.len ? ", " : "", name);
-	}
+	for (i = 0; i < PQnfields(res); i++)
+		if (!collect_column_known(c, PQfname(res, i)))
+			sb_addf(&list, "%s%s", list.len ? ", " : "",
+				PQfname(res, i));
 	if (!list.len) {
 		sb_release(&list);
 		return;
@@ -1020,7 +1025,7 @@ static void note_undeclared(struct target *t, const struct collector *c,
  * Serve collector 'i' in database 'db' (NULL: the main one) from its ttl
  * cache when the result there is fresh. Returns true when it did.
  */
-static bool from_cache(struct ctx *x, size_t i, const char *db)
+static bool from_cache(struct ctx *x, size_t i, const char *db, double share)
 {
 	const struct collector *c = &x->qs->v[i];
 	struct cache_entry *ce;
@@ -1036,6 +1041,8 @@ static bool from_cache(struct ctx *x, size_t i, const char *db)
 	x->runs[i].attempted = true;
 	x->dropped[i] += mset_merge(x->out, ce->m, NULL, 0);
 	x->runs[i].seconds += ce->seconds;
+	/* it takes no time now: what it was kept back for goes to the rest */
+	x->pending -= x->est[i] * share;
 	return true;
 }
 
@@ -1062,9 +1069,12 @@ static void run_collector(struct ctx *x, size_t i, const struct variant *v,
 	int ms;
 
 	*broken = false;
-	if (from_cache(x, i, db))
+	if (from_cache(x, i, db, share))
 		return;
 	run->attempted = true;
+	key = xasprintf("skip%c%s", KEY_SEP, c->name);
+	report_changed(t, key, NULL); /* runs again: a new skip is news */
+	free(key);
 	key = xasprintf("%s%c%s", c->name, KEY_SEP, db ? db : "");
 	ms = timeout_ms(x, i, share);
 	if (ms <= 0) {
@@ -1137,6 +1147,7 @@ static void note_skip(struct ctx *x, size_t i, const char *reason)
 	char *key = xasprintf("skip%c%s", KEY_SEP, c->name);
 
 	x->runs[i].skip = reason;
+	x->pending -= x->est[i];
 	if (report_changed(x->t, key, reason))
 		log_info("collector skipped", "target", x->t->name, "collector",
 			 c->name, "reason", reason, NULL);
@@ -1186,6 +1197,16 @@ static bool run_cluster(struct ctx *x, struct pgconn **pcp, bool *want_dbs,
 	return *pcp != NULL;
 }
 
+/* Does collector 'i' run in each database on this target? */
+static bool runs_per_database(const struct ctx *x, size_t i,
+			      const struct variant **variants)
+{
+	const struct collector *c = &x->qs->v[i];
+
+	return c->scope == SCOPE_DATABASE && variants[i] && !x->runs[i].skip &&
+	       c->kind == x->t->cfg->kind;
+}
+
 static void run_databases(struct ctx *x, char **dbs,
 			  const struct variant **variants)
 {
@@ -1201,50 +1222,41 @@ static void run_databases(struct ctx *x, char **dbs,
 	served = xcalloc(x->qs->n + 1, sizeof(*served));
 	for (db = dbs; *db; db++) {
 		struct err e = ERR_INIT;
-		struct pgconn *pc;
+		struct pgconn *pc = NULL;
 		bool broken = false, need = false;
+		char *key;
 
 		/* a database whose results are all cached costs no session */
 		for (i = 0; i < x->qs->n; i++) {
-			const struct collector *c = &x->qs->v[i];
-
-			served[i] = false;
-			if (c->scope != SCOPE_DATABASE || !variants[i] ||
-			    x->runs[i].skip || c->kind != t->cfg->kind)
-				continue;
-			served[i] = from_cache(x, i, *db);
-			need |= !served[i];
+			served[i] = runs_per_database(x, i, variants) &&
+				    from_cache(x, i, *db, share);
+			need |= runs_per_database(x, i, variants) && !served[i];
 		}
 		if (!need)
 			continue;
-		pc = target_acquire(t, *db, x->deadline, &e);
-		if (!pc) {
-			char *key = xasprintf("db%c%s", KEY_SEP, *db);
-
-			if (report_changed(t, key, e.msg))
-				log_warn("cannot collect database", "target",
-					 t->name, "datname", *db, "err", e.msg,
-					 NULL);
-			free(key);
-			for (i = 0; i < x->qs->n; i++)
-				if (variants[i] &&
-				    x->qs->v[i].scope == SCOPE_DATABASE) {
-					x->runs[i].attempted = true;
-					x->runs[i].failed = true;
-				}
-			continue;
-		}
+		/* past the deadline, connecting to the rest is wasted */
+		if (clock_now() < x->deadline)
+			pc = target_acquire(t, *db, x->deadline, &e);
+		else
+			err_set(&e, "the scrape deadline passed first");
+		key = xasprintf("db%c%s", KEY_SEP, *db);
+		if (report_changed(t, key, pc ? NULL : e.msg) && !pc)
+			log_warn("cannot collect database", "target", t->name,
+				 "datname", *db, "err", e.msg, NULL);
+		free(key);
 		for (i = 0; i < x->qs->n && !broken; i++) {
-			const struct collector *c = &x->qs->v[i];
-
-			if (c->scope != SCOPE_DATABASE || !variants[i] ||
-			    x->runs[i].skip || c->kind != t->cfg->kind ||
-			    served[i])
+			if (!runs_per_database(x, i, variants) || served[i])
 				continue;
+			if (!pc) {
+				x->runs[i].attempted = true;
+				x->runs[i].failed = true;
+				continue;
+			}
 			run_collector(x, i, variants[i], pc, *db, share,
 				      &broken);
 		}
-		target_release(t, pc, broken);
+		if (pc)
+			target_release(t, pc, broken);
 	}
 	free(served);
 }

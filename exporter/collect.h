@@ -60,6 +60,19 @@ int collect_rows(const struct collector *c, const PGresult *res,
 		 size_t *dropped, struct err *e);
 
 /*
+ * The column of 'res' that metric 'md' reads: its own name, else the first
+ * of its alt_columns present; -1 when none is.
+ */
+int collect_metric_column(const PGresult *res, const struct metricdef *md);
+
+/*
+ * Whether a result column named 'name' is one 'c' uses (a listed column, an
+ * alternative name, an added column, a histogram's companions, the top
+ * selection's 'by'); every column is, for a pivot.
+ */
+bool collect_column_known(const struct collector *c, const char *name);
+
+/*
  * For a collector with "pivot": one row whose columns are the values of
  * the key column and whose cells are those of the value column (text). A
  * new result (PQclear it), or NULL when 'c' has no pivot or 'e' was set.

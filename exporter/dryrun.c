@@ -799,50 +799,6 @@ static bool is_value(const struct metricdef *md)
 	return md->usage != USAGE_LABEL && md->usage != USAGE_DISCARD;
 }
 
-static bool declared(const struct collector *c, const char *col)
-{
-	size_t i, n;
-
-	for (i = 0; i < c->nmetrics; i++) {
-		const struct metricdef *md = &c->metrics[i];
-
-		if (!strcmp(md->column, col))
-			return true;
-		for (n = 0; n < md->nalt; n++)
-			if (!strcmp(md->alt_columns[n], col))
-				return true;
-		if (md->usage != USAGE_HISTOGRAM)
-			continue;
-		n = strlen(md->column);
-		if (!strncmp(col, md->column, n) &&
-		    (!strcmp(col + n, "_bucket") || !strcmp(col + n, "_sum") ||
-		     !strcmp(col + n, "_count")))
-			return true;
-	}
-	return false;
-}
-
-static int column_of(const PGresult *r, const char *name)
-{
-	int i;
-
-	for (i = 0; i < PQnfields(r); i++)
-		if (!strcmp(PQfname(r, i), name))
-			return i;
-	return -1;
-}
-
-/* The column of 'md' in 'r', under its name or one of its alt_columns. */
-static int metric_column(const PGresult *r, const struct metricdef *md)
-{
-	int col = column_of(r, md->column);
-	size_t i;
-
-	for (i = 0; col < 0 && i < md->nalt; i++)
-		col = column_of(r, md->alt_columns[i]);
-	return col;
-}
-
 /* Compare the columns and values of 'r' with what 'c' declares. */
 static void check_result(struct run *x, struct outcome *oc,
 			 const struct collector *c, const struct variant *v,
@@ -859,7 +815,7 @@ static void check_result(struct run *x, struct outcome *oc,
 		/* SHOW returns what it returns: only SQL picks its columns */
 		for (i = 0; i < PQnfields(r) && c->kind == TARGET_POSTGRES;
 		     i++) {
-			if (declared(c, PQfname(r, i)))
+			if (collect_column_known(c, PQfname(r, i)))
 				continue;
 			sb_addf(&extra, "%s'%s'", nextra ? ", " : "",
 				PQfname(r, i));
@@ -881,7 +837,7 @@ static void check_result(struct run *x, struct outcome *oc,
 			const struct metricdef *md = &c->metrics[k];
 
 			if (md->usage == USAGE_DISCARD || md->has_const_value ||
-			    md->optional || metric_column(r, md) >= 0)
+			    md->optional || collect_metric_column(r, md) >= 0)
 				continue;
 			report(x, oc->row, c, t, DIAG_ERROR, md->pos,
 			       "column '%s' is declared but the query does "
@@ -893,7 +849,7 @@ static void check_result(struct run *x, struct outcome *oc,
 	}
 	for (k = 0; k < c->nmetrics; k++) {
 		const struct metricdef *md = &c->metrics[k];
-		int col = metric_column(r, md);
+		int col = collect_metric_column(r, md);
 
 		if (md->usage == USAGE_LABEL && col >= 0) {
 			for (row = 0; row < n; row++)
@@ -948,8 +904,11 @@ static bool run_one(struct run *x, struct outcome *oc, struct target *t,
 	size_t dropped = 0;
 
 	if (!bouncer) {
+		/* 0 means no limit, as in the config; else 1 ms at least */
 		snprintf(set, sizeof(set), "SET LOCAL statement_timeout = %ld",
-			 lround(timeout * 1000) ? lround(timeout * 1000) : 1);
+			 timeout > 0 && lround(timeout * 1000) == 0
+				 ? 1
+				 : lround(timeout * 1000));
 		r = exec(pc->conn, "BEGIN READ ONLY", false, clock_now() + 10,
 			 &canceled);
 		if (!r || PQresultStatus(r) != PGRES_COMMAND_OK)
@@ -984,23 +943,35 @@ static bool run_one(struct run *x, struct outcome *oc, struct target *t,
 		set_note(oc->row, "not a query");
 		oc->failed = true;
 	} else {
+		struct rowopts ro = {0};
+		struct err warn = ERR_INIT;
+		/* a pivot's checks are of the row it makes, as the daemon sees
+		 */
+		PGresult *pv = collect_pivot(c, r, &e);
+		const PGresult *rows = pv ? pv : r;
+		bool failed_before = oc->failed;
+
 		if (oc->row->rows < 0)
 			oc->row->rows = 0;
 		oc->row->rows += PQntuples(r);
-		check_result(x, oc, c, v, t, r);
-		struct rowopts ro = {0};
-		struct err warn = ERR_INIT;
-
+		if (!err_isset(&e))
+			check_result(x, oc, c, v, t, rows);
 		ro.datadir = t->cfg->data_directory ? t->cfg->data_directory
 						    : t->facts.data_directory;
 		ro.now = clock_now();
 		ro.cfg = t->gcfg;
-		PGresult *pv = collect_pivot(c, r, &e);
-
-		collect_rows_ex(c, pv ? pv : r,
-				c->scope == SCOPE_DATABASE ? db : NULL,
+		collect_rows_ex(c, rows, c->scope == SCOPE_DATABASE ? db : NULL,
 				SIZE_MAX, &ro, oc->m, &dropped, &e, &warn);
 		PQclear(pv);
+		/*
+		 * what the engine fails on (a pivot or histogram's columns),
+		 * unless the checks above already said why, in more detail
+		 */
+		if (err_isset(&e) && oc->failed == failed_before) {
+			report(x, oc->row, c, t, DIAG_ERROR, v->pos, "%s",
+			       e.msg);
+			oc->failed = true;
+		}
 		if (err_isset(&warn))
 			report(x, oc->row, c, t, DIAG_WARNING, v->pos, "%s",
 			       warn.msg);

@@ -357,6 +357,8 @@ static enum MHD_Result route_healthz(struct request *r)
 
 static enum MHD_Result route_readyz(struct request *r)
 {
+	char *text;
+	size_t len;
 	struct runtime *rt = runtime_acquire();
 	struct sb body = SB_INIT(0);
 	bool ready = true;
@@ -374,9 +376,10 @@ static enum MHD_Result route_readyz(struct request *r)
 			ever ? "reached" : "not reached yet");
 	}
 	runtime_release(rt);
+	/* detach first: it empties 'body', len included */
+	text = sb_detach(&body, &len);
 	return respond(r, ready ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE,
-		       "text/plain; charset=utf-8", sb_detach(&body, NULL),
-		       body.len, false);
+		       "text/plain; charset=utf-8", text, len, false);
 }
 
 static void html_escape(struct sb *sb, const char *s)

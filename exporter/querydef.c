@@ -1048,6 +1048,9 @@ static void parse_top(struct loader *l, struct collector *c, yaml_node_t *n,
 	}
 	if (v[T_KEY] && ydoc_strlist(y, v[T_KEY], "key", &c->top.keys,
 				     &c->top.nkeys) == 0) {
+		if (!c->top.nkeys)
+			ydoc_error(y, v[T_KEY],
+				   "'key' needs at least one label column");
 		for (k = 0; k < c->top.nkeys; k++) {
 			m = column_named(c, c->top.keys[k]);
 			if (!m || m->usage != USAGE_LABEL)

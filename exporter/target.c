@@ -164,7 +164,16 @@ struct target *target_new(const struct target_config *cfg,
 	t->gcfg = gcfg;
 	t->name = xstrdup(cfg->name);
 	pthread_mutex_init(&t->lock, NULL);
-	pthread_cond_init(&t->cond, NULL);
+	{
+		pthread_condattr_t ca;
+
+		/* deadlines are monotonic: a wall-clock step must not move them
+		 */
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		pthread_cond_init(&t->cond, &ca);
+		pthread_condattr_destroy(&ca);
+	}
 	t->nslots =
 		gcfg->connections_per_target ? gcfg->connections_per_target : 1;
 	t->slots = xcalloc(t->nslots, sizeof(*t->slots));
@@ -408,6 +417,18 @@ static void close_idle(struct target *t, double now)
 	}
 }
 
+/* Is idle session 'a' a better one to close than 'b'? */
+static bool better_victim(const struct target *t, const struct pgconn *a,
+			  const struct pgconn *b)
+{
+	bool amain = same_db(a->dbname, t->main_db);
+	bool bmain = same_db(b->dbname, t->main_db);
+
+	if (amain != bmain)
+		return !amain;
+	return a->idle_at < b->idle_at;
+}
+
 static struct pgconn *find_slot(struct target *t, const char *db)
 {
 	struct pgconn *empty = NULL, *other = NULL;
@@ -420,9 +441,16 @@ static struct pgconn *find_slot(struct target *t, const char *db)
 			continue;
 		if (s->conn && same_db(s->dbname, db))
 			return s;
-		if (!s->conn && !empty)
-			empty = s;
-		else if (s->conn && !other)
+		if (!s->conn) {
+			if (!empty)
+				empty = s;
+			continue;
+		}
+		/*
+		 * the victim: another database's session idle the longest,
+		 * the main database's only when there is no other
+		 */
+		if (!other || better_victim(t, s, other))
 			other = s;
 	}
 	if (empty)
@@ -441,10 +469,9 @@ static struct pgconn *find_slot(struct target *t, const char *db)
 int target_wait(struct target *t, double deadline)
 {
 	struct timespec ts;
-	double wall = clock_wall() + (deadline - clock_now());
 
-	ts.tv_sec = (time_t)wall;
-	ts.tv_nsec = (long)((wall - (double)ts.tv_sec) * 1e9);
+	ts.tv_sec = (time_t)deadline;
+	ts.tv_nsec = (long)((deadline - (double)ts.tv_sec) * 1e9);
 	return pthread_cond_timedwait(&t->cond, &t->lock, &ts);
 }
 
@@ -475,6 +502,14 @@ struct pgconn *target_acquire(struct target *t, const char *dbname,
 		return s;
 	}
 	now = clock_now();
+	if (now >= deadline) {
+		s->busy = false;
+		t->stats.busy--;
+		pthread_cond_broadcast(&t->cond);
+		pthread_mutex_unlock(&t->lock);
+		err_set(e, "the scrape deadline passed before connecting");
+		return NULL;
+	}
 	if (now < t->next_attempt) {
 		s->busy = false;
 		t->stats.busy--;
@@ -524,13 +559,14 @@ void target_release(struct target *t, struct pgconn *pc, bool broken)
 	double now = clock_now();
 
 	pthread_mutex_lock(&t->lock);
-	if (broken && pc->conn) {
+	if ((broken || pc->broken) && pc->conn) {
 		PQfinish(pc->conn);
 		pc->conn = NULL;
 		free(pc->dbname);
 		pc->dbname = NULL;
 		t->stats.open--;
 	}
+	pc->broken = false;
 	pc->busy = false;
 	pc->idle_at = now;
 	t->stats.busy--;
@@ -616,12 +652,21 @@ static PGresult *read_results(PGconn *c, double deadline, bool *broken,
 			PQclear(keep);
 			keep = r;
 			break;
+		case PGRES_COPY_OUT:
+		case PGRES_COPY_IN:
+		case PGRES_COPY_BOTH:
+			/* PQgetResult would hand back COPY states forever */
+			err_set(e, "COPY is not a query pgpulse can run");
+			PQclear(r);
+			*broken = true;
+			goto done;
 		default:
 			result_error(r, e);
 			PQclear(r);
 			break;
 		}
 	}
+done:
 	if (PQstatus(c) == CONNECTION_BAD) {
 		if (!err_isset(e)) {
 			char *msg = conn_error(c);
@@ -638,14 +683,13 @@ static PGresult *read_results(PGconn *c, double deadline, bool *broken,
 	return keep;
 }
 
-PGresult *target_query(struct target *t, struct pgconn *pc, const char *sql,
+static PGresult *query(struct target *t, struct pgconn *pc, const char *sql,
 		       int timeout_ms, double deadline, bool *broken,
 		       struct err *e)
 {
 	PGconn *c = pc->conn;
 	PGresult *r;
 
-	*broken = false;
 	if (t->cfg->kind == TARGET_PGBOUNCER) {
 		/* the console speaks the simple protocol only */
 		if (!PQsendQuery(c, sql))
@@ -675,9 +719,30 @@ send_failed : {
 
 	err_set(e, "cannot send query: %s", msg);
 	free(msg);
-	*broken = PQstatus(c) == CONNECTION_BAD;
+	/* lost, or still busy with an earlier query: unusable either way */
+	*broken = true;
 	return NULL;
 }
+}
+
+PGresult *target_query(struct target *t, struct pgconn *pc, const char *sql,
+		       int timeout_ms, double deadline, bool *broken,
+		       struct err *e)
+{
+	PGresult *r;
+
+	*broken = false;
+	r = query(t, pc, sql, timeout_ms, deadline, broken, e);
+	/*
+	 * A session is reused only as it was: connected, idle, outside a
+	 * transaction. The mark stays on the slot, so a caller that ignores
+	 * '*broken' still cannot hand a wedged session to the next query.
+	 */
+	if (*broken || PQtransactionStatus(pc->conn) != PQTRANS_IDLE) {
+		*broken = true;
+		pc->broken = true;
+	}
+	return r;
 }
 
 void target_free_list(char **list)

@@ -24,6 +24,12 @@ struct pgconn {
 	bool busy;	/* checked out by a collection */
 	double idle_at; /* monotonic time it was last released */
 	int timeout_ms; /* statement_timeout the session has now */
+	/*
+	 * set by target_query when the session is unusable (lost, a cancel
+	 * unanswered, a transaction left open): target_release closes it,
+	 * whatever its caller says
+	 */
+	bool broken;
 };
 
 /* What a session told us of its server. */

@@ -573,3 +573,65 @@ collectors:
         assert p.stderr_text().count("reason=privileges") == 1
     finally:
         pg.psql("DROP ROLE IF EXISTS weak")
+
+
+def test_a_copy_query_fails_without_wedging_the_session(pg, pgpulse):
+    q = pgpulse.write("copy.yaml", """
+collectors:
+  copier:
+    help: COPY is not a query; libpq would hand back COPY states forever.
+    sql: COPY (SELECT 1 AS v) TO STDOUT
+    metrics:
+      v: gauge
+  after:
+    help: Runs after it on the same target.
+    sql: SELECT 5 AS v
+    metrics:
+      v: gauge
+""")
+    p = pgpulse(queries=[q])
+    for _ in range(2):
+        start = time.monotonic()
+        page = p.scrape()
+        assert time.monotonic() - start < 3
+        assert page.sample("pgpulse_scrape_success", collector="copier") == 0
+        assert page.sample("after_v") == 5
+    assert "COPY is not a query" in p.stderr_text()
+
+
+def test_the_main_session_outlives_per_database_work(pg, pgpulse):
+    dbs = ["keep_a", "keep_b", "keep_c"]
+    for db in dbs:
+        pg.psql(f"DROP DATABASE IF EXISTS {db}")
+        pg.psql(f"CREATE DATABASE {db}")
+    try:
+        q = pgpulse.write("perdb2.yaml", """
+collectors:
+  here:
+    help: Which database the session is in.
+    scope: database
+    sql: SELECT current_database() AS db, 1 AS v
+    metrics:
+      db: label
+      v: gauge
+  cluster:
+    help: On the main database.
+    sql: SELECT 1 AS v
+    metrics:
+      v: gauge
+""")
+        cfg = pgpulse.write("perdb2-config.yaml", config(
+            pg, q, target="    databases: {include: ['^keep_']}\n"))
+        mark = pg.log_mark()
+        p = pgpulse(config=cfg, env={"MONITOR_PW": pgfix.MONITOR_PASSWORD})
+        for _ in range(3):
+            page = p.scrape()
+        # each row comes from the database it is labelled with
+        for db in dbs:
+            assert page.sample("here_v", datname=db, db=db, target="main") == 1
+        # the main database's session was kept; the others took turns
+        main = pg.connections_since(mark, application_name="pgpulse", database="postgres")
+        assert len(main) == 1, main
+    finally:
+        for db in dbs:
+            pg.psql(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")

@@ -390,3 +390,12 @@ def test_version_and_help(pgpulse_bin):
     assert out.returncode == 0 and "--web.listen-address" in out.stdout
     out = subprocess.run([str(pgpulse_bin), "--bogus"], capture_output=True, text=True)
     assert out.returncode == 2 and "--bogus" in out.stderr
+
+
+def test_readyz_says_which_targets_were_reached(pg, pgpulse):
+    p = pgpulse()
+    r = p.get("/readyz")
+    assert r.status_code == 503 and r.text == "default not reached yet\n"
+    p.scrape()
+    r = p.get("/readyz")
+    assert r.status_code == 200 and r.text == "default reached\n"

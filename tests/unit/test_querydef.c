@@ -758,6 +758,21 @@ static void expect_buffer(const char *name, const char *text, size_t len,
 	queryset_release(&qs);
 }
 
+static void a_top_selection_needs_a_key_column(void **state)
+{
+	static const char text[] = "collectors:\n"
+				   "  t:\n"
+				   "    help: h\n"
+				   "    top: {by: v, n: 3, key: []}\n"
+				   "    sql: SELECT 'a' AS k, 1 AS v\n"
+				   "    metrics: {k: label, v: gauge}\n";
+
+	(void)state;
+	expect_buffer("t.yaml", text, sizeof(text) - 1, -1,
+		      "t.yaml:4:29: error: collector 't': 'key' needs at "
+		      "least one label column\n");
+}
+
 static void odd_documents_are_reported_not_crashed_on(void **state)
 {
 	char *deep = xmalloc(100001);
@@ -1124,6 +1139,7 @@ int main(void)
 		cmocka_unit_test(
 			parameters_are_checked_where_the_sql_uses_them),
 		cmocka_unit_test(column_options_and_top_selection_are_checked),
+		cmocka_unit_test(a_top_selection_needs_a_key_column),
 		cmocka_unit_test(
 			duplicates_and_clashes_across_files_name_both_places),
 		cmocka_unit_test(postgres_exporter_format_problems),
