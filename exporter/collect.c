@@ -960,7 +960,8 @@ static int timeout_ms(struct ctx *x, size_t i, double share)
 	if (others > left * 0.9)
 		others = left * 0.9;
 	left -= others > 0 ? others : 0;
-	if (left < want)
+	/* a timeout of 0 is no limit of its own: the deadline still is */
+	if (want <= 0 || left < want)
 		want = left;
 	return want <= 0 ? 0 : (int)(want * 1000) + (want < 0.001);
 }

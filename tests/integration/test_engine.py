@@ -635,3 +635,22 @@ collectors:
     finally:
         for db in dbs:
             pg.psql(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
+
+
+def test_statement_timeout_0_means_no_limit_but_the_deadline(pg, pgpulse):
+    q = pgpulse.write("notimeout.yaml", """
+collectors:
+  plain:
+    help: Runs under no statement_timeout of its own.
+    sql: SELECT current_setting('statement_timeout') AS t, 1 AS v
+    metrics:
+      t: label
+      v: gauge
+""")
+    cfg = pgpulse.write("notimeout-config.yaml", config(pg, q, "limits: {statement_timeout: 0}\n"))
+    page = pgpulse(config=cfg, env={"MONITOR_PW": pgfix.MONITOR_PASSWORD}).scrape()
+    s = page.samples("plain_v")
+    assert len(s) == 1 and s[0].value == 1
+    assert page.sample("pgpulse_scrape_success", collector="plain", target="main") == 1
+    # bounded by the scrape deadline (10 s, less the others' share), not 0
+    assert s[0].labels["t"].endswith("s") and s[0].labels["t"] != "0"
