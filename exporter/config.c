@@ -149,7 +149,7 @@ void target_config_release(struct target_config *t)
 	for (i = 0; i < t->nparams; i++) {
 		/* A literal password may be among the values. */
 		if (t->vals[i])
-			memset(t->vals[i], 0, strlen(t->vals[i]));
+			explicit_bzero(t->vals[i], strlen(t->vals[i]));
 		free(t->keys[i]);
 		free(t->vals[i]);
 	}
@@ -174,7 +174,7 @@ static void auth_module_release(struct auth_module *m)
 	free(m->name);
 	free(m->username);
 	if (m->password)
-		memset(m->password, 0, strlen(m->password));
+		explicit_bzero(m->password, strlen(m->password));
 	free(m->password);
 	free(m->password_file);
 	free(m->password_env);
@@ -519,7 +519,7 @@ static void parse_password(struct cloader *l, struct target_config *t,
 			     "anyone who can read the file; use "
 			     "password_file instead");
 		push_param(t, "password", s);
-		memset(s, 0, strlen(s));
+		explicit_bzero(s, strlen(s));
 		free(s);
 	}
 }

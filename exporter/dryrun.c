@@ -14,6 +14,7 @@
 #include <string.h>
 #include <strings.h>
 #include "dryrun.h"
+#include "log.h"
 #include "collect.h"
 #include "expfmt.h"
 #include "metrics.h"
@@ -1002,9 +1003,14 @@ out:
 	return ok;
 lost:
 	PQclear(r);
-	report(x, oc->row, c, t, DIAG_ERROR, v->pos,
-	       "cannot start a read-only transaction: %s",
-	       PQerrorMessage(pc->conn));
+	{
+		char safe[512];
+
+		/* libpq's message may quote the connection's parameters */
+		log_redact(PQerrorMessage(pc->conn), safe, sizeof(safe));
+		report(x, oc->row, c, t, DIAG_ERROR, v->pos,
+		       "cannot start a read-only transaction: %s", safe);
+	}
 	oc->failed = true;
 	free(sql);
 	return false;
@@ -1109,6 +1115,7 @@ static bool check_privileges(struct run *x, struct dryrun_row *row,
 	if (privcheck_collector(t, pc, sql, clock_now() + 10, &pk, &e) < 0) {
 		report(x, row, c, t, DIAG_WARNING, v->pos,
 		       "privileges not checked: %s", e.msg);
+		privcheck_release(&pk);
 		return false;
 	}
 	if (c->scope == SCOPE_DATABASE) {

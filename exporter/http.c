@@ -70,7 +70,7 @@ static void tls_keys_free(struct tls_keys *k)
 			gnutls_privkey_deinit(k->key);
 		free(k->cert_pem);
 		if (k->key_pem)
-			memset(k->key_pem, 0, strlen(k->key_pem));
+			explicit_bzero(k->key_pem, strlen(k->key_pem));
 		free(k->key_pem);
 		free(k);
 		k = older;
@@ -518,7 +518,7 @@ static bool authorised(struct request *r)
 		user = MHD_basic_auth_get_username_password(r->conn, &pass);
 		ok = webconfig_check(rt->web, user, pass);
 		if (pass) {
-			memset(pass, 0, strlen(pass));
+			explicit_bzero(pass, strlen(pass));
 			MHD_free(pass);
 		}
 		if (user)

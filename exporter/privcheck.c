@@ -53,9 +53,10 @@ static size_t dollar_tag(const char *p)
 {
 	const char *q = p + 1;
 
-	if (*q != '$' && !(ident_start((unsigned char)*q) && !isdigit(*q)))
+	/* ident_start excludes digits, as a tag must */
+	if (*q != '$' && !ident_start((unsigned char)*q))
 		return 0;
-	while (*q && *q != '$' && ident_char((unsigned char)*q) && *q != '$')
+	while (*q && *q != '$' && ident_char((unsigned char)*q))
 		q++;
 	return *q == '$' ? (size_t)(q - p) + 1 : 0;
 }

@@ -382,7 +382,7 @@ static PGconn *connect_db(struct target *t, const char *dbname, double deadline,
 	free(msg);
 	free(options);
 	if (password) {
-		memset(password, 0, strlen(password));
+		explicit_bzero(password, strlen(password));
 		free(password);
 	}
 	free(keys);

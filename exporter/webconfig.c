@@ -236,7 +236,7 @@ out:
 static void wipe(char *s)
 {
 	if (s) {
-		memset(s, 0, strlen(s));
+		explicit_bzero(s, strlen(s));
 		free(s);
 	}
 }
@@ -301,7 +301,7 @@ static bool digest(const struct webconfig *w, const char *user,
 	memcpy(buf + sizeof(w->salt), user, nu + 1);
 	memcpy(buf + sizeof(w->salt) + nu + 1, pass, np);
 	rc = gnutls_hash_fast(GNUTLS_DIG_SHA256, buf, n, md);
-	memset(buf, 0, n);
+	explicit_bzero(buf, n);
 	free(buf);
 	if (rc < 0)
 		return false;
@@ -377,7 +377,7 @@ bool webconfig_check(struct webconfig *w, const char *user, const char *pass)
 	/* an unknown user costs a bcrypt as well, so timing tells nothing */
 	out = crypt_r(pass, u ? u->hash : w->users[0].hash, cd);
 	ok = u && out && out[0] != '*' && ct_equal(out, u->hash);
-	memset(cd, 0, sizeof(*cd));
+	explicit_bzero(cd, sizeof(*cd));
 	free(cd);
 	if (ok)
 		remember(w, user, pass);
