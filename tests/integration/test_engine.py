@@ -124,15 +124,14 @@ def test_per_database_scope_within_the_connection_bound(pg, pgpulse):
         pg.psql(f"DROP DATABASE IF EXISTS {db}")
         pg.psql(f"CREATE DATABASE {db}")
         pg.psql(f"CREATE TABLE t AS SELECT generate_series(1, {100 * (i + 1)}) g", dbname=db)
-        pg.psql("ANALYZE t", dbname=db)
+        pg.psql("GRANT SELECT ON t TO monitor", dbname=db)
     try:
         q = pgpulse.write("perdb.yaml", """
 collectors:
   tables:
     help: Rows of table t in each database.
     scope: database
-    sql: SELECT count(*) AS rows FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-         WHERE c.relname = 't' AND n.nspname = 'public'
+    sql: SELECT count(*) AS rows FROM t
     metrics:
       rows: gauge
   backends:
@@ -144,7 +143,7 @@ collectors:
 """)
         cfg = pgpulse.write("perdb-config.yaml", config(
             pg, q, "limits: {connections_per_target: 2}\n",
-            target="    databases: {include: ['^tenant_', '^postgres$']}\n"))
+            target="    databases: {include: ['^tenant_']}\n"))
         p = pgpulse(config=cfg, env={"MONITOR_PW": pgfix.MONITOR_PASSWORD})
         seen_max = [0]
         stop = threading.Event()
@@ -164,8 +163,10 @@ collectors:
         finally:
             stop.set()
             w.join()
-        for db in dbs:
-            assert page.sample("tables_rows", datname=db, target="main") == 1
+        # each database's own table: a row sent to the wrong database, or
+        # labelled with another one, shows another count
+        for i, db in enumerate(dbs):
+            assert page.sample("tables_rows", datname=db, target="main") == 100 * (i + 1)
             assert page.sample("backends_n", datname=db, target="main") <= 2
         assert not page.has("tables_rows", datname="template1")
         assert page.sample("pgpulse_scrape_success", collector="tables", target="main") == 1
@@ -428,7 +429,9 @@ def test_postgres_exporter_example_file_from_debian(pg, pgpulse, promtool_lint):
         assert page.sample("pgpulse_scrape_success", collector=c) == 1, c
     start = pg.scalar("SELECT extract(epoch FROM pg_postmaster_start_time())::float8")
     assert abs(page.sample("pg_postmaster_start_time_seconds") - start) < 1
-    assert page.sample("pg_replication_lag") == 0 or page.has("pg_replication_lag")
+    # its query gives 0 on a primary
+    assert pg.scalar("SELECT pg_is_in_recovery()") is False
+    assert page.sample("pg_replication_lag") == 0
     assert "total_time" in p.stderr_text()
 
 
@@ -524,9 +527,10 @@ collectors:
     p = pgpulse(queries=[q])
     for _ in range(2):
         start = time.monotonic()
-        r = p.get("/metrics", headers={"X-Prometheus-Scrape-Timeout-Seconds": "2"})
+        # 3 s less a tenth: the page must come back before Prometheus gives up
+        r = p.get("/metrics", headers={"X-Prometheus-Scrape-Timeout-Seconds": "3"})
         took = time.monotonic() - start
-        assert r.status_code == 200 and took < 2.2, took
+        assert r.status_code == 200 and took < 3.0, took
         page = pgfix.Page(r.text)
         assert page.sample("pgpulse_scrape_success", collector="a_slow") == 0
         assert page.sample("b_quick_v") == 2
@@ -536,6 +540,8 @@ collectors:
 def test_collectors_the_role_may_not_run_are_skipped_not_failed(pg, pgpulse):
     pg.psql("DROP ROLE IF EXISTS weak")
     pg.psql("CREATE ROLE weak LOGIN PASSWORD 'weak-pw-123'")
+    # the role could reset statistics: only pgpulse's refusal stops it
+    pg.psql("GRANT EXECUTE ON FUNCTION pg_stat_reset() TO weak")
     try:
         q = pgpulse.write("privs.yaml", """
 collectors:
@@ -572,6 +578,7 @@ collectors:
                          "WHERE datname = 'postgres'") == before
         assert p.stderr_text().count("reason=privileges") == 1
     finally:
+        pg.psql("REVOKE EXECUTE ON FUNCTION pg_stat_reset() FROM weak")
         pg.psql("DROP ROLE IF EXISTS weak")
 
 
