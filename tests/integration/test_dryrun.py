@@ -412,11 +412,14 @@ def test_pgbouncer_targets_run_show_commands_only(pg, pgbouncer, pgpulse):
               "    sql: PAUSE\n"
               "    metrics:\n"
               "      v: {type: gauge, name: dr_pause, help: x}\n")
+    # as an admin, whom the console would obey: only the check stops PAUSE
+    admin = pgfix.SUPERUSER
     cfg = ("targets:\n"
-           f"  - name: bouncer\n    kind: pgbouncer\n    url: {pgbouncer.dsn(password=None)}\n"
+           f"  - name: bouncer\n    kind: pgbouncer\n"
+           f"    url: {pgbouncer.dsn(user=admin, password=None)}\n"
            "    password_env: DR_BOUNCER_PW\n"
            f"queries: [{q}]\n")
-    r = dry(pgpulse, config=cfg, env={"DR_BOUNCER_PW": pgfix.MONITOR_PASSWORD})
+    r = dry(pgpulse, config=cfg, env={"DR_BOUNCER_PW": pgbouncer.users[admin]})
     assert r.rc == 1
     assert r.diags() == [
         f"{q}:13:10: error: collector 'pause': pgbouncer collectors may run SHOW commands only "
@@ -425,4 +428,5 @@ def test_pgbouncer_targets_run_show_commands_only(pg, pgbouncer, pgpulse):
     pools = pgbouncer.show("POOLS")
     assert r.row("pools", "bouncer")["ROWS"] == str(len(pools))
     assert r.row("pause", "bouncer")["STATUS"] == "error"
-    assert pgbouncer.show("DATABASES")  # the console still answers: nothing was paused
+    dbs = pgbouncer.show("DATABASES")
+    assert dbs and all(int(d["paused"]) == 0 for d in dbs), dbs

@@ -312,6 +312,7 @@ def test_no_password_conninfo_or_key_path_in_pages_or_logs(pg, pgpulse, pki):
            "auth_modules:\n"
            "  m: {type: userpass, userpass: {username: monitor, "
            f"password_file: {pwfile}}}}}\n")
+    mark = pg.log_mark()
     p = pgpulse("--web.config.file", str(web), "--log.level", "debug",
                 "--web.enable-lifecycle", config=cfg, env=ENV)
     auth = ("prom", WEB_PASSWORD)
@@ -333,8 +334,11 @@ def test_no_password_conninfo_or_key_path_in_pages_or_logs(pg, pgpulse, pki):
     p.send_signal(signal.SIGHUP)
     time.sleep(0.5)
     p.stop()
-    everything = "\n".join(texts) + p.log_text() + pg.log_text()
-    assert "password authentication failed" in everything  # the bad target was tried
+    # the bad target was tried with the file's password, in this test: the
+    # server saw it fail, and pgpulse logged it under the target's name
+    assert 'password authentication failed for user "monitor"' in pg.log_since(mark)
+    assert any("target=badpw" in l and "password authentication failed" in l
+               for l in p.log_text().splitlines())
     for secret in (pgfix.MONITOR_PASSWORD, wrong, WEB_PASSWORD, str(pki), str(wrongfile),
                    str(pwfile), pgfix.SUPERUSER_PASSWORD):
         assert secret not in "\n".join(texts) + p.log_text(), secret
