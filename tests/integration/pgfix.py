@@ -580,8 +580,16 @@ class PgCluster:
 
     def catch_up(self, timeout=30):
         """On a replica: wait until it has replayed everything its primary
-        has inserted into the WAL so far."""
+        has inserted into the WAL so far.
+
+        The fixture runs with synchronous_commit off, so the tail of the WAL
+        (records after the last commit, on a partly filled page) may sit
+        unflushed, and a standby only receives flushed WAL: a transaction
+        that commits synchronously after the LSN is taken flushes through
+        it, or the wait could never end."""
         lsn = self.primary.scalar("SELECT pg_current_wal_insert_lsn()")
+        self.primary.psql("BEGIN; SET LOCAL synchronous_commit = on;"
+                          " SELECT pg_current_xact_id(); COMMIT")
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.scalar("SELECT pg_last_wal_replay_lsn() >= %s::pg_lsn", (lsn,)):
