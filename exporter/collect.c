@@ -426,24 +426,16 @@ static void sticky_touch(struct strmap *sticky, const char *key, double until)
 	free(strmap_set(sticky, key, exp));
 }
 
-/* Drop expired keys: rebuild the map with the live ones. */
+static bool sticky_unexpired(const char *key, void *value, void *now)
+{
+	(void)key;
+	return *(double *)value > *(double *)now;
+}
+
+/* Drop expired keys. */
 static void sticky_prune(struct strmap *sticky, double now)
 {
-	struct strmap live = STRMAP_INIT;
-	size_t i;
-
-	for (i = 0; i < sticky->nslots; i++) {
-		struct strmap_entry *s = &sticky->slots[i];
-
-		if (!s->key)
-			continue;
-		if (*(double *)s->value > now)
-			strmap_put(&live, s->key, s->value, NULL);
-		else
-			free(s->value);
-	}
-	strmap_release(sticky);
-	*sticky = live;
+	strmap_filter(sticky, sticky_unexpired, &now, free);
 }
 
 struct ranked {
@@ -828,13 +820,21 @@ static const char *privileges(struct target *t, struct pgconn *pc,
 		t->nprivstate = t->last_qs->n;
 	}
 	if (!t->privstate[i]) {
+		/* a check that could not run (0) is asked again next scrape */
 		sql = collector_sql(c, v, t->gcfg);
 		if (privcheck_unsafe_call(sql, &off))
 			state = 3;
-		else if (privcheck_would_fail(t, pc, sql, deadline))
-			state = 2;
 		else
-			state = 1;
+			switch (privcheck_would_fail(t, pc, sql, deadline)) {
+			case 1:
+				state = 2;
+				break;
+			case 0:
+				state = 1;
+				break;
+			default:
+				state = 0;
+			}
 		free(sql);
 		t->privstate[i] = state;
 	}
@@ -926,6 +926,40 @@ static struct strmap *sticky_map(struct target *t, const char *key)
 		strmap_put(&t->sticky, key, m, NULL);
 	}
 	return m;
+}
+
+static bool cache_unexpired(const char *key, void *value, void *now)
+{
+	(void)key;
+	return ((struct cache_entry *)value)->expires > *(double *)now;
+}
+
+static bool sticky_map_live(const char *key, void *value, void *now)
+{
+	(void)key;
+	sticky_prune(value, *(double *)now);
+	return ((struct strmap *)value)->n > 0;
+}
+
+static bool still_failing(const char *key, void *value, void *arg)
+{
+	(void)key, (void)arg;
+	return value != NULL;
+}
+
+/*
+ * Forget what can no longer be used: expired cached results, sticky keys
+ * past their time (those of a database that went, too), recovered log-once
+ * entries. Without this a long-running daemon watching databases come and
+ * go would keep every one it ever saw.
+ */
+static void forget_stale(struct target *t, double now)
+{
+	pthread_mutex_lock(&t->lock);
+	strmap_filter(&t->cache, cache_unexpired, &now, cache_entry_free);
+	strmap_filter(&t->sticky, sticky_map_live, &now, sticky_free);
+	strmap_filter(&t->logged, still_failing, NULL, NULL);
+	pthread_mutex_unlock(&t->lock);
 }
 
 /* Everything one collection needs, passed down to each collector run. */
@@ -1269,7 +1303,7 @@ static void add_self(struct ctx *x, double started)
 	struct family *dur, *ok, *skipped, *dropped;
 	struct label l[2];
 	struct pool_stats st;
-	size_t i;
+	size_t i, cached;
 
 	dur = mset_family(m, "pgpulse_scrape_duration_seconds", METRIC_GAUGE,
 			  "Time the collector took in the last scrape "
@@ -1294,6 +1328,7 @@ static void add_self(struct ctx *x, double started)
 	for (i = 0; i < x->qs->n; i++)
 		t->dropped[i] += x->dropped[i];
 	st = t->stats;
+	cached = t->cache.n;
 	pthread_mutex_unlock(&t->lock);
 	dropped = mset_family(m, "pgpulse_series_dropped_total", METRIC_COUNTER,
 			      "Series dropped by the collector: duplicates, "
@@ -1351,6 +1386,10 @@ static void add_self(struct ctx *x, double started)
 		 "Time the whole "
 		 "collection of the target took.",
 		 METRIC_GAUGE, clock_now() - started},
+		{"pgpulse_cache_entries",
+		 "Results held for collectors with a ttl "
+		 "(one per collector and database).",
+		 METRIC_GAUGE, (double)cached},
 	};
 	for (i = 0; i < ARRAY_SIZE(pool); i++) {
 		struct family *f = mset_family(m, pool[i].name, pool[i].type,
@@ -1459,6 +1498,7 @@ collect_once(struct target *t, const struct queryset *qs, double deadline)
 	t->up = up;
 	t->ever_up |= up;
 	pthread_mutex_unlock(&t->lock);
+	forget_stale(t, clock_now());
 	add_self(&x, started);
 	col->up = up;
 	col->finished = clock_now();

@@ -587,15 +587,17 @@ char *privcheck_pgbouncer_fix(const char *connect_error, const char *user)
 			 user ? user : "the user");
 }
 
-bool privcheck_would_fail(struct target *t, struct pgconn *pc, const char *sql,
-			  double deadline)
+int privcheck_would_fail(struct target *t, struct pgconn *pc, const char *sql,
+			 double deadline)
 {
 	struct privcheck p = PRIVCHECK_INIT;
 	struct err e = ERR_INIT;
-	bool fails;
+	int fails;
 
-	fails = privcheck_collector(t, pc, sql, deadline, &p, &e) == 0 &&
-		p.nerrors > 0;
+	if (privcheck_collector(t, pc, sql, deadline, &p, &e) < 0)
+		fails = -1;
+	else
+		fails = p.nerrors > 0;
 	privcheck_release(&p);
 	return fails;
 }

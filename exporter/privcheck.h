@@ -102,9 +102,11 @@ char *privcheck_pgbouncer_fix(const char *connect_error, const char *user);
  * The collectors the role lacks privileges for on 't', found once at
  * start-up so that the daemon skips them (reason "privileges") instead of
  * failing on every scrape: true when 'sql' would fail for want of a
- * privilege. Logs nothing. A check that cannot run answers false.
+ * privilege. Logs nothing. Returns 1 when it would fail, 0 when it would
+ * not, and -1 when the check could not run (a timeout, a broken session):
+ * then nothing is known, and the caller asks again next time.
  */
-bool privcheck_would_fail(struct target *t, struct pgconn *pc, const char *sql,
-			  double deadline);
+int privcheck_would_fail(struct target *t, struct pgconn *pc, const char *sql,
+			 double deadline);
 
 #endif

@@ -138,6 +138,31 @@ void *strmap_set(struct strmap *m, const char *key, void *value)
 	return NULL;
 }
 
+size_t strmap_filter(struct strmap *m,
+		     bool (*keep)(const char *key, void *value, void *arg),
+		     void *arg, void (*free_value)(void *))
+{
+	size_t i, dropped = 0;
+
+	for (i = 0; i < m->nslots; i++) {
+		struct strmap_entry *e = &m->slots[i];
+
+		if (!e->key || keep(e->key, e->value, arg))
+			continue;
+		if (free_value)
+			free_value(e->value);
+		free(e->key);
+		e->key = NULL;
+		dropped++;
+	}
+	m->n -= dropped;
+	if (!m->n)
+		strmap_release(m);
+	else if (dropped) /* open addressing: the probe chains have holes */
+		rehash(m, m->nslots);
+	return dropped;
+}
+
 void strmap_release_with(struct strmap *m, void (*free_value)(void *))
 {
 	size_t i;

@@ -49,6 +49,13 @@ bool strmap_putn(struct strmap *m, const char *key, size_t len, void *value,
 bool strmap_put(struct strmap *m, const char *key, void *value, void **old);
 /* Insert or replace; returns the value replaced, or NULL. */
 void *strmap_set(struct strmap *m, const char *key, void *value);
+/*
+ * Keep the entries 'keep' answers true for; drop the others, calling
+ * 'free_value' (may be NULL) on their values. Returns how many went.
+ */
+size_t strmap_filter(struct strmap *m,
+		     bool (*keep)(const char *key, void *value, void *arg),
+		     void *arg, void (*free_value)(void *));
 /* Free the table and its keys, calling 'free_value' on each value. */
 void strmap_release_with(struct strmap *m, void (*free_value)(void *));
 /* Free the table and its keys, not the values. */

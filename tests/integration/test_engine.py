@@ -178,6 +178,39 @@ collectors:
             pg.psql(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
 
 
+def test_cached_results_of_a_dropped_database_are_forgotten(pg, pgpulse):
+    dbs = ["gone_a", "gone_b"]
+    for db in dbs:
+        pg.psql(f"DROP DATABASE IF EXISTS {db}")
+        pg.psql(f"CREATE DATABASE {db}")
+    try:
+        q = pgpulse.write("cached-perdb.yaml", """
+collectors:
+  size:
+    help: Each database's size.
+    scope: database
+    ttl: 1s
+    sql: SELECT pg_database_size(current_database()) AS bytes
+    metrics:
+      bytes: gauge
+""")
+        cfg = pgpulse.write("cached-perdb-config.yaml", config(
+            pg, q, target="    databases: {include: ['^gone_']}\n"))
+        p = pgpulse(config=cfg, env={"MONITOR_PW": pgfix.MONITOR_PASSWORD})
+        page = p.scrape()
+        assert page.sample("pgpulse_cache_entries", target="main") == 2
+        pg.psql("DROP DATABASE gone_b WITH (FORCE)")
+        time.sleep(1.2)
+        page = p.scrape()
+        assert page.has("size_bytes", datname="gone_a")
+        assert not page.has("size_bytes", datname="gone_b")
+        # gone_a's result is cached again; gone_b's expired one is freed
+        assert page.sample("pgpulse_cache_entries", target="main") == 1
+    finally:
+        for db in dbs:
+            pg.psql(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
+
+
 def test_version_gating_picks_the_variant_that_fits(pg, pgpulse):
     q = pgpulse.write("versions.yaml", """
 collectors:

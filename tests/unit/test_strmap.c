@@ -97,6 +97,58 @@ static void many_keys_survive_growth(void **state)
 	assert_null(m.slots);
 }
 
+static bool odd_only(const char *key, void *value, void *arg)
+{
+	(void)key;
+	(*(int *)arg)++;
+	return (uintptr_t)value % 2;
+}
+
+static int freed;
+
+static void count_free(void *p)
+{
+	(void)p;
+	freed++;
+}
+
+static void filter_drops_what_it_must_and_finds_the_rest(void **state)
+{
+	struct strmap m = STRMAP_INIT;
+	char key[32];
+	uintptr_t i;
+	int asked = 0;
+
+	(void)state;
+	/* enough keys for long probe chains through the holes left behind */
+	for (i = 1; i <= 5000; i++) {
+		snprintf(key, sizeof(key), "k%lu", (unsigned long)i);
+		assert_true(strmap_put(&m, key, (void *)i, NULL));
+	}
+	freed = 0;
+	assert_int_equal(strmap_filter(&m, odd_only, &asked, count_free), 2500);
+	assert_int_equal(asked, 5000);
+	assert_int_equal(freed, 2500);
+	assert_int_equal(m.n, 2500);
+	for (i = 1; i <= 5000; i++) {
+		snprintf(key, sizeof(key), "k%lu", (unsigned long)i);
+		if (i % 2)
+			assert_int_equal((uintptr_t)strmap_get(&m, key), i);
+		else
+			assert_null(strmap_get(&m, key));
+	}
+	/* dropped keys can come back */
+	assert_true(strmap_put(&m, "k2", (void *)3, NULL));
+	assert_int_equal((uintptr_t)strmap_get(&m, "k2"), 3);
+	/* dropping everything leaves an empty map, not an empty table */
+	strmap_release(&m);
+	assert_true(strmap_put(&m, "k2", (void *)2, NULL));
+	assert_int_equal(strmap_filter(&m, odd_only, &asked, NULL), 1);
+	assert_int_equal(m.n, 0);
+	assert_null(m.slots);
+	assert_null(strmap_get(&m, "k2"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -107,6 +159,7 @@ int main(void)
 		cmocka_unit_test(keys_are_copied),
 		cmocka_unit_test(keys_may_hold_nul_bytes),
 		cmocka_unit_test(many_keys_survive_growth),
+		cmocka_unit_test(filter_drops_what_it_must_and_finds_the_rest),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
