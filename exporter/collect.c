@@ -843,14 +843,14 @@ static const char *privileges(struct target *t, struct pgconn *pc,
 				      : NULL;
 }
 
-/* Why 'c' does not run on 't' now, or NULL when it does. */
-static const char *skip_reason(struct target *t, struct pgconn *pc,
-			       const struct collector *c, double deadline,
-			       const struct variant **v)
+const char *collect_gate(struct target *t, struct pgconn *pc,
+			 const struct collector *c, double deadline,
+			 const struct variant **v, const char **req)
 {
 	size_t i;
 
 	*v = NULL;
+	*req = NULL;
 	if (c->ntags) {
 		for (i = 0; i < c->ntags; i++)
 			if (has_tag(t->cfg, c->tags[i]))
@@ -868,9 +868,21 @@ static const char *skip_reason(struct target *t, struct pgconn *pc,
 	if (!*v)
 		return "version";
 	for (i = 0; i < c->nrequires; i++)
-		if (!requirement_met(t, pc, c->requires[i], deadline))
+		if (!requirement_met(t, pc, c->requires[i], deadline)) {
+			*req = c->requires[i];
 			return "requires";
-	return privileges(t, pc, c, *v, deadline);
+		}
+	return NULL;
+}
+
+/* Why 'c' does not run on 't' now, or NULL when it does. */
+static const char *skip_reason(struct target *t, struct pgconn *pc,
+			       const struct collector *c, double deadline,
+			       const struct variant **v)
+{
+	const char *req, *why = collect_gate(t, pc, c, deadline, v, &req);
+
+	return why ? why : privileges(t, pc, c, *v, deadline);
 }
 
 static struct cache_entry *cache_get(struct target *t, const char *key,

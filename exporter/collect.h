@@ -60,6 +60,16 @@ int collect_rows(const struct collector *c, const PGresult *res,
 		 size_t *dropped, struct err *e);
 
 /*
+ * Why collector 'c' does not run on 't' now, before privileges are
+ * weighed: "tags", "role", "version" or "requires" (then '*req' names the
+ * requirement not met), or NULL when it runs, with variant '*v'. May query
+ * 'pc' (setting requirements). The daemon and the dry run decide alike.
+ */
+const char *collect_gate(struct target *t, struct pgconn *pc,
+			 const struct collector *c, double deadline,
+			 const struct variant **v, const char **req);
+
+/*
  * The column of 'res' that metric 'md' reads: its own name, else the first
  * of its alt_columns present; -1 when none is.
  */

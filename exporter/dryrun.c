@@ -367,28 +367,6 @@ static size_t char_to_byte(const char *s, size_t pos)
 	return i;
 }
 
-static const char *param_value(const struct collector *c,
-			       const struct config *cfg, const char *name,
-			       size_t len)
-{
-	size_t i, lc = strlen(c->name);
-
-	for (i = 0; i < c->nparams; i++) {
-		if (strlen(c->params[i].name) != len ||
-		    memcmp(c->params[i].name, name, len))
-			continue;
-		for (size_t k = 0; cfg && k < cfg->nparams; k++) {
-			const char *key = cfg->param_keys[k];
-
-			if (!strncmp(key, c->name, lc) && key[lc] == '.' &&
-			    !strcmp(key + lc + 1, c->params[i].name))
-				return cfg->param_vals[k];
-		}
-		return c->params[i].value;
-	}
-	return NULL;
-}
-
 /*
  * Byte 'off' of 'sql' (substituted) as a byte offset of the raw text
  * v->sql; false when it falls inside a parameter's value or the
@@ -405,7 +383,8 @@ static bool raw_offset(const struct collector *c, const struct variant *v,
 
 	*out = 0;
 	while ((start = querydef_next_placeholder(p, &name, &len, &end))) {
-		const char *val = param_value(c, cfg, name, len);
+		char *pname = xstrndup(name, len);
+		const char *val = collector_param(c, pname, cfg);
 		size_t lit = (size_t)(start - p);
 		size_t vlen = val ? strlen(val) : (size_t)(end - start);
 
@@ -420,6 +399,7 @@ static bool raw_offset(const struct collector *c, const struct variant *v,
 			ok = !val;
 		}
 		sp += vlen;
+		free(pname);
 		sb_add(&re, p, lit);
 		if (val)
 			sb_adds(&re, val);
@@ -648,54 +628,6 @@ static void check_offline(struct run *x, size_t ci)
 	}
 }
 
-/*
- * Run 'sql' on 'c' (extended protocol, or simple for pgbouncer). Returns
- * the first error result or the last other one (PQclear it); NULL when
- * the connection failed ('*canceled' when the deadline passed first).
- */
-static PGresult *exec(PGconn *c, const char *sql, bool simple, double deadline,
-		      bool *canceled)
-{
-	PGresult *keep = NULL, *r;
-	bool sent = simple ? PQsendQuery(c, sql)
-			   : PQsendQueryParams(c, sql, 0, NULL, NULL, NULL,
-					       NULL, 0);
-
-	*canceled = false;
-	if (!sent)
-		return NULL;
-	for (;;) {
-		int w = target_wait_ready(c, deadline);
-
-		if (w == 1 && !*canceled) {
-			PGcancel *cn = PQgetCancel(c);
-			char buf[256];
-
-			*canceled = true;
-			if (cn) {
-				PQcancel(cn, buf, sizeof(buf));
-				PQfreeCancel(cn);
-			}
-			deadline = clock_now() + 2;
-			continue;
-		}
-		if (w) {
-			PQclear(keep);
-			return NULL;
-		}
-		r = PQgetResult(c);
-		if (!r)
-			break;
-		if (keep && PQresultStatus(keep) == PGRES_FATAL_ERROR) {
-			PQclear(r);
-			continue;
-		}
-		PQclear(keep);
-		keep = r;
-	}
-	return keep;
-}
-
 static const char *field(const PGresult *r, int code)
 {
 	const char *s = PQresultErrorField(r, code);
@@ -895,10 +827,10 @@ static bool run_one(struct run *x, struct outcome *oc, struct target *t,
 		    struct pgconn *pc, const struct collector *c,
 		    const struct variant *v, const char *db)
 {
-	bool bouncer = t->cfg->kind == TARGET_PGBOUNCER, canceled, ok = true;
+	bool bouncer = t->cfg->kind == TARGET_PGBOUNCER, broken, ok = true;
 	double timeout = c->timeout > 0 ? c->timeout : x->cfg.statement_timeout;
 	char *sql = collector_sql(c, v, &x->cfg);
-	PGresult *r = NULL;
+	PGresult *r = NULL, *failed = NULL;
 	double start, secs;
 	char set[64];
 	struct err e = ERR_INIT;
@@ -910,33 +842,34 @@ static bool run_one(struct run *x, struct outcome *oc, struct target *t,
 			 timeout > 0 && lround(timeout * 1000) == 0
 				 ? 1
 				 : lround(timeout * 1000));
-		r = exec(pc->conn, "BEGIN READ ONLY", false, clock_now() + 10,
-			 &canceled);
-		if (!r || PQresultStatus(r) != PGRES_COMMAND_OK)
+		r = target_exec(pc->conn, "BEGIN READ ONLY", false,
+				clock_now() + 10, &broken, NULL, &e);
+		if (!r)
 			goto lost;
 		PQclear(r);
-		r = exec(pc->conn, set, false, clock_now() + 10, &canceled);
-		if (!r || PQresultStatus(r) != PGRES_COMMAND_OK)
+		r = target_exec(pc->conn, set, false, clock_now() + 10, &broken,
+				NULL, &e);
+		if (!r)
 			goto lost;
 		PQclear(r);
 	}
 	start = clock_now();
-	r = exec(pc->conn, sql, bouncer, start + timeout + 5, &canceled);
+	/* the engine's own path: cancel past the deadline, refuse COPY */
+	r = target_exec(pc->conn, sql, bouncer, start + timeout + 5, &broken,
+			&failed, &e);
 	secs = clock_now() - start;
 	if (oc->row->seconds < 0)
 		oc->row->seconds = 0;
 	oc->row->seconds += secs;
-	if (!r) {
-		report(x, oc->row, c, t, DIAG_ERROR, v->pos,
-		       "%s%s%sconnection lost while the query ran",
-		       db ? "in database '" : "", db ? db : "",
-		       db ? "': " : "");
+	if (failed && !broken) {
+		report_pg_error(x, oc, c, v, t, db, sql, failed, secs, timeout);
+	} else if (!r) {
+		report(x, oc->row, c, t, DIAG_ERROR, v->pos, "%s%s%s%s",
+		       db ? "in database '" : "", db ? db : "", db ? "': " : "",
+		       e.msg);
 		oc->failed = true;
 		ok = false;
 		goto out;
-	}
-	if (PQresultStatus(r) == PGRES_FATAL_ERROR) {
-		report_pg_error(x, oc, c, v, t, db, sql, r, secs, timeout);
 	} else if (PQresultStatus(r) != PGRES_TUPLES_OK) {
 		report(x, oc->row, c, t, DIAG_ERROR, v->pos,
 		       "the sql is a %s command, not a query returning rows",
@@ -991,26 +924,22 @@ static bool run_one(struct run *x, struct outcome *oc, struct target *t,
 	}
 out:
 	PQclear(r);
+	PQclear(failed);
 	r = NULL;
 	if (!bouncer && ok) {
 		/* always: nothing a collector did may last */
-		r = exec(pc->conn, "ROLLBACK", false, clock_now() + 10,
-			 &canceled);
+		err_clear(&e);
+		r = target_exec(pc->conn, "ROLLBACK", false, clock_now() + 10,
+				&broken, NULL, &e);
 		ok = r && PQtransactionStatus(pc->conn) == PQTRANS_IDLE;
 		PQclear(r);
 	}
 	free(sql);
 	return ok;
 lost:
-	PQclear(r);
-	{
-		char safe[512];
-
-		/* libpq's message may quote the connection's parameters */
-		log_redact(PQerrorMessage(pc->conn), safe, sizeof(safe));
-		report(x, oc->row, c, t, DIAG_ERROR, v->pos,
-		       "cannot start a read-only transaction: %s", safe);
-	}
+	/* the message is redacted: libpq's may quote connection parameters */
+	report(x, oc->row, c, t, DIAG_ERROR, v->pos,
+	       "cannot start a read-only transaction: %s", e.msg);
 	oc->failed = true;
 	free(sql);
 	return false;
@@ -1021,84 +950,35 @@ static const char *gate(struct run *x, struct target *t, struct pgconn *pc,
 			const struct collector *c, const struct variant **v,
 			struct dryrun_row *row)
 {
-	size_t i, k;
+	const char *req, *why;
 
-	*v = NULL;
-	for (i = 0; i < c->ntags; i++) {
-		for (k = 0; k < t->cfg->ntags; k++)
-			if (!strcmp(t->cfg->tags[k], c->tags[i]))
-				break;
-		if (k < t->cfg->ntags)
-			break;
-	}
-	if (c->ntags && i == c->ntags) {
+	why = collect_gate(t, pc, c, clock_now() + 10, v, &req);
+	if (*v)
+		row->variant = (int)(*v - c->variants) + 1;
+	if (!why)
+		return NULL;
+	if (!strcmp(why, "tags")) {
 		set_note(row, "tags: the target has none of the collector's");
-		return "tags";
-	}
-	if (t->cfg->kind == TARGET_POSTGRES) {
-		if (c->role == ROLE_PRIMARY && t->facts.in_recovery) {
-			set_note(row, "role: runs on primaries only");
-			return "role";
-		}
-		if (c->role == ROLE_REPLICA && !t->facts.in_recovery) {
-			set_note(row, "role: runs on replicas only");
-			return "role";
-		}
-	}
-	*v = collector_variant(c, t->facts.version);
-	if (!*v) {
+	} else if (!strcmp(why, "role")) {
+		set_note(row, "role: runs on %s only",
+			 c->role == ROLE_PRIMARY ? "primaries" : "replicas");
+	} else if (!strcmp(why, "version")) {
 		set_note(row, "version: no variant for %d", t->facts.version);
-		return "version";
-	}
-	for (i = 0; i < c->nvariants; i++)
-		if (&c->variants[i] == *v)
-			row->variant = (int)i + 1;
-	for (i = 0; i < c->nrequires; i++) {
-		const char *req = c->requires[i];
-
-		if (!strncmp(req, "setting:", 8)) {
-			char *lit, *sql, *want = NULL, *name = xstrdup(req + 8);
-			char *eq = strchr(name, '=');
-			bool canceled, met = false;
-			PGresult *r;
-
-			if (eq) {
-				*eq = '\0';
-				want = eq + 1;
-			}
-			lit = PQescapeLiteral(pc->conn, name, strlen(name));
-			sql = xasprintf("SELECT current_setting(%s, true)",
-					lit ? lit : "''");
-			PQfreemem(lit);
-			r = exec(pc->conn, sql, false, clock_now() + 10,
-				 &canceled);
-			if (r && PQresultStatus(r) == PGRES_TUPLES_OK &&
-			    PQntuples(r) == 1 && !PQgetisnull(r, 0, 0))
-				met = !want ||
-				      !strcmp(PQgetvalue(r, 0, 0), want);
-			PQclear(r);
-			free(sql);
-			free(name);
-			if (met)
-				continue;
-			report(x, row, c, t, DIAG_WARNING, c->pos,
-			       "requires %s, which the server does not have; "
-			       "the collector is skipped there",
-			       req);
-			set_note(row, "requires %s", req);
-			return "requires";
-		}
-		if (target_has_extension(t, req))
-			continue;
+	} else if (!strncmp(req, "setting:", 8)) {
+		report(x, row, c, t, DIAG_WARNING, c->pos,
+		       "requires %s, which the server does not have; "
+		       "the collector is skipped there",
+		       req);
+		set_note(row, "requires %s", req);
+	} else {
 		report(x, row, c, t, DIAG_WARNING, c->pos,
 		       "requires extension '%s', which is not installed in "
 		       "database '%s'; the collector is skipped there (fix: "
 		       "CREATE EXTENSION %s)",
 		       req, t->main_db ? t->main_db : "(default)", req);
 		set_note(row, "requires extension '%s'", req);
-		return "requires";
 	}
-	return NULL;
+	return why;
 }
 
 /* Report what the role lacks for 'sql'; true when the query would fail. */

@@ -610,10 +610,11 @@ static void result_error(PGresult *r, struct err *e)
 
 /*
  * Collect every result of the query sent on 'c'. Returns the last rows
- * (or command) result, or NULL with 'e' set.
+ * (or command) result, or NULL with 'e' set; the server's first error
+ * result goes to '*error' when it is not NULL.
  */
 static PGresult *read_results(PGconn *c, double deadline, bool *broken,
-			      struct err *e)
+			      PGresult **error, struct err *e)
 {
 	PGresult *keep = NULL, *r;
 	int w;
@@ -662,7 +663,10 @@ static PGresult *read_results(PGconn *c, double deadline, bool *broken,
 			goto done;
 		default:
 			result_error(r, e);
-			PQclear(r);
+			if (error && !*error)
+				*error = r;
+			else
+				PQclear(r);
 			break;
 		}
 	}
@@ -683,46 +687,46 @@ done:
 	return keep;
 }
 
+PGresult *target_exec(PGconn *c, const char *sql, bool simple, double deadline,
+		      bool *broken, PGresult **error, struct err *e)
+{
+	*broken = false;
+	if (error)
+		*error = NULL;
+	if (!(simple ? PQsendQuery(c, sql)
+		     : PQsendQueryParams(c, sql, 0, NULL, NULL, NULL, NULL,
+					 0))) {
+		char *msg = conn_error(c);
+
+		err_set(e, "cannot send query: %s", msg);
+		free(msg);
+		*broken = true;
+		return NULL;
+	}
+	return read_results(c, deadline, broken, error, e);
+}
+
 static PGresult *query(struct target *t, struct pgconn *pc, const char *sql,
 		       int timeout_ms, double deadline, bool *broken,
 		       struct err *e)
 {
-	PGconn *c = pc->conn;
+	/* the console speaks the simple protocol only */
+	bool bouncer = t->cfg->kind == TARGET_PGBOUNCER;
 	PGresult *r;
 
-	if (t->cfg->kind == TARGET_PGBOUNCER) {
-		/* the console speaks the simple protocol only */
-		if (!PQsendQuery(c, sql))
-			goto send_failed;
-		return read_results(c, deadline, broken, e);
-	}
-	if (timeout_ms != pc->timeout_ms) {
+	if (!bouncer && timeout_ms != pc->timeout_ms) {
 		char set[64];
 
 		snprintf(set, sizeof(set), "SET statement_timeout = %d",
 			 timeout_ms);
-		if (!PQsendQuery(c, set))
-			goto send_failed;
-		r = read_results(c, deadline, broken, e);
+		r = target_exec(pc->conn, set, true, deadline, broken, NULL, e);
 		if (!r)
 			return NULL;
 		PQclear(r);
 		pc->timeout_ms = timeout_ms;
 	}
 	/* the extended protocol refuses several statements in one text */
-	if (!PQsendQueryParams(c, sql, 0, NULL, NULL, NULL, NULL, 0))
-		goto send_failed;
-	return read_results(c, deadline, broken, e);
-
-send_failed : {
-	char *msg = conn_error(c);
-
-	err_set(e, "cannot send query: %s", msg);
-	free(msg);
-	/* lost, or still busy with an earlier query: unusable either way */
-	*broken = true;
-	return NULL;
-}
+	return target_exec(pc->conn, sql, bouncer, deadline, broken, NULL, e);
 }
 
 PGresult *target_query(struct target *t, struct pgconn *pc, const char *sql,

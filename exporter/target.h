@@ -157,6 +157,18 @@ PGresult *target_query(struct target *t, struct pgconn *pc, const char *sql,
 		       struct err *e);
 
 /*
+ * The layer under target_query, for a caller that manages the session
+ * itself (the dry run's read-only transaction): send 'sql' on 'c' (simple
+ * protocol when 'simple', else extended: one statement), read every
+ * result, cancel past 'deadline'. Returns the last rows or command result,
+ * or NULL with 'e' set; when the server answered with an error and 'error'
+ * is not NULL, that result is left in '*error' (PQclear it) for its
+ * fields. '*broken' as for target_query, without the transaction check.
+ */
+PGresult *target_exec(PGconn *c, const char *sql, bool simple, double deadline,
+		      bool *broken, PGresult **error, struct err *e);
+
+/*
  * Wait on the target's condition (with t->lock held) until signalled or
  * 'deadline'. Returns ETIMEDOUT past the deadline, 0 otherwise.
  */

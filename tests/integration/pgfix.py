@@ -294,12 +294,16 @@ def _stop_process(proc, sig=signal.SIGTERM, timeout=15):
     return proc.returncode
 
 
-def _tail(path, lines=40):
+def _tail(path, lines=40, quiet=False):
+    """The last lines of a log; 'quiet' leaves out connection chatter."""
     try:
         text = Path(path).read_text(errors="replace")
     except OSError:
         return ""
-    return "\n".join(text.splitlines()[-lines:])
+    out = text.splitlines()
+    if quiet:
+        out = [l for l in out if not re.search(r"connection (received|authorized)|disconnection", l)]
+    return "\n".join(out[-lines:])
 
 
 # ---------------------------------------------------------------------------
@@ -595,7 +599,16 @@ class PgCluster:
             if self.scalar("SELECT pg_last_wal_replay_lsn() >= %s::pg_lsn", (lsn,)):
                 return self
             time.sleep(0.05)
-        raise AssertionError(f"replica {self.name} did not replay up to {lsn} in {timeout}s")
+        state = self.psql("SELECT pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn(), "
+                          "pg_is_wal_replay_paused(), (SELECT status FROM pg_stat_wal_receiver)")
+        sent = self.primary.psql("SELECT state, sent_lsn, flush_lsn, replay_lsn "
+                                 "FROM pg_stat_replication WHERE application_name = %s",
+                                 (self.name,))
+        raise AssertionError(
+            f"replica {self.name} did not replay up to {lsn} in {timeout}s: "
+            f"receive/replay/paused/receiver {state}, primary's view {sent}\n"
+            f"--- replica log\n{_tail(self.logfile, quiet=True)}\n"
+            f"--- primary log\n{_tail(self.primary.logfile, quiet=True)}")
 
 
 def start_cluster(base, name="pg", settings=None):

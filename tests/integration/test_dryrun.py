@@ -297,6 +297,44 @@ def test_missing_extension_and_version_gates(pg, pgpulse):
     assert "dr_future" not in r.out.split("COLLECTOR")[1].split("\n\n", 1)[1]
 
 
+COPY_AND_SETTING = """collectors:
+  copier:
+    help: COPY sends no rows the engine can read.
+    sql: COPY (SELECT 1 AS v) TO STDOUT
+    metrics:
+      v: gauge
+  unset:
+    help: Needs a setting the server does not have.
+    requires: ['setting:pgpulse.no_such_setting']
+    sql: SELECT 1 AS v
+    metrics:
+      v: gauge
+  after:
+    help: Runs after both.
+    sql: SELECT 6 AS v
+    metrics:
+      v: gauge
+"""
+
+
+def test_copy_fails_alone_and_settings_gate_as_in_the_daemon(pg, pgpulse):
+    q = write(pgpulse, "copy.yaml", COPY_AND_SETTING)
+    r = dry(pgpulse, "--show-metrics", queries=[q])
+    assert r.rc == 1, r.err
+    assert r.diags() == [
+        f"{q}:4:10: error: collector 'copier': target 'default': "
+        "COPY is not a query pgpulse can run",
+        f"{q}:7:3: warning: collector 'unset': target 'default': requires "
+        "setting:pgpulse.no_such_setting, which the server does not have; the "
+        "collector is skipped there"], r.err
+    assert r.row("copier")["STATUS"] == "error"
+    assert r.row("unset")["STATUS"] == "skipped"
+    # the session COPY left unusable is replaced: the next one runs
+    assert r.row("after")["STATUS"] == "ok"
+    assert "\nafter_v 6\n" in r.out
+    assert r.seconds < 30
+
+
 def test_undeclared_missing_and_non_numeric_columns(pg, pgpulse):
     q = write(pgpulse, "columns.yaml",
               "collectors:\n"
