@@ -1504,7 +1504,7 @@ collect_once(struct target *t, const struct queryset *qs, double deadline)
 		if (want_dbs) {
 			struct err de = ERR_INIT;
 
-			dbs = target_databases(t, pc, deadline, &de);
+			dbs = target_databases(t, &de);
 			if (!dbs)
 				log_warn("cannot list databases", "target",
 					 t->name, "err", de.msg, NULL);

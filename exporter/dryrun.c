@@ -1105,7 +1105,7 @@ static bool check_collector(struct run *x, struct target *t,
 	oc.distinct = xcalloc(oc.nlabelcols + 1, sizeof(*oc.distinct));
 	if (c->scope == SCOPE_DATABASE && t->cfg->kind == TARGET_POSTGRES) {
 		struct err e = ERR_INIT;
-		char **dbs = target_databases(t, *pcp, clock_now() + 10, &e);
+		char **dbs = target_databases(t, &e);
 
 		for (char **db = dbs; db && *db; db++) {
 			struct pgconn *pc;

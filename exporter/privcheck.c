@@ -553,7 +553,7 @@ int privcheck_databases(struct target *t, struct pgconn *pc, double deadline,
 	if (!res)
 		return err_wrap(e, "checking CONNECT privileges");
 	/* only the databases the target's include/exclude patterns keep */
-	dbs = target_databases(t, pc, deadline, e);
+	dbs = target_databases(t, e);
 	if (!dbs) {
 		PQclear(res);
 		return -1;

@@ -207,6 +207,7 @@ static void facts_release(struct server_facts *f)
 	free(f->version_text);
 	free(f->data_directory);
 	target_free_list(f->extensions);
+	target_free_list(f->databases);
 	memset(f, 0, sizeof(*f));
 }
 
@@ -809,7 +810,9 @@ static const char facts_sql[] =
 	"array(SELECT extname::text FROM pg_extension ORDER BY 1), "
 	"CASE WHEN r.rolsuper OR pg_has_role(current_user, "
 	"'pg_read_all_settings', 'MEMBER') "
-	"THEN current_setting('data_directory') END "
+	"THEN current_setting('data_directory') END, "
+	"array(SELECT datname::text FROM pg_database "
+	"WHERE datallowconn AND NOT datistemplate ORDER BY datname) "
 	"FROM pg_roles r WHERE r.rolname = current_user";
 
 int target_refresh_facts(struct target *t, struct pgconn *pc, double deadline,
@@ -850,6 +853,7 @@ int target_refresh_facts(struct target *t, struct pgconn *pc, double deadline,
 		;
 	if (!PQgetisnull(r, 0, 6))
 		f.data_directory = xstrdup(PQgetvalue(r, 0, 6));
+	f.databases = parse_text_array(PQgetvalue(r, 0, 7));
 	PQclear(r);
 
 	pthread_mutex_lock(&t->lock);
@@ -893,38 +897,25 @@ static bool matches_any(void *p, size_t n, const char *s)
 	return false;
 }
 
-static const char databases_sql[] =
-	"SELECT datname FROM pg_database "
-	"WHERE datallowconn AND NOT datistemplate ORDER BY datname";
-
-char **target_databases(struct target *t, struct pgconn *pc, double deadline,
-			struct err *e)
+char **target_databases(struct target *t, struct err *e)
 {
 	const struct target_config *cfg = t->cfg;
-	bool broken = false;
-	char **v = NULL;
+	char **v = NULL, **db;
 	size_t n = 0, alloc = 0;
-	PGresult *r;
-	int i;
 
-	r = target_query(t, pc, databases_sql, pc->timeout_ms, deadline,
-			 &broken, e);
-	if (!r) {
-		err_wrap(e, "listing databases");
+	if (!t->facts.databases) {
+		err_set(e, "listing databases: the server facts are not read");
 		return NULL;
 	}
-	for (i = 0; i < PQntuples(r); i++) {
-		const char *db = PQgetvalue(r, i, 0);
-
+	for (db = t->facts.databases; *db; db++) {
 		if (cfg->ninclude &&
-		    !matches_any(t->db_include, cfg->ninclude, db))
+		    !matches_any(t->db_include, cfg->ninclude, *db))
 			continue;
-		if (matches_any(t->db_exclude, cfg->nexclude, db))
+		if (matches_any(t->db_exclude, cfg->nexclude, *db))
 			continue;
 		ALLOC_GROW(v, n + 2, alloc);
-		v[n++] = xstrdup(db);
+		v[n++] = xstrdup(*db);
 	}
-	PQclear(r);
 	ALLOC_GROW(v, n + 1, alloc);
 	v[n] = NULL;
 	return v;

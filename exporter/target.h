@@ -42,6 +42,8 @@ struct server_facts {
 	char **extensions;
 	size_t nextensions;
 	char *data_directory; /* NULL when the role may not read it */
+	/* databases that allow connections, templates aside (NULL-ended) */
+	char **databases;
 };
 
 /* Counters of the pool, for pgpulse_* self metrics. */
@@ -136,12 +138,13 @@ int target_refresh_facts(struct target *t, struct pgconn *pc, double deadline,
 
 /*
  * The databases per-database collectors run in: pg_database rows that
- * allow connections and are not templates, filtered by the target's
- * include/exclude patterns. Returns a malloc'ed NULL-terminated array of
- * malloc'ed names (free with target_free_list), or NULL with 'e' set.
+ * allow connections and are not templates (read with the server facts,
+ * so no query of its own), filtered by the target's include/exclude
+ * patterns. Returns a malloc'ed NULL-terminated array of malloc'ed names
+ * (free with target_free_list), or NULL with 'e' set when the facts were
+ * never read.
  */
-char **target_databases(struct target *t, struct pgconn *pc, double deadline,
-			struct err *e);
+char **target_databases(struct target *t, struct err *e);
 void target_free_list(char **list);
 
 /*
