@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
 #include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,10 @@
 #include "compat.h"
 
 #define BACKOFF_MAX 10.0
+/* seconds a canceled query's session is waited for before it is closed */
+#define CANCEL_GRACE 0.25
+/* cancel requests that may be in flight at once, process-wide */
+#define MAX_CANCELS 16
 
 double clock_now(void)
 {
@@ -327,16 +332,48 @@ static char *conn_error(PGconn *c)
 	return xstrdup(safe);
 }
 
+/*
+ * Drive a connection begun with PQconnectStartParams until it is made
+ * (0), fails (-1) or 'deadline' passes (1). libpq ignores connect_timeout
+ * here: the deadline is the only bound. (Host names are still resolved
+ * before PQconnectStartParams returns.)
+ */
+static int connect_poll(PGconn *c, double deadline)
+{
+	PostgresPollingStatusType st = PGRES_POLLING_WRITING;
+
+	if (PQstatus(c) == CONNECTION_BAD)
+		return -1;
+	for (;;) {
+		double left = deadline - clock_now();
+		/* the socket changes as libpq tries each host in turn */
+		struct pollfd p = {.fd = PQsocket(c)};
+		int r;
+
+		if (st == PGRES_POLLING_OK)
+			return 0;
+		if (st == PGRES_POLLING_FAILED)
+			return -1;
+		if (left <= 0)
+			return 1;
+		p.events = st == PGRES_POLLING_READING ? POLLIN : POLLOUT;
+		r = poll(&p, 1, (int)(left * 1000) + 1);
+		if (r < 0 && errno != EINTR)
+			return -1;
+		if (r > 0)
+			st = PQconnectPoll(c);
+	}
+}
+
 static PGconn *connect_db(struct target *t, const char *dbname, double deadline,
 			  struct err *e)
 {
 	const char **keys = NULL, **vals = NULL;
 	char *password = NULL, *options = NULL, *msg = NULL;
-	char timeout[16];
 	double left = deadline - clock_now();
+	double limit = t->gcfg->connect_timeout;
 	PGconn *c = NULL;
 	size_t i, n = 0;
-	int secs;
 
 	password = current_password(t, e);
 	if (!password && err_isset(e))
@@ -344,6 +381,10 @@ static PGconn *connect_db(struct target *t, const char *dbname, double deadline,
 	keys = xcalloc(t->nparams + 6, sizeof(*keys));
 	vals = xcalloc(t->nparams + 6, sizeof(*vals));
 	for (i = 0; i < t->nparams; i++) {
+		/* the target's own (an auth module's, a conninfo's) wins */
+		if (!strcmp(t->keys[i], "connect_timeout") &&
+		    strtol(t->vals[i], NULL, 10) > 0)
+			limit = (double)strtol(t->vals[i], NULL, 10);
 		if (!strcmp(t->keys[i], "dbname") ||
 		    !strcmp(t->keys[i], "options") ||
 		    !strcmp(t->keys[i], "connect_timeout"))
@@ -364,17 +405,26 @@ static PGconn *connect_db(struct target *t, const char *dbname, double deadline,
 		keys[n] = "options";
 		vals[n++] = options;
 	}
-	secs = (int)(left < t->gcfg->connect_timeout
-			     ? left
-			     : t->gcfg->connect_timeout);
-	snprintf(timeout, sizeof(timeout), "%d", secs < 2 ? 2 : secs);
-	keys[n] = "connect_timeout";
-	vals[n++] = timeout;
 	keys[n] = NULL;
 	vals[n] = NULL;
 
-	c = PQconnectdbParams(keys, vals, 0);
-	if (PQstatus(c) != CONNECTION_OK) {
+	/*
+	 * Bounded by the deadline, not by libpq's whole seconds (at least
+	 * 2 of them): a Prometheus timeout of 1 s still gets its page.
+	 */
+	if (left > limit)
+		left = limit;
+	c = PQconnectStartParams(keys, vals, 0);
+	switch (c ? connect_poll(c, clock_now() + left) : -1) {
+	case 0:
+		break;
+	case 1:
+		err_set(e, "cannot connect: timeout expired after %.1f s",
+			left);
+		PQfinish(c);
+		c = NULL;
+		break;
+	default:
 		msg = conn_error(c);
 		err_set(e, "cannot connect: %s", msg);
 		PQfinish(c);
@@ -594,6 +644,58 @@ int target_wait_ready(PGconn *c, double deadline)
 	return 0;
 }
 
+static pthread_mutex_t cancel_lock = PTHREAD_MUTEX_INITIALIZER;
+static unsigned cancels_in_flight;
+
+static void *cancel_run(void *p)
+{
+	PGcancel *cn = p;
+	char buf[256];
+
+	PQcancel(cn, buf, sizeof(buf));
+	PQfreeCancel(cn);
+	pthread_mutex_lock(&cancel_lock);
+	cancels_in_flight--;
+	pthread_mutex_unlock(&cancel_lock);
+	return NULL;
+}
+
+/*
+ * Ask the server to cancel what 'c' runs, without waiting: PQcancel
+ * connects anew and reads until the server closes, with no timeout of its
+ * own (libpq 15), so against a server that stopped answering it would
+ * hold the scrape for minutes. It runs on a detached thread instead, at
+ * most MAX_CANCELS at once.
+ */
+static void cancel_async(PGconn *c)
+{
+	PGcancel *cn;
+	pthread_attr_t a;
+	pthread_t th;
+	bool started = false;
+
+	pthread_mutex_lock(&cancel_lock);
+	if (cancels_in_flight >= MAX_CANCELS) {
+		pthread_mutex_unlock(&cancel_lock);
+		return; /* the session is closed unanswered, all the same */
+	}
+	cancels_in_flight++;
+	pthread_mutex_unlock(&cancel_lock);
+	cn = PQgetCancel(c);
+	if (cn) {
+		pthread_attr_init(&a);
+		pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+		started = !pthread_create(&th, &a, cancel_run, cn);
+		pthread_attr_destroy(&a);
+	}
+	if (!started) {
+		PQfreeCancel(cn);
+		pthread_mutex_lock(&cancel_lock);
+		cancels_in_flight--;
+		pthread_mutex_unlock(&cancel_lock);
+	}
+}
+
 static void result_error(PGresult *r, struct err *e)
 {
 	const char *msg = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
@@ -623,16 +725,14 @@ static PGresult *read_results(PGconn *c, double deadline, bool *broken,
 	for (;;) {
 		w = target_wait_ready(c, deadline);
 		if (w == 1) {
-			char buf[256];
-			PGcancel *cn = PQgetCancel(c);
-
-			if (cn) {
-				PQcancel(cn, buf, sizeof(buf));
-				PQfreeCancel(cn);
-			}
+			cancel_async(c);
 			err_set(e, "canceled: the scrape deadline passed");
-			/* give the server a moment to answer the cancel */
-			w = target_wait_ready(c, clock_now() + 2);
+			/*
+			 * a moment for the server to answer the cancel, so the
+			 * session can be kept; past it, it is closed and the
+			 * page goes out on time
+			 */
+			w = target_wait_ready(c, clock_now() + CANCEL_GRACE);
 			if (w) {
 				*broken = true;
 				break;

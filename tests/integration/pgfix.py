@@ -565,6 +565,10 @@ class PgCluster:
         """A streaming replica (pg_basebackup -R), started; waits until the
         primary reports it streaming."""
         name = name or f"{self.name}-replica"
+        # the standby has no slot (the tests count slots): WAL it has not
+        # received yet must not be recycled under it while it is slow
+        self.psql("ALTER SYSTEM SET wal_keep_size = '512MB'")
+        self.psql("SELECT pg_reload_conf()")
         r = PgCluster(self.base, name, self.settings)
         r.dir.mkdir(mode=0o755)
         r.sockdir.mkdir(mode=0o700)
@@ -582,7 +586,7 @@ class PgCluster:
             time.sleep(0.1)
         raise RuntimeError(f"replica {name} not streaming after {timeout}s:\n{_tail(r.logfile)}")
 
-    def catch_up(self, timeout=30):
+    def catch_up(self, timeout=90):
         """On a replica: wait until it has replayed everything its primary
         has inserted into the WAL so far.
 

@@ -108,8 +108,124 @@ def test_a_down_or_hanging_target_does_not_hold_up_the_others(pg, pg_factory, pg
         for name, state in (("main", "up"), ("down", "down")):
             assert f"<tr><td>{name}</td><td>postgres</td><td>{state}</td>" in landing
         assert str(down.port) not in landing and "monitor" not in landing
+        # a 1 s Prometheus timeout: the hanging connect is bounded by the
+        # deadline, not by libpq's 2 s at least (a new pgpulse: the first
+        # one's backoff would skip the attempt)
+        p.stop()
+        p = pgpulse(config=cfg, env=ENV)
+        start = time.monotonic()
+        r = p.get("/metrics", headers={"X-Prometheus-Scrape-Timeout-Seconds": "1"})
+        took = time.monotonic() - start
+        assert r.status_code == 200 and took < 1.6, took
+        page = pgfix.Page(r.text)
+        assert page.sample("pg_up", target="main") == 1
+        assert page.sample("pg_up", target="hang") == 0
     finally:
         hole.close()
+
+
+class Partition:
+    """A TCP proxy to a server that can be cut off like a network
+    partition: after cut(), nothing passes either way, and new connections
+    are accepted but never answered (so a cancel request hangs too)."""
+
+    def __init__(self, port):
+        self.upstream = port
+        self.cut_off = threading.Event()
+        self.closing = threading.Event()
+        self.socks = []
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(16)
+        self.port = self.listener.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while not self.closing.is_set():
+            try:
+                down, _ = self.listener.accept()
+            except OSError:
+                return
+            self.socks.append(down)
+            if self.cut_off.is_set():
+                continue  # accepted, never answered
+            up = socket.create_connection(("127.0.0.1", self.upstream))
+            self.socks.append(up)
+            for a, b in ((down, up), (up, down)):
+                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    def _pump(self, src, dst):
+        while True:
+            try:
+                data = src.recv(65536)
+            except OSError:
+                return
+            if not data:
+                return
+            if self.cut_off.is_set():
+                continue  # lost in the partition
+            try:
+                dst.sendall(data)
+            except OSError:
+                return
+
+    def cut(self):
+        self.cut_off.set()
+
+    def close(self):
+        self.closing.set()
+        self.listener.close()
+        for s in self.socks:
+            try:
+                s.close()
+            except OSError:
+                pass
+
+
+def test_a_partitioned_target_mid_query_does_not_hold_the_page(pg, pgpulse):
+    part = Partition(pg.port)
+    try:
+        q = pgpulse.write("partition.yaml", """
+collectors:
+  sleepy:
+    help: Still running when the network goes.
+    timeout: 30s
+    sql: SELECT 1 AS v FROM pg_sleep(8)
+    metrics:
+      v: gauge
+""")
+        cfg = ("targets:\n" + target("main", pg)
+               + f"  - name: cut\n    host: 127.0.0.1\n    port: '{part.port}'\n"
+               f"    dbname: postgres\n    user: monitor\n    password_env: MONITOR_PW\n"
+               f"    sslmode: disable\n"
+               f"queries: [{q}, {QUERIES}/server.yaml]\n"
+               "limits: {connect_timeout: 30s, scrape_timeout: 30s, statement_timeout: 20s}\n")
+        p = pgpulse(config=cfg, env=ENV)
+        threading.Timer(0.7, part.cut).start()
+        # the deadline passes while pg_sleep runs behind the partition: the
+        # cancel request cannot get through (libpq's PQcancel would wait
+        # for an answer forever), yet the page goes out on time
+        start = time.monotonic()
+        r = p.get("/metrics", headers={"X-Prometheus-Scrape-Timeout-Seconds": "2"}, timeout=30)
+        took = time.monotonic() - start
+        assert r.status_code == 200 and took < 2.5, took
+        page = pgfix.Page(r.text)
+        assert page.sample("pg_up", target="main") == 1
+        assert page.sample("pgpulse_scrape_success", target="cut", collector="sleepy") == 0
+        # the next scrape finds no way in either: down, on time
+        start = time.monotonic()
+        r = p.get("/metrics", headers={"X-Prometheus-Scrape-Timeout-Seconds": "2"}, timeout=30)
+        took = time.monotonic() - start
+        assert r.status_code == 200 and took < 2.5, took
+        page = pgfix.Page(r.text)
+        assert page.sample("pg_up", target="cut") == 0
+        assert page.sample("pg_up", target="main") == 1
+        assert "canceled" in p.stderr_text() or "timeout" in p.stderr_text()
+    finally:
+        part.close()
+        # the cancel never got through: end the sleeper behind the cut
+        pg.psql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE query LIKE '%pg_sleep(8)%' AND pid <> pg_backend_pid()")
 
 
 # --- /probe -------------------------------------------------------------------
