@@ -1041,6 +1041,15 @@ class PgPulse:
                 f"GET {path}: HTTP {r.status_code}, wanted {expect_status}\n{r.text[:2000]}"
         return Page(r.text, r.status_code, r.headers)
 
+    def scrape_timed(self, prometheus_timeout, path="/metrics", **kwargs):
+        """Scrape as Prometheus does with a scrape timeout of that many
+        seconds (its header); returns (Page, seconds the answer took)."""
+        kwargs.setdefault("timeout", 30)
+        start = time.monotonic()
+        page = self.scrape(path, headers={
+            "X-Prometheus-Scrape-Timeout-Seconds": str(prometheus_timeout)}, **kwargs)
+        return page, time.monotonic() - start
+
     def metrics(self, path="/metrics", **kwargs):
         """A fresh scrape parsed into families: {name: prometheus_client Metric}.
         Note prometheus_client strips _total from counter family names."""

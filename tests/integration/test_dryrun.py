@@ -5,7 +5,6 @@ back, results checked against their declaration, the exit status CI needs."""
 import json
 import re
 import time
-from pathlib import Path
 
 import pgfix
 
@@ -72,7 +71,7 @@ def test_valid_set_passes_and_lists_every_collector(pg, pgpulse):
                               "VARIANT": "1/1", "TIME": r.row("pg_up")["TIME"], "ROWS": "1",
                               "SERIES": "1", "NOTE": ""}
     version = pg.scalar("SHOW server_version_num")
-    assert f"target 'default' (postgres): PostgreSQL " in r.out
+    assert "target 'default' (postgres): PostgreSQL " in r.out
     assert f"({version})" in r.out
 
 

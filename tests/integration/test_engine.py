@@ -99,11 +99,8 @@ collectors:
       v: gauge
 """)
     p = pgpulse(queries=[q])
-    start = time.monotonic()
-    r = p.get("/metrics", headers={"X-Prometheus-Scrape-Timeout-Seconds": "2"})
-    took = time.monotonic() - start
-    assert r.status_code == 200 and took < 2.5, took
-    page = pgfix.Page(r.text)
+    page, took = p.scrape_timed(2)
+    assert took < 2.5, took
     assert page.sample("pgpulse_scrape_success", collector="sleepy") == 0
     assert wait_idle(pg), "the canceled query is still running"
 
@@ -227,8 +224,7 @@ def test_deadline_pressure_does_not_cost_a_round_trip_per_query(pg, pgpulse):
     for _ in range(3):
         # 2 s less the margin: below statement_timeout, so the time each
         # collector may take is cut to leave the others theirs
-        r = p.get("/metrics", headers={"X-Prometheus-Scrape-Timeout-Seconds": "2"})
-        page = pgfix.Page(r.text)
+        page, _ = p.scrape_timed(2)
         assert all(page.sample(f"rt_{i}_v") == i for i in range(12))
     sets = pg.scalar("SELECT coalesce(sum(calls), 0)::int FROM pg_stat_statements "
                      "WHERE query ILIKE 'SET statement_timeout%%'")
@@ -586,12 +582,9 @@ collectors:
 """)
     p = pgpulse(queries=[q])
     for _ in range(2):
-        start = time.monotonic()
         # 3 s less a tenth: the page must come back before Prometheus gives up
-        r = p.get("/metrics", headers={"X-Prometheus-Scrape-Timeout-Seconds": "3"})
-        took = time.monotonic() - start
-        assert r.status_code == 200 and took < 3.0, took
-        page = pgfix.Page(r.text)
+        page, took = p.scrape_timed(3)
+        assert took < 3.0, took
         assert page.sample("pgpulse_scrape_success", collector="a_slow") == 0
         assert page.sample("b_quick_v") == 2
         assert page.sample("c_quick_v") == 3

@@ -4,8 +4,6 @@ family compared with what PostgreSQL (psql, du) reports in the same test."""
 import subprocess
 import time
 
-import psycopg
-
 import pgfix
 
 
