@@ -531,6 +531,19 @@ class PgCluster:
     def log_text(self):
         return self.logfile.read_text(errors="replace") if self.logfile.exists() else ""
 
+    @contextlib.contextmanager
+    def databases(self, *names):
+        """Fresh databases for the 'with' block, dropped after it (even
+        with sessions still in them)."""
+        for db in names:
+            self.psql(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
+            self.psql(f"CREATE DATABASE {db}")
+        try:
+            yield names
+        finally:
+            for db in names:
+                self.psql(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
+
     def log_mark(self):
         """An offset into the log; pass it to log_since()/connections_since()."""
         return self.logfile.stat().st_size if self.logfile.exists() else 0

@@ -176,11 +176,7 @@ collectors:
 
 
 def test_cached_results_of_a_dropped_database_are_forgotten(pg, pgpulse):
-    dbs = ["gone_a", "gone_b"]
-    for db in dbs:
-        pg.psql(f"DROP DATABASE IF EXISTS {db}")
-        pg.psql(f"CREATE DATABASE {db}")
-    try:
+    with pg.databases("gone_a", "gone_b"):
         q = pgpulse.write("cached-perdb.yaml", """
 collectors:
   size:
@@ -203,9 +199,6 @@ collectors:
         assert not page.has("size_bytes", datname="gone_b")
         # gone_a's result is cached again; gone_b's expired one is freed
         assert page.sample("pgpulse_cache_entries", target="main") == 1
-    finally:
-        for db in dbs:
-            pg.psql(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
 
 
 def test_deadline_pressure_does_not_cost_a_round_trip_per_query(pg, pgpulse):
@@ -660,11 +653,7 @@ collectors:
 
 
 def test_the_main_session_outlives_per_database_work(pg, pgpulse):
-    dbs = ["keep_a", "keep_b", "keep_c"]
-    for db in dbs:
-        pg.psql(f"DROP DATABASE IF EXISTS {db}")
-        pg.psql(f"CREATE DATABASE {db}")
-    try:
+    with pg.databases("keep_a", "keep_b", "keep_c") as dbs:
         q = pgpulse.write("perdb2.yaml", """
 collectors:
   here:
@@ -692,9 +681,6 @@ collectors:
         # the main database's session was kept; the others took turns
         main = pg.connections_since(mark, application_name="pgpulse", database="postgres")
         assert len(main) == 1, main
-    finally:
-        for db in dbs:
-            pg.psql(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
 
 
 def test_statement_timeout_0_means_no_limit_but_the_deadline(pg, pgpulse):
