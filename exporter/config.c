@@ -103,7 +103,7 @@ static const char *const target_own_keys[K_N] = {
 };
 #define NTARGET_KEYS (K_N + ARRAY_SIZE(libpq_keys))
 
-static const char *const kind_names[] = {
+const char *const target_kind_names[TARGET_NKINDS] = {
 	[TARGET_POSTGRES] = "postgres",
 	[TARGET_PGBOUNCER] = "pgbouncer",
 };
@@ -591,8 +591,8 @@ static void parse_target(struct cloader *l, yaml_node_t *n, size_t idx,
 				   y->file, ydoc_pos(y, old).line,
 				   ydoc_pos(y, old).column);
 	}
-	if (v[K_KIND] && ydoc_enum(y, v[K_KIND], "kind", kind_names,
-				   ARRAY_SIZE(kind_names), &e) == 0)
+	if (v[K_KIND] && ydoc_enum(y, v[K_KIND], "kind", target_kind_names,
+				   TARGET_NKINDS, &e) == 0)
 		t.kind = (enum target_kind)e;
 	parse_connection(l, &t, v);
 	parse_password(l, &t, v);

@@ -14,7 +14,10 @@
 #include "err.h"
 #include "metrics.h"
 
-enum target_kind { TARGET_POSTGRES, TARGET_PGBOUNCER };
+enum target_kind { TARGET_POSTGRES, TARGET_PGBOUNCER, TARGET_NKINDS };
+
+/* "postgres", "pgbouncer": as the config and query files spell them. */
+extern const char *const target_kind_names[TARGET_NKINDS];
 
 /* Where something was written: file (not owned) and 1-based line/column. */
 struct srcpos {

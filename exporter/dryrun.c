@@ -1159,9 +1159,8 @@ static void check_target(struct run *x, struct target *t)
 			  "target '%s': %s%s%s%s", t->name, e.msg,
 			  fix ? " (fix: " : "", fix ? fix : "", fix ? ")" : "");
 		dryrun_add_target(x->rep, t->name,
-				  t->cfg->kind == TARGET_PGBOUNCER ? "pgbouncer"
-								   : "postgres",
-				  NULL, 0, e.msg);
+				  target_kind_names[t->cfg->kind], NULL, 0,
+				  e.msg);
 		free(fix);
 		for (i = 0; i < x->qs.n; i++) {
 			struct dryrun_row *row;
@@ -1183,9 +1182,7 @@ static void check_target(struct run *x, struct target *t)
 		snprintf(version, sizeof(version), "%.*s", n,
 			 t->facts.version_text);
 	}
-	dryrun_add_target(x->rep, t->name,
-			  t->cfg->kind == TARGET_PGBOUNCER ? "pgbouncer"
-							   : "postgres",
+	dryrun_add_target(x->rep, t->name, target_kind_names[t->cfg->kind],
 			  *version ? version : NULL, t->facts.version, NULL);
 	for (i = 0; i < x->qs.n; i++) {
 		if (x->qs.v[i].kind != t->cfg->kind)

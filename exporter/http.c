@@ -433,8 +433,7 @@ static enum MHD_Result route_landing(struct request *r)
 		sb_adds(&b, "<tr><td>");
 		html_escape(&b, t->name);
 		sb_addf(&b, "</td><td>%s</td><td>%s</td><td>",
-			t->cfg->kind == TARGET_PGBOUNCER ? "pgbouncer"
-							 : "postgres",
+			target_kind_names[t->cfg->kind],
 			up     ? "up"
 			: ever ? "down"
 			       : "not scraped yet");

@@ -44,10 +44,6 @@ static const char *const usage_names[] = {
 	[USAGE_INFO] = "info",	 [USAGE_HISTOGRAM] = "histogram",
 };
 
-static const char *const kind_names[] = {
-	[TARGET_POSTGRES] = "postgres",
-	[TARGET_PGBOUNCER] = "pgbouncer",
-};
 static const char *const scope_names[] = {
 	[SCOPE_CLUSTER] = "cluster",
 	[SCOPE_DATABASE] = "database",
@@ -1134,8 +1130,8 @@ static void parse_collector(struct loader *l, const struct ypair *p,
 		ydoc_error(y, p->knode, "missing 'help'");
 	else if (ydoc_str(y, v[C_HELP], "help", &c->help) < 0)
 		c->help = NULL;
-	if (v[C_KIND] && ydoc_enum(y, v[C_KIND], "kind", kind_names,
-				   ARRAY_SIZE(kind_names), &e) == 0)
+	if (v[C_KIND] && ydoc_enum(y, v[C_KIND], "kind", target_kind_names,
+				   TARGET_NKINDS, &e) == 0)
 		c->kind = (enum target_kind)e;
 	if (v[C_SCOPE] && ydoc_enum(y, v[C_SCOPE], "scope", scope_names,
 				    ARRAY_SIZE(scope_names), &e) == 0)
