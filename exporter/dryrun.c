@@ -195,44 +195,11 @@ void dryrun_render_table(const struct dryrun_report *r, struct sb *out)
 	}
 }
 
-void dryrun_json_string(struct sb *out, const char *s)
-{
-	const char *run = s;
-
-	sb_addc(out, '"');
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c >= 0x20 && c != '"' && c != '\\')
-			continue;
-		sb_add_utf8(out, run, (size_t)(s - run));
-		run = s + 1;
-		switch (c) {
-		case '"':
-			sb_adds(out, "\\\"");
-			break;
-		case '\\':
-			sb_adds(out, "\\\\");
-			break;
-		case '\n':
-			sb_adds(out, "\\n");
-			break;
-		case '\t':
-			sb_adds(out, "\\t");
-			break;
-		default:
-			sb_addf(out, "\\u%04x", c);
-		}
-	}
-	sb_add_utf8(out, run, (size_t)(s - run));
-	sb_addc(out, '"');
-}
-
 static void json_key(struct sb *out, const char *key, bool *first)
 {
 	sb_adds(out, *first ? "" : ", ");
 	*first = false;
-	dryrun_json_string(out, key);
+	sb_add_json_string(out, key, strlen(key));
 	sb_adds(out, ": ");
 }
 
@@ -241,7 +208,7 @@ static void json_strfield(struct sb *out, const char *key, const char *v,
 {
 	json_key(out, key, first);
 	if (v)
-		dryrun_json_string(out, v);
+		sb_add_json_string(out, v, strlen(v));
 	else
 		sb_adds(out, "null");
 }

@@ -104,8 +104,6 @@ void dryrun_render_table(const struct dryrun_report *r, struct sb *out);
 void dryrun_render_json(const struct dryrun_report *r, struct sb *out);
 /* "3 collectors, 1 target: 1 error, 0 warnings\n" */
 void dryrun_render_summary(const struct dryrun_report *r, struct sb *out);
-/* A JSON string literal for 's' (invalid UTF-8 repaired). */
-void dryrun_json_string(struct sb *out, const char *s);
 
 /*
  * Where character 'pos' (1-based, as PostgreSQL's error position counts)

@@ -33,38 +33,6 @@ static const char *const format_names[] = {
 	[LOG_JSON] = "json",
 };
 
-/*
- * A growing line. log.c is a leaf and does not use sb; this is the little of
- * it that a log line needs. Owned by the function that builds the line.
- */
-struct line {
-	char *buf;
-	size_t len, cap;
-};
-
-static void line_add(struct line *l, const char *s, size_t n)
-{
-	if (l->len + n + 1 > l->cap) {
-		l->cap = l->cap ? l->cap : 256;
-		while (l->len + n + 1 > l->cap)
-			l->cap *= 2;
-		l->buf = xrealloc(l->buf, l->cap);
-	}
-	memcpy(l->buf + l->len, s, n);
-	l->len += n;
-	l->buf[l->len] = '\0';
-}
-
-static void line_adds(struct line *l, const char *s)
-{
-	line_add(l, s, strlen(s));
-}
-
-static void line_addc(struct line *l, char c)
-{
-	line_add(l, &c, 1);
-}
-
 void log_setup(enum log_level level, enum log_format fmt)
 {
 	threshold = level;
@@ -174,7 +142,7 @@ static size_t match_userinfo(const char *s, size_t *vlen)
 	return (size_t)(colon + 1 - s);
 }
 
-static void redact(struct line *out, const char *s)
+static void redact(struct sb *out, const char *s)
 {
 	const char *start = s;
 	size_t keep, vlen;
@@ -186,18 +154,18 @@ static void redact(struct line *out, const char *s)
 		else if (*s == ':' && s > start && is_scheme_char(s[-1]))
 			keep = match_userinfo(s, &vlen);
 		if (!keep) {
-			line_addc(out, *s++);
+			sb_addc(out, *s++);
 			continue;
 		}
-		line_add(out, s, keep);
-		line_adds(out, "***");
+		sb_add(out, s, keep);
+		sb_adds(out, "***");
 		s += keep + vlen;
 	}
 }
 
 void log_redact(const char *s, char *out, size_t n)
 {
-	struct line l = {NULL, 0, 0};
+	struct sb l = SB_INIT(0);
 	size_t len;
 
 	if (!n)
@@ -207,62 +175,7 @@ void log_redact(const char *s, char *out, size_t n)
 	if (len)
 		memcpy(out, l.buf, len);
 	out[len] = '\0';
-	free(l.buf);
-}
-
-/* Escapes shared by logfmt and JSON strings; false for other bytes. */
-static bool add_escape(struct line *l, unsigned char c)
-{
-	char hex[8];
-
-	switch (c) {
-	case '"':
-		line_adds(l, "\\\"");
-		return true;
-	case '\\':
-		line_adds(l, "\\\\");
-		return true;
-	case '\n':
-		line_adds(l, "\\n");
-		return true;
-	case '\r':
-		line_adds(l, "\\r");
-		return true;
-	case '\t':
-		line_adds(l, "\\t");
-		return true;
-	default:
-		if (c >= 0x20 && c != 0x7f)
-			return false;
-		snprintf(hex, sizeof(hex), "\\u%04x", c);
-		line_adds(l, hex);
-		return true;
-	}
-}
-
-static void add_json_string(struct line *l, const char *s, size_t n)
-{
-	const unsigned char *p = (const unsigned char *)s;
-	size_t i = 0, len;
-
-	line_addc(l, '"');
-	while (i < n) {
-		if (p[i] < 0x80) {
-			if (!add_escape(l, p[i]))
-				line_addc(l, (char)p[i]);
-			i++;
-			continue;
-		}
-		len = sb_utf8_seqlen(p + i, n - i);
-		if (len) {
-			line_add(l, s + i, len);
-			i += len;
-		} else {
-			line_adds(l, "\\ufffd");
-			i++;
-		}
-	}
-	line_addc(l, '"');
+	sb_release(&l);
 }
 
 static bool logfmt_needs_quotes(const char *s, size_t n)
@@ -279,46 +192,41 @@ static bool logfmt_needs_quotes(const char *s, size_t n)
 	return false;
 }
 
-static void add_logfmt_value(struct line *l, const char *s, size_t n)
+static void add_logfmt_value(struct sb *l, const char *s, size_t n)
 {
-	size_t i;
-
 	if (!logfmt_needs_quotes(s, n)) {
-		line_add(l, s, n);
+		sb_add(l, s, n);
 		return;
 	}
-	line_addc(l, '"');
-	for (i = 0; i < n; i++)
-		if (!add_escape(l, (unsigned char)s[i]))
-			line_addc(l, s[i]);
-	line_addc(l, '"');
+	/* a quoted logfmt value escapes as a JSON string does */
+	sb_add_json_string(l, s, n);
 }
 
 /* Keys come from the code; keep the line parseable even for a bad one. */
-static void add_logfmt_key(struct line *l, const char *key)
+static void add_logfmt_key(struct sb *l, const char *key)
 {
 	for (; *key; key++) {
 		unsigned char c = (unsigned char)*key;
-		line_addc(l, c <= ' ' || c == '"' || c == '=' || c == 0x7f
-				     ? '_'
-				     : (char)c);
+		sb_addc(l, c <= ' ' || c == '"' || c == '=' || c == 0x7f
+				   ? '_'
+				   : (char)c);
 	}
 }
 
-static void add_field(struct line *l, const char *key, const char *val,
+static void add_field(struct sb *l, const char *key, const char *val,
 		      size_t vlen, bool first)
 {
 	if (format == LOG_JSON) {
 		if (!first)
-			line_addc(l, ',');
-		add_json_string(l, key, strlen(key));
-		line_addc(l, ':');
-		add_json_string(l, val, vlen);
+			sb_addc(l, ',');
+		sb_add_json_string(l, key, strlen(key));
+		sb_addc(l, ':');
+		sb_add_json_string(l, val, vlen);
 	} else {
 		if (!first)
-			line_addc(l, ' ');
+			sb_addc(l, ' ');
 		add_logfmt_key(l, key);
-		line_addc(l, '=');
+		sb_addc(l, '=');
 		add_logfmt_value(l, val, vlen);
 	}
 }
@@ -332,13 +240,13 @@ static bool has_password_word(const char *s)
 }
 
 /* Add 'key' with 'val' passed through the redaction filter. */
-static void add_redacted(struct line *l, struct line *tmp, const char *key,
+static void add_redacted(struct sb *l, struct sb *tmp, const char *key,
 			 const char *val)
 {
-	tmp->len = 0;
+	sb_reset(tmp);
 	/* A value logged under a password key is masked whole. */
 	if (has_password_word(key))
-		line_adds(tmp, "***");
+		sb_adds(tmp, "***");
 	else
 		redact(tmp, val);
 	add_field(l, key, tmp->len ? tmp->buf : "", tmp->len, false);
@@ -359,7 +267,7 @@ static void write_all(int fd, const char *s, size_t n)
 	}
 }
 
-static void add_timestamp(struct line *l)
+static void add_timestamp(struct sb *l)
 {
 	struct timespec ts;
 	struct tm tm;
@@ -375,7 +283,7 @@ static void add_timestamp(struct line *l)
 
 void log_kv(enum log_level level, const char *msg, ...)
 {
-	struct line l = {NULL, 0, 0}, tmp = {NULL, 0, 0};
+	struct sb l = SB_INIT(0), tmp = SB_INIT(0);
 	const char *key, *val;
 	const char *lname;
 	va_list ap;
@@ -385,7 +293,7 @@ void log_kv(enum log_level level, const char *msg, ...)
 	lname = (unsigned)level < ARRAY_SIZE(level_names) ? level_names[level]
 							  : "error";
 	if (format == LOG_JSON)
-		line_addc(&l, '{');
+		sb_addc(&l, '{');
 	add_timestamp(&l);
 	add_field(&l, "level", lname, strlen(lname), false);
 	add_redacted(&l, &tmp, "msg", msg ? msg : "");
@@ -397,9 +305,9 @@ void log_kv(enum log_level level, const char *msg, ...)
 	}
 	va_end(ap);
 	if (format == LOG_JSON)
-		line_addc(&l, '}');
-	line_addc(&l, '\n');
+		sb_addc(&l, '}');
+	sb_addc(&l, '\n');
 	write_all(STDERR_FILENO, l.buf, l.len);
-	free(l.buf);
-	free(tmp.buf);
+	sb_release(&l);
+	sb_release(&tmp);
 }

@@ -197,3 +197,45 @@ void sb_release(struct sb *sb)
 	free(sb->buf);
 	sb_init(sb, sb->max);
 }
+
+void sb_add_json_string(struct sb *sb, const char *s, size_t n)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i = 0, len;
+
+	sb_addc(sb, '"');
+	while (i < n) {
+		switch (p[i]) {
+		case '"':
+			sb_adds(sb, "\\\"");
+			break;
+		case '\\':
+			sb_adds(sb, "\\\\");
+			break;
+		case '\n':
+			sb_adds(sb, "\\n");
+			break;
+		case '\r':
+			sb_adds(sb, "\\r");
+			break;
+		case '\t':
+			sb_adds(sb, "\\t");
+			break;
+		default:
+			if (p[i] < 0x20 || p[i] == 0x7f) {
+				sb_addf(sb, "\\u%04x", p[i]);
+				break;
+			}
+			len = sb_utf8_seqlen(p + i, n - i);
+			if (!len) {
+				sb_adds(sb, "\\ufffd");
+				break;
+			}
+			sb_add(sb, s + i, len);
+			i += len;
+			continue;
+		}
+		i++;
+	}
+	sb_addc(sb, '"');
+}

@@ -50,6 +50,12 @@ size_t sb_add_utf8(struct sb *sb, const char *s, size_t n);
  * or 0 when the bytes there are not one.
  */
 size_t sb_utf8_seqlen(const unsigned char *s, size_t n);
+/*
+ * Append 'n' bytes of 's' as a JSON string, quotes included: '"', '\\',
+ * and control characters escaped, each byte of ill-formed UTF-8 as
+ * \ufffd, so the result is valid JSON (and a valid quoted logfmt value).
+ */
+void sb_add_json_string(struct sb *sb, const char *s, size_t n);
 /* Make room for 'n' more bytes without changing len (subject to max). */
 void sb_grow(struct sb *sb, size_t n);
 /* "" when empty, never NULL. Valid until the next append or release. */

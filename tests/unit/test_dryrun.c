@@ -133,17 +133,6 @@ static void json_holds_everything_with_escapes(void **state)
 	dryrun_report_release(&r);
 }
 
-static void json_strings_escape_controls_and_repair_utf8(void **state)
-{
-	struct sb out = SB_INIT(0);
-
-	(void)state;
-	dryrun_json_string(&out, "a\\b\x01\xc3\xa9\xff\n");
-	assert_string_equal(sb_str(&out),
-			    "\"a\\\\b\\u0001\xc3\xa9\xef\xbf\xbd\\n\"");
-	sb_release(&out);
-}
-
 static void summary_counts_with_plurals(void **state)
 {
 	struct dryrun_report r = DRYRUN_REPORT_INIT;
@@ -341,7 +330,6 @@ int main(void)
 			table_aligns_columns_and_marks_what_did_not_run),
 		cmocka_unit_test(table_says_why_a_target_was_not_checked),
 		cmocka_unit_test(json_holds_everything_with_escapes),
-		cmocka_unit_test(json_strings_escape_controls_and_repair_utf8),
 		cmocka_unit_test(summary_counts_with_plurals),
 		cmocka_unit_test(sql_positions_map_back_to_the_file),
 		cmocka_unit_test(

@@ -209,9 +209,22 @@ static void add_utf8_replaces_each_bad_byte(void **state)
 	sb_release(&sb);
 }
 
+static void json_strings_escape_controls_and_repair_utf8(void **state)
+{
+	struct sb out = SB_INIT(0);
+	const char s[] = "a\\b\x01\xc3\xa9\xff\n\"\x7f";
+
+	(void)state;
+	sb_add_json_string(&out, s, sizeof(s) - 1);
+	assert_string_equal(sb_str(&out), "\"a\\\\b\\u0001\xc3\xa9\\ufffd\\n"
+					  "\\\"\\u007f\"");
+	sb_release(&out);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(json_strings_escape_controls_and_repair_utf8),
 		cmocka_unit_test(empty_builder_reads_as_empty_string),
 		cmocka_unit_test(appends_concatenate),
 		cmocka_unit_test(addf_grows_for_long_output),
