@@ -18,6 +18,12 @@
 
 #define KEY_SEP	  '\x1f'
 #define EST_FLOOR 0.05 /* seconds reserved for a collector still to run */
+/*
+ * Cluster collectors that took this long in all (last collection) are
+ * shared between two sessions to the main database, when the pool has
+ * two: below it, a second backend on the server is not worth the time.
+ */
+#define SHARE_ABOVE 0.01
 
 enum {
 	OID_BOOL = 16,
@@ -763,18 +769,21 @@ static void add_error_values(const struct collector *c, struct mset *out)
  */
 static bool report_changed(struct target *t, const char *key, const char *msg)
 {
-	char *old = strmap_get(&t->logged, key);
+	char *old;
 	bool changed;
 
+	pthread_mutex_lock(&t->lock); /* two lanes may report at once */
+	old = strmap_get(&t->logged, key);
 	if (!msg) {
-		if (!old)
-			return false;
-		free(strmap_set(&t->logged, key, NULL));
-		return true;
+		changed = old != NULL;
+		if (changed)
+			free(strmap_set(&t->logged, key, NULL));
+	} else {
+		changed = !old || strcmp(old, msg);
+		if (changed)
+			free(strmap_set(&t->logged, key, xstrdup(msg)));
 	}
-	changed = !old || strcmp(old, msg);
-	if (changed)
-		free(strmap_set(&t->logged, key, xstrdup(msg)));
+	pthread_mutex_unlock(&t->lock);
 	return changed;
 }
 
@@ -955,12 +964,16 @@ static void sticky_free(void *p)
 /* The sticky top keys of one collector in one database. */
 static struct strmap *sticky_map(struct target *t, const char *key)
 {
-	struct strmap *m = strmap_get(&t->sticky, key);
+	struct strmap *m;
 
+	/* the map of 'key' is one lane's; the map of maps is shared */
+	pthread_mutex_lock(&t->lock);
+	m = strmap_get(&t->sticky, key);
 	if (!m) {
 		m = xcalloc(1, sizeof(*m));
 		strmap_put(&t->sticky, key, m, NULL);
 	}
+	pthread_mutex_unlock(&t->lock);
 	return m;
 }
 
@@ -1006,8 +1019,31 @@ struct ctx {
 	struct mset *out;
 	struct run *runs;
 	size_t *dropped; /* per collector, this collection */
-	double *est;	 /* per collector, seconds it took last time */
-	double pending;	 /* sum of est of the runs still to come */
+	double *est;	 /* per collector, seconds reserved for it (floored) */
+	double *last;	 /* per collector, seconds it took last time */
+	const struct variant **variants; /* per collector, when it runs */
+};
+
+/*
+ * One line of work of a collection, on a session of its own. A collection
+ * has one lane, or two side by side when the pool has two sessions, the
+ * target no per-database work and the cluster collectors took long enough
+ * (SHARE_ABOVE) for a second backend to be worth it: then each lane runs
+ * a share of them, dealt by what each took last time. A lane keeps its
+ * own output and per-collector counts, added to the ctx's when it is done;
+ * what lanes share on the target (cache, log-once and sticky maps) is
+ * locked.
+ */
+struct lane {
+	struct ctx *x;
+	struct mset *out;  /* its samples, merged into x->out at the end */
+	double pending;	   /* sum of est of the runs still to come here */
+	size_t *list, n;   /* cluster collectors to run here, in order */
+	struct pgconn *pc; /* its session to the main database */
+	bool no_session;   /* lane 1 found no session: lane 0 runs its list */
+	struct run *runs;  /* per collector: x->runs, or lane 1's own */
+	size_t *dropped;   /* likewise */
+	pthread_t thread;
 };
 
 /*
@@ -1016,16 +1052,17 @@ struct ctx {
  * miss the deadline. Collectors run one after another on one session, so
  * without this one slow query would starve every later one.
  */
-static int timeout_ms(struct ctx *x, size_t i, double share)
+static int timeout_ms(struct lane *ln, size_t i, double share)
 {
+	struct ctx *x = ln->x;
 	const struct collector *c = &x->qs->v[i];
 	double want =
 		c->timeout > 0 ? c->timeout : x->t->gcfg->statement_timeout;
 	double mine = x->est[i] * share;
 	double left = x->deadline - clock_now();
-	double others = x->pending - mine;
+	double others = ln->pending - mine;
 
-	x->pending -= mine;
+	ln->pending -= mine;
 	/* keep a tenth of what is left for this one, whatever the others */
 	if (others > left * 0.9)
 		others = left * 0.9;
@@ -1104,8 +1141,9 @@ static void note_undeclared(struct target *t, const struct collector *c,
  * Serve collector 'i' in database 'db' (NULL: the main one) from its ttl
  * cache when the result there is fresh. Returns true when it did.
  */
-static bool from_cache(struct ctx *x, size_t i, const char *db, double share)
+static bool from_cache(struct lane *ln, size_t i, const char *db, double share)
 {
+	struct ctx *x = ln->x;
 	const struct collector *c = &x->qs->v[i];
 	struct cache_entry *ce;
 	char *key;
@@ -1117,11 +1155,11 @@ static bool from_cache(struct ctx *x, size_t i, const char *db, double share)
 	free(key);
 	if (!ce)
 		return false;
-	x->runs[i].attempted = true;
-	x->dropped[i] += mset_merge(x->out, ce->m, NULL, 0);
-	x->runs[i].seconds += ce->seconds;
+	ln->runs[i].attempted = true;
+	ln->dropped[i] += mset_merge(ln->out, ce->m, NULL, 0);
+	ln->runs[i].seconds += ce->seconds;
 	/* it takes no time now: what it was kept back for goes to the rest */
-	x->pending -= x->est[i] * share;
+	ln->pending -= x->est[i] * share;
 	return true;
 }
 
@@ -1129,13 +1167,14 @@ static bool from_cache(struct ctx *x, size_t i, const char *db, double share)
  * Run collector 'i' on 'pc' (in database 'db', or the main one when NULL),
  * using the cache when fresh. Sets '*broken' when the session died.
  */
-static void run_collector(struct ctx *x, size_t i, const struct variant *v,
-			  struct pgconn *pc, const char *db, double share,
-			  bool *broken)
+static void run_collector(struct lane *ln, size_t i, struct pgconn *pc,
+			  const char *db, double share, bool *broken)
 {
+	struct ctx *x = ln->x;
+	const struct variant *v = x->variants[i];
 	const struct collector *c = &x->qs->v[i];
 	struct target *t = x->t;
-	struct run *run = &x->runs[i];
+	struct run *run = &ln->runs[i];
 	struct err e = ERR_INIT, warn = ERR_INIT;
 	struct rowopts opts = {0};
 	struct mset *frag = NULL;
@@ -1148,14 +1187,14 @@ static void run_collector(struct ctx *x, size_t i, const struct variant *v,
 	int ms;
 
 	*broken = false;
-	if (from_cache(x, i, db, share))
+	if (from_cache(ln, i, db, share))
 		return;
 	run->attempted = true;
 	key = xasprintf("skip%c%s", KEY_SEP, c->name);
 	report_changed(t, key, NULL); /* runs again: a new skip is news */
 	free(key);
 	key = xasprintf("%s%c%s", c->name, KEY_SEP, db ? db : "");
-	ms = timeout_ms(x, i, share);
+	ms = timeout_ms(ln, i, share);
 	if (ms <= 0) {
 		err_set(&e, "the scrape deadline passed before it could run");
 		goto fail;
@@ -1197,7 +1236,7 @@ static void run_collector(struct ctx *x, size_t i, const struct variant *v,
 	secs = clock_now() - start;
 	run->seconds += secs;
 	run->spent += secs;
-	x->dropped[i] += dropped + mset_merge(x->out, frag, NULL, 0);
+	ln->dropped[i] += dropped + mset_merge(ln->out, frag, NULL, 0);
 	if (err_isset(&e)) {
 		/* rows that converted are served; the collector reports 0 */
 		mset_free(frag);
@@ -1217,7 +1256,7 @@ static void run_collector(struct ctx *x, size_t i, const struct variant *v,
 fail:
 	run->seconds += clock_now() - start;
 	run->spent += clock_now() - start;
-	add_error_values(c, x->out);
+	add_error_values(c, ln->out);
 report:
 	run->failed = true;
 	if (report_changed(t, key, e.msg))
@@ -1234,29 +1273,32 @@ static void note_skip(struct ctx *x, size_t i, const char *reason)
 	char *key = xasprintf("skip%c%s", KEY_SEP, c->name);
 
 	x->runs[i].skip = reason;
-	x->pending -= x->est[i];
 	if (report_changed(x->t, key, reason))
 		log_info("collector skipped", "target", x->t->name, "collector",
 			 c->name, "reason", reason, NULL);
 	free(key);
 }
 
-/* Collectors of the main database: returns false if the session is gone. */
-static bool run_cluster(struct ctx *x, struct pgconn **pcp, bool *want_dbs,
-			const struct variant **variants)
+/*
+ * Decide on the main session 'pc' which collectors run: those that do not
+ * are noted as skipped; the cluster ones go to 'list' (in order, '*n' of
+ * them), and '*want_dbs' says whether per-database ones run. Without a
+ * session, only the collectors defining an error value (pg_up) report.
+ */
+static void gate_all(struct ctx *x, struct pgconn *pc, size_t *list, size_t *n,
+		     bool *want_dbs)
 {
 	struct target *t = x->t;
 	size_t i;
 
+	*n = 0;
 	for (i = 0; i < x->qs->n; i++) {
 		const struct collector *c = &x->qs->v[i];
 		const char *why;
-		bool broken;
 
 		if (c->kind != t->cfg->kind)
 			continue;
-		if (!*pcp) {
-			/* only what defines an error value (pg_up) reports */
+		if (!pc) {
 			if (c->scope == SCOPE_CLUSTER && has_error_value(c)) {
 				add_error_values(c, x->out);
 				x->runs[i].attempted = true;
@@ -1264,48 +1306,69 @@ static bool run_cluster(struct ctx *x, struct pgconn **pcp, bool *want_dbs,
 			}
 			continue;
 		}
-		why = skip_reason(t, *pcp, c, x->deadline, &variants[i]);
-		if (why) {
+		why = skip_reason(t, pc, c, x->deadline, &x->variants[i]);
+		if (why)
 			note_skip(x, i, why);
-			continue;
-		}
-		if (c->scope == SCOPE_DATABASE) {
+		else if (c->scope == SCOPE_DATABASE)
 			*want_dbs = true;
+		else
+			list[(*n)++] = i;
+	}
+}
+
+/*
+ * Run the lane's cluster collectors on its session, replacing the session
+ * when one breaks; without one, only error values are reported.
+ */
+static void run_list(struct lane *ln)
+{
+	struct ctx *x = ln->x;
+	struct target *t = x->t;
+	size_t k;
+
+	for (k = 0; k < ln->n; k++) {
+		size_t i = ln->list[k];
+		const struct collector *c = &x->qs->v[i];
+		struct err e = ERR_INIT;
+		bool broken;
+
+		if (!ln->pc) {
+			if (has_error_value(c)) {
+				add_error_values(c, ln->out);
+				ln->runs[i].attempted = true;
+				ln->runs[i].failed = true;
+			}
 			continue;
 		}
-		run_collector(x, i, variants[i], *pcp, NULL, 1, &broken);
+		run_collector(ln, i, ln->pc, NULL, 1, &broken);
 		if (broken) {
-			struct err e = ERR_INIT;
-
-			target_release(t, *pcp, true);
-			*pcp = target_acquire(t, NULL, x->deadline, &e);
+			target_release(t, ln->pc, true);
+			ln->pc = target_acquire(t, NULL, x->deadline, &e);
 		}
 	}
-	return *pcp != NULL;
 }
 
 /* Does collector 'i' run in each database on this target? */
-static bool runs_per_database(const struct ctx *x, size_t i,
-			      const struct variant **variants)
+static bool runs_per_database(const struct ctx *x, size_t i)
 {
 	const struct collector *c = &x->qs->v[i];
 
-	return c->scope == SCOPE_DATABASE && variants[i] && !x->runs[i].skip &&
-	       c->kind == x->t->cfg->kind;
+	return c->scope == SCOPE_DATABASE && x->variants[i] &&
+	       !x->runs[i].skip && c->kind == x->t->cfg->kind;
 }
 
-static void run_databases(struct ctx *x, char **dbs,
-			  const struct variant **variants)
+/*
+ * Run the per-database collectors in each of 'dbs', a session at a time.
+ * 'share' is the part of a collector's time one database is reserved
+ * (1 / the databases of the whole collection).
+ */
+static void run_databases(struct lane *ln, char **dbs, double share)
 {
+	struct ctx *x = ln->x;
 	struct target *t = x->t;
-	double share;
 	bool *served;
-	size_t i, ndbs;
+	size_t i;
 	char **db;
-
-	for (ndbs = 0; dbs[ndbs]; ndbs++)
-		;
-	share = ndbs ? 1.0 / (double)ndbs : 1;
 	served = xcalloc(x->qs->n + 1, sizeof(*served));
 	for (db = dbs; *db; db++) {
 		struct err e = ERR_INIT;
@@ -1315,9 +1378,9 @@ static void run_databases(struct ctx *x, char **dbs,
 
 		/* a database whose results are all cached costs no session */
 		for (i = 0; i < x->qs->n; i++) {
-			served[i] = runs_per_database(x, i, variants) &&
-				    from_cache(x, i, *db, share);
-			need |= runs_per_database(x, i, variants) && !served[i];
+			served[i] = runs_per_database(x, i) &&
+				    from_cache(ln, i, *db, share);
+			need |= runs_per_database(x, i) && !served[i];
 		}
 		if (!need)
 			continue;
@@ -1332,15 +1395,14 @@ static void run_databases(struct ctx *x, char **dbs,
 				 "datname", *db, "err", e.msg, NULL);
 		free(key);
 		for (i = 0; i < x->qs->n && !broken; i++) {
-			if (!runs_per_database(x, i, variants) || served[i])
+			if (!runs_per_database(x, i) || served[i])
 				continue;
 			if (!pc) {
-				x->runs[i].attempted = true;
-				x->runs[i].failed = true;
+				ln->runs[i].attempted = true;
+				ln->runs[i].failed = true;
 				continue;
 			}
-			run_collector(x, i, variants[i], pc, *db, share,
-				      &broken);
+			run_collector(ln, i, pc, *db, share, &broken);
 		}
 		if (pc)
 			target_release(t, pc, broken);
@@ -1468,15 +1530,90 @@ static void add_self(struct ctx *x, double started)
 	}
 }
 
+static void *lane_main(void *p)
+{
+	struct lane *ln = p;
+	struct err e = ERR_INIT;
+
+	ln->pc = target_acquire(ln->x->t, NULL, ln->x->deadline, &e);
+	if (!ln->pc) {
+		ln->no_session = true;
+		return NULL;
+	}
+	run_list(ln);
+	if (ln->pc)
+		target_release(ln->x->t, ln->pc, false);
+	ln->pc = NULL;
+	return NULL;
+}
+
+static double lane_pending(const struct lane *ln)
+{
+	double sum = 0;
+	size_t k;
+
+	for (k = 0; k < ln->n; k++)
+		sum += ln->x->est[ln->list[k]];
+	return sum;
+}
+
+/*
+ * Deal the cluster collectors of 'all' to lanes 'a' and 'b' by what each
+ * took last time, the longest first to the lane with less to do (in
+ * collector order within a lane). Returns false, dealing nothing, when
+ * they took too little time for a second session to be worth it.
+ */
+static bool share_out(struct ctx *x, const size_t *all, size_t n,
+		      struct lane *a, struct lane *b)
+{
+	size_t *byc = xmalloc((n ? n : 1) * sizeof(*byc));
+	double total = 0, ta = 0, tb = 0;
+	bool *tob = xcalloc(x->qs->n + 1, sizeof(*tob));
+	size_t k, j;
+
+	for (k = 0; k < n; k++)
+		total += x->last[all[k]];
+	if (total < SHARE_ABOVE || n < 2) {
+		free(byc);
+		free(tob);
+		return false;
+	}
+	memcpy(byc, all, n * sizeof(*byc));
+	/* insertion sort by time taken, longest first: n is small */
+	for (k = 1; k < n; k++)
+		for (j = k; j > 0 && x->last[byc[j]] > x->last[byc[j - 1]];
+		     j--) {
+			size_t tmp = byc[j];
+
+			byc[j] = byc[j - 1];
+			byc[j - 1] = tmp;
+		}
+	for (k = 0; k < n; k++) {
+		tob[byc[k]] = tb < ta;
+		*(tob[byc[k]] ? &tb : &ta) += x->last[byc[k]];
+	}
+	a->n = b->n = 0;
+	for (k = 0; k < n; k++) {
+		struct lane *ln = tob[all[k]] ? b : a;
+
+		ln->list[ln->n++] = all[k];
+	}
+	free(byc);
+	free(tob);
+	return true;
+}
+
 static struct collection *
 collect_once(struct target *t, const struct queryset *qs, double deadline)
 {
 	struct collection *col = xcalloc(1, sizeof(*col));
 	struct ctx x = {0};
-	const struct variant **variants = NULL;
+	struct lane lanes[2];
 	struct err e = ERR_INIT;
 	struct pgconn *pc;
-	bool want_dbs = false, up = false;
+	size_t *cluster, ncluster = 0;
+	char **dbs = NULL;
+	bool want_dbs = false, up = false, two = false, side = false;
 	double started = clock_now();
 
 	x.t = t;
@@ -1487,6 +1624,8 @@ collect_once(struct target *t, const struct queryset *qs, double deadline)
 	x.runs = xcalloc(qs->n + 1, sizeof(*x.runs));
 	x.dropped = xcalloc(qs->n + 1, sizeof(*x.dropped));
 	x.est = xcalloc(qs->n + 1, sizeof(*x.est));
+	x.last = xcalloc(qs->n + 1, sizeof(*x.last));
+	x.variants = xcalloc(qs->n + 1, sizeof(*x.variants));
 	pthread_mutex_lock(&t->lock);
 	for (size_t i = 0; i < qs->n; i++) {
 		double last = i < t->nest ? t->est[i] : 0;
@@ -1494,11 +1633,12 @@ collect_once(struct target *t, const struct queryset *qs, double deadline)
 		/* a query, or a cancel, takes a round trip at least */
 		if (qs->v[i].kind != t->cfg->kind)
 			continue;
+		x.last[i] = last;
 		x.est[i] = last > EST_FLOOR ? last : EST_FLOOR;
-		x.pending += x.est[i];
 	}
+	two = t->nslots >= 2 && t->cfg->kind == TARGET_POSTGRES;
 	pthread_mutex_unlock(&t->lock);
-	variants = xcalloc(qs->n + 1, sizeof(*variants));
+	cluster = xcalloc(qs->n + 1, sizeof(*cluster));
 
 	pc = target_acquire(t, NULL, deadline, &e);
 	if (pc && target_refresh_facts(t, pc, deadline, &e) < 0) {
@@ -1529,23 +1669,92 @@ collect_once(struct target *t, const struct queryset *qs, double deadline)
 			log_warn("target is down", "target", t->name, "err",
 				 e.msg, NULL);
 	}
-	run_cluster(&x, &pc, &want_dbs, variants);
-	if (pc) {
-		char **dbs = NULL;
+	gate_all(&x, pc, cluster, &ncluster, &want_dbs);
+	if (pc && want_dbs) {
+		struct err de = ERR_INIT;
 
-		if (want_dbs) {
-			struct err de = ERR_INIT;
-
-			dbs = target_databases(t, &de);
-			if (!dbs)
-				log_warn("cannot list databases", "target",
-					 t->name, "err", de.msg, NULL);
-		}
-		target_release(t, pc, false);
-		if (dbs)
-			run_databases(&x, dbs, variants);
-		target_free_list(dbs);
+		dbs = target_databases(t, &de);
+		if (!dbs)
+			log_warn("cannot list databases", "target", t->name,
+				 "err", de.msg, NULL);
 	}
+
+	memset(lanes, 0, sizeof(lanes));
+	for (int k = 0; k < 2; k++) {
+		lanes[k].x = &x;
+		lanes[k].list = xcalloc(qs->n + 1, sizeof(*lanes[k].list));
+	}
+	lanes[0].out = x.out;
+	lanes[0].runs = x.runs;
+	lanes[0].dropped = x.dropped;
+	lanes[1].runs = xcalloc(qs->n + 1, sizeof(*lanes[1].runs));
+	lanes[1].dropped = xcalloc(qs->n + 1, sizeof(*lanes[1].dropped));
+	lanes[0].pc = pc;
+	memcpy(lanes[0].list, cluster, ncluster * sizeof(*cluster));
+	lanes[0].n = ncluster;
+	/*
+	 * With no per-database work, the cluster collectors are shared out
+	 * over two sessions to the main database when that is worth it. Not
+	 * beside per-database work: its sessions come and go, and collectors
+	 * counting connections would count them in one and not the other.
+	 */
+	if (pc && two && !dbs)
+		side = share_out(&x, cluster, ncluster, &lanes[0], &lanes[1]);
+	lanes[0].pending = lane_pending(&lanes[0]);
+	if (side) {
+		lanes[1].out = mset_new();
+		lanes[1].pending = lane_pending(&lanes[1]);
+		if (pthread_create(&lanes[1].thread, NULL, lane_main,
+				   &lanes[1])) {
+			/* no thread: the same work, one lane after the other */
+			lane_main(&lanes[1]);
+			side = false;
+		}
+	}
+	run_list(&lanes[0]);
+	if (side)
+		pthread_join(lanes[1].thread, NULL);
+	if (lanes[1].no_session) {
+		/* what lane 1 could not run, lane 0 runs after its own */
+		memcpy(lanes[0].list, lanes[1].list,
+		       lanes[1].n * sizeof(*lanes[0].list));
+		lanes[0].n = lanes[1].n;
+		lanes[0].pending = lane_pending(&lanes[0]);
+		run_list(&lanes[0]);
+	}
+	if (lanes[1].out) {
+		mset_merge(x.out, lanes[1].out, NULL, 0);
+		mset_free(lanes[1].out);
+	}
+	for (size_t i = 0; i < qs->n; i++) {
+		struct run *r = &x.runs[i], *r1 = &lanes[1].runs[i];
+
+		r->attempted |= r1->attempted;
+		r->failed |= r1->failed;
+		r->seconds += r1->seconds;
+		r->spent += r1->spent;
+		x.dropped[i] += lanes[1].dropped[i];
+	}
+	free(lanes[1].runs);
+	free(lanes[1].dropped);
+	if (lanes[0].pc)
+		target_release(t, lanes[0].pc, false);
+	if (dbs) {
+		/* the databases after the cluster, the main session free */
+		size_t n = 0;
+		double perdb = 0;
+
+		while (dbs[n])
+			n++;
+		for (size_t i = 0; i < qs->n; i++)
+			if (runs_per_database(&x, i))
+				perdb += x.est[i];
+		lanes[0].pc = NULL;
+		lanes[0].pending = perdb;
+		run_databases(&lanes[0], dbs, 1.0 / (double)(n ? n : 1));
+	}
+	target_free_list(dbs);
+
 	pthread_mutex_lock(&t->lock);
 	t->up = up;
 	t->ever_up |= up;
@@ -1562,10 +1771,14 @@ collect_once(struct target *t, const struct queryset *qs, double deadline)
 	for (size_t i = 0; i < qs->n; i++)
 		t->est[i] = x.runs[i].spent;
 	pthread_mutex_unlock(&t->lock);
+	free(lanes[0].list);
+	free(lanes[1].list);
+	free(cluster);
 	free(x.est);
+	free(x.last);
 	free(x.runs);
 	free(x.dropped);
-	free(variants);
+	free(x.variants);
 	return col;
 }
 

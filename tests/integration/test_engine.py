@@ -227,6 +227,57 @@ def test_deadline_pressure_does_not_cost_a_round_trip_per_query(pg, pgpulse):
     assert 1 <= sets <= 12, sets
 
 
+SLOW_PAIR = """
+collectors:
+  slow_a:
+    help: Takes a while.
+    sql: SELECT 1 AS v FROM pg_sleep(0.4)
+    metrics:
+      v: gauge
+  slow_b:
+    help: Takes a while too.
+    sql: SELECT 2 AS v FROM pg_sleep(0.4)
+    metrics:
+      v: gauge
+  quick:
+    help: Answers at once.
+    sql: SELECT 3 AS v
+    metrics:
+      v: gauge
+"""
+
+
+def test_slow_cluster_collectors_share_the_two_sessions(pg, pgpulse):
+    q = pgpulse.write("pair.yaml", SLOW_PAIR)
+    mark = pg.log_mark()
+    p = pgpulse(queries=[q])
+    # the first collection knows no times yet: one session, one by one
+    page, took = p.scrape_timed(10)
+    assert took >= 0.8, took
+    for _ in range(2):
+        page, took = p.scrape_timed(10)
+        # the two slow ones run side by side on two sessions
+        assert took < 0.75, took
+        assert [page.sample(f"{n}_v") for n in ("slow_a", "slow_b", "quick")] == [1, 2, 3]
+        assert all(s.value == 1 for s in page.samples("pgpulse_scrape_success"))
+    assert page.sample("pgpulse_connections_open") == 2
+    # two sessions, both kept: no connection made per scrape
+    assert len(pg.connections_since(mark, application_name="pgpulse")) == 2
+
+
+def test_one_session_when_the_pool_has_one(pg, pgpulse):
+    q = pgpulse.write("pair.yaml", SLOW_PAIR)
+    cfg = pgpulse.write("pair-config.yaml", config(
+        pg, q, "limits: {connections_per_target: 1}\n"))
+    mark = pg.log_mark()
+    p = pgpulse(config=cfg, env={"MONITOR_PW": pgfix.MONITOR_PASSWORD})
+    for _ in range(2):
+        page, took = p.scrape_timed(10)
+        assert took >= 0.8, took
+    assert page.sample("pgpulse_connections_open", target="main") == 1
+    assert len(pg.connections_since(mark, application_name="pgpulse")) == 1
+
+
 def test_version_gating_picks_the_variant_that_fits(pg, pgpulse):
     q = pgpulse.write("versions.yaml", """
 collectors:
