@@ -3,6 +3,7 @@
 #   make                      build build/pgpulse
 #   make check                install missing Debian packages, build, run every test
 #   make check SANITIZE=address,undefined   the same under ASan/UBSan
+#   make check SANITIZE=thread               the same under TSan
 #   make demo                 a throw-away PostgreSQL 15 with pgpulse on :9187
 #   make bench                pgpulse beside postgres_exporter, same cluster, ratios
 #   make install PREFIX=/usr/local DESTDIR=
@@ -16,8 +17,10 @@ DESTDIR ?=
 CC      ?= cc
 PYTHON  ?= /usr/bin/python3
 
+comma := ,
 ifdef SANITIZE
-BUILD   ?= build/sanitize
+# one tree per sanitizer set: objects of one must not be linked with another
+BUILD   ?= build/sanitize-$(subst $(comma),-,$(SANITIZE))
 else
 BUILD   ?= build
 endif

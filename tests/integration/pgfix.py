@@ -1208,6 +1208,8 @@ class PgPulseFactory:
                 os.environ.get("ASAN_OPTIONS")]))
             full_env["UBSAN_OPTIONS"] = ":".join(filter(None, [
                 "print_stacktrace=1:halt_on_error=1", os.environ.get("UBSAN_OPTIONS")]))
+            full_env["TSAN_OPTIONS"] = ":".join(filter(None, [
+                "second_deadlock_stack=1", os.environ.get("TSAN_OPTIONS")]))
         for k, v in env.items():
             if v is None:
                 full_env.pop(k, None)
