@@ -81,9 +81,16 @@ $(BUILD)/obj $(BUILD)/tests:
 deps:
 	@scripts/bootstrap
 
-unit: $(UNIT_BINS)
+# A locale with a decimal comma, built from the 'locales' sources, so the
+# test that numbers ignore the locale runs without touching the system's.
+$(BUILD)/locale/de_DE.UTF-8:
+	@mkdir -p $(BUILD)/locale
+	localedef -i de_DE -f UTF-8 $@ || true
+
+unit: $(UNIT_BINS) $(BUILD)/locale/de_DE.UTF-8
 	@set -e; for t in $(UNIT_BINS); do \
-		echo "== $$t"; (cd tests/unit && ../../$$t); done
+		echo "== $$t"; (cd tests/unit && \
+		LOCPATH=$(CURDIR)/$(BUILD)/locale ../../$$t); done
 
 integration: $(BUILD)/pgpulse
 	PGPULSE_BIN=$(CURDIR)/$(BUILD)/pgpulse PGPULSE_SANITIZE=$(SANITIZE) \
