@@ -380,11 +380,20 @@ def test_compat_set_matches_postgres_exporter_0_11_1(pg, replica, pgpulse, postg
     # a physical slot used by the replica... and one unused logical-free slot
     pg.psql("SELECT pg_create_physical_replication_slot('compat_unused')")
     pg.psql("CREATE DATABASE compat_db")
+    # locks held all through the two scrapes, in modes the exporters' own
+    # queries never take, so each count has one right value
+    pg.psql("CREATE TABLE held_a (v int); CREATE TABLE held_b (v int)", dbname="compat_db")
+    holder = pg.connect("compat_db", autocommit=False)
+    holder.execute("LOCK TABLE held_a IN SHARE ROW EXCLUSIVE MODE")
+    holder.execute("LOCK TABLE held_b IN EXCLUSIVE MODE")
     try:
         p = pgpulse(queries=["queries/server.yaml", "queries/compat"],
                     dsn=pg.dsn(sslmode="disable"))
         theirs_text = postgres_exporter()
         ours_text = p.scrape()
+        truth = dict(((d, m), n) for d, m, n in pg.psql(
+            "SELECT d.datname, lower(l.mode), count(*) FROM pg_locks l "
+            "JOIN pg_database d ON d.oid = l.database GROUP BY 1, 2"))
         theirs, their_types = series(theirs_text)
         ours, our_types = series(ours_text)
         # pgpulse's server.yaml adds its own families (pg_info...); compare
@@ -424,9 +433,17 @@ def test_compat_set_matches_postgres_exporter_0_11_1(pg, replica, pgpulse, postg
         assert len(steady) > 250
         for k in steady:
             a, b = ours[k], theirs[k]
-            if k[0] == "pg_locks_count" and a != b:
-                continue  # the exporters' own queries hold locks while running
+            lbl = dict(k[1])
+            if k[0] == "pg_locks_count" and lbl["mode"] == "accesssharelock":
+                # each exporter's own query holds these while it runs
+                continue
             assert (math.isnan(a) and math.isnan(b)) or math.isclose(a, b, rel_tol=1e-9), (k, a, b)
+            if k[0] == "pg_locks_count":
+                assert a == truth.get((lbl["datname"], lbl["mode"]), 0), (k, a)
+        held = {m: ours[("pg_locks_count", frozenset(dict(
+            server=server, datname="compat_db", mode=m).items()))]
+            for m in ("sharerowexclusivelock", "exclusivelock")}
+        assert held == {"sharerowexclusivelock": 1, "exclusivelock": 1}, held
         for (name, labels), v in theirs.items():
             if name == "pg_database_size_bytes":
                 assert abs(ours[(name, labels)] - v) <= 64 * 1024
@@ -436,6 +453,7 @@ def test_compat_set_matches_postgres_exporter_0_11_1(pg, replica, pgpulse, postg
         assert lint and all("should have \"_total\" suffix" in l
                             or "should not have \"_count\" suffix" in l for l in lint), out
     finally:
+        holder.close()
         pg.psql("SELECT pg_drop_replication_slot('compat_unused')")
         pg.psql("DROP DATABASE compat_db")
 
