@@ -14,6 +14,7 @@
 #include <libpq-fe.h>
 #include "config.h"
 #include "log.h"
+#include "querydef.h"
 #include "strmap.h"
 #include "xalloc.h"
 #include "ydoc.h"
@@ -487,37 +488,49 @@ static void parse_connection(struct cloader *l, struct target_config *t,
 			   "without a passphrase, readable only by pgpulse");
 }
 
-static void parse_password(struct cloader *l, struct target_config *t,
-			   yaml_node_t **v)
+/*
+ * A password given one of three ways, for a target or an auth module: the
+ * nodes 'lit', 'file' and 'env' (each may be NULL) into '*literal' (warned
+ * about: the caller stores it, then wipes it), '*pfile' (resolved against
+ * the config's directory) and '*penv'. More than one is an error.
+ */
+static void parse_password_source(struct cloader *l, yaml_node_t *lit,
+				  yaml_node_t *file, yaml_node_t *env,
+				  char **literal, char **pfile, char **penv)
 {
 	char *s;
-	int given =
-		!!v[K_PASSWORD_FILE] + !!v[K_PASSWORD_ENV] + !!v[K_PASSWORD];
 
-	if (given > 1)
-		ydoc_error(&l->y,
-			   v[K_PASSWORD] ? v[K_PASSWORD] : v[K_PASSWORD_ENV],
+	if (!!lit + !!file + !!env > 1)
+		ydoc_error(&l->y, lit ? lit : env,
 			   "give only one of 'password_file', 'password_env' "
 			   "and 'password'");
-	if (v[K_PASSWORD_FILE] &&
-	    ydoc_str(&l->y, v[K_PASSWORD_FILE], "password_file", &s) == 0) {
-		t->password_file = resolve_path(l, s);
+	if (file && ydoc_str(&l->y, file, "password_file", &s) == 0) {
+		*pfile = resolve_path(l, s);
 		free(s);
 	}
-	if (v[K_PASSWORD_ENV] &&
-	    ydoc_str(&l->y, v[K_PASSWORD_ENV], "password_env", &s) == 0) {
+	if (env && ydoc_str(&l->y, env, "password_env", &s) == 0) {
 		if (!ident_valid(s, strlen(s)))
-			ydoc_error(&l->y, v[K_PASSWORD_ENV],
+			ydoc_error(&l->y, env,
 				   "'password_env' must name an environment "
 				   "variable");
-		t->password_env = s;
+		*penv = s;
 	}
-	if (v[K_PASSWORD] &&
-	    ydoc_str(&l->y, v[K_PASSWORD], "password", &s) == 0) {
-		ydoc_warning(&l->y, v[K_PASSWORD],
+	if (lit && ydoc_str(&l->y, lit, "password", literal) == 0)
+		ydoc_warning(&l->y, lit,
 			     "a password in the config file can be read by "
 			     "anyone who can read the file; use "
 			     "password_file instead");
+}
+
+static void parse_password(struct cloader *l, struct target_config *t,
+			   yaml_node_t **v)
+{
+	char *s = NULL;
+
+	parse_password_source(l, v[K_PASSWORD], v[K_PASSWORD_FILE],
+			      v[K_PASSWORD_ENV], &s, &t->password_file,
+			      &t->password_env);
+	if (s) {
 		push_param(t, "password", s);
 		explicit_bzero(s, strlen(s));
 		free(s);
@@ -740,7 +753,6 @@ static void parse_userpass(struct cloader *l, struct auth_module *m,
 	static const char *const keys[] = {"username", "password",
 					   "password_file", "password_env"};
 	yaml_node_t *v[4];
-	char *s;
 
 	if (ydoc_fields(&l->y, n, "userpass", keys, 4, v, DIAG_ERROR) < 0)
 		return;
@@ -748,26 +760,8 @@ static void parse_userpass(struct cloader *l, struct auth_module *m,
 		ydoc_error(&l->y, n, "missing 'username'");
 	else
 		(void)!ydoc_str(&l->y, v[0], "username", &m->username);
-	if (!!v[1] + !!v[2] + !!v[3] > 1)
-		ydoc_error(&l->y, v[1] ? v[1] : v[3],
-			   "give only one of 'password_file', 'password_env' "
-			   "and 'password'");
-	if (v[1] && ydoc_str(&l->y, v[1], "password", &m->password) == 0)
-		ydoc_warning(&l->y, v[1],
-			     "a password in the config file can be read by "
-			     "anyone who can read the file; use "
-			     "password_file instead");
-	if (v[2] && ydoc_str(&l->y, v[2], "password_file", &s) == 0) {
-		m->password_file = resolve_path(l, s);
-		free(s);
-	}
-	if (v[3] && ydoc_str(&l->y, v[3], "password_env", &s) == 0) {
-		if (!ident_valid(s, strlen(s)))
-			ydoc_error(&l->y, v[3],
-				   "'password_env' must name an environment "
-				   "variable");
-		m->password_env = s;
-	}
+	parse_password_source(l, v[1], v[2], v[3], &m->password,
+			      &m->password_file, &m->password_env);
 }
 
 static void parse_auth_options(struct cloader *l, struct auth_module *m,
@@ -890,7 +884,6 @@ static void parse_params(struct cloader *l, yaml_node_t *n)
 	cfg->param_pos = xcalloc(np + 1, sizeof(*cfg->param_pos));
 	for (i = 0; i < np; i++) {
 		const char *key = pairs[i].key, *dot = strchr(key, '.');
-		const char *p;
 		char *val;
 
 		if (!dot || !ident_valid(key, (size_t)(dot - key)) ||
@@ -903,11 +896,7 @@ static void parse_params(struct cloader *l, yaml_node_t *n)
 		}
 		if (ydoc_str(&l->y, pairs[i].vnode, key, &val) < 0)
 			continue;
-		for (p = val; *p; p++)
-			if (!isalnum((unsigned char)*p) && *p != '_' &&
-			    *p != '.')
-				break;
-		if (*p) {
+		if (!querydef_param_value_valid(val)) {
 			ydoc_error(&l->y, pairs[i].vnode,
 				   "parameter '%s' must be a number or an "
 				   "identifier (letters, digits, '_' and '.'), "

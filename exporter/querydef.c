@@ -203,8 +203,7 @@ static bool ident_valid(const char *s)
 	return true;
 }
 
-/* [A-Za-z0-9_.]+: what a parameter may be replaced by in SQL. */
-static bool param_value_valid(const char *s)
+bool querydef_param_value_valid(const char *s)
 {
 	if (!*s)
 		return false;
@@ -360,7 +359,7 @@ static void parse_params(struct loader *l, struct collector *c, yaml_node_t *n)
 		}
 		if (ydoc_str(&l->y, v, pairs[i].key, &value) < 0)
 			continue;
-		if (!param_value_valid(value)) {
+		if (!querydef_param_value_valid(value)) {
 			ydoc_error(&l->y, v,
 				   "parameter '%s' must be a number or an "
 				   "identifier (letters, digits, '_' and '.'), "

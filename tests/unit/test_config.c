@@ -233,7 +233,8 @@ static void every_problem_is_reported_with_its_position(void **state)
 		"bad.yaml:34:21: error: parameter 'statements.top_n' must "
 		"be a number or an identifier (letters, digits, '_' and "
 		"'.'), not '5; drop'\n" FIX
-		"bad.yaml:35:1: error: unknown key 'webb'\n");
+		"bad.yaml:35:17: error: 'tables.top_n' is empty\n" FIX
+		"bad.yaml:36:1: error: unknown key 'webb'\n");
 	/* A failed load leaves nothing behind. */
 	assert_null(cfg.path);
 	assert_int_equal(cfg.ntargets, 0);
