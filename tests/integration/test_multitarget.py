@@ -315,7 +315,7 @@ collectors:
     help: Sleeps, then answers; cached.
     ttl: 60s
     timeout: 20s
-    sql: SELECT 1 AS slow_marker_v FROM pg_sleep(2)
+    sql: SELECT 1 AS slow_marker_v FROM pg_sleep(3)
     metrics:
       slow_marker_v: gauge
 """
@@ -354,7 +354,8 @@ def test_fifty_concurrent_scrapes_share_one_collection(pg, pgpulse):
     t0 = time.monotonic()
     assert p.get("/healthz", timeout=5).status_code == 200
     assert p.get("/", timeout=5).status_code == 200
-    assert time.monotonic() - t0 < 1
+    # (well before the collection ends, at 3 s: nothing waited for it)
+    assert time.monotonic() - t0 < 2
     for t in threads:
         t.join()
     took = time.monotonic() - start
@@ -365,7 +366,7 @@ def test_fifty_concurrent_scrapes_share_one_collection(pg, pgpulse):
     for status, text in pages:
         assert status == 200
         assert pgfix.Page(text).sample("slow_slow_marker_v", target="main") == 1
-    assert took < 6, took
+    assert took < 7, took
     assert 1 <= peak[0] <= 2, peak
     assert calls(pg, "slow_marker_v") == 1
     # within the ttl, later scrapes do not run it again

@@ -148,7 +148,7 @@ def check_pools(before, page, after):
 def test_exhausted_pool_waiting_clients_busy_servers_and_max_wait(pgbouncer, pgpulse, console):
     p = start(pgpulse, pgbouncer)
     pool = ("postgres", pgfix.SUPERUSER)
-    clients, sleep = 4, 5  # pool_size 2: two run, two wait
+    clients, sleep = 4, 7  # pool_size 2: two run, two wait (past 2.4 s)
 
     def work():
         with pgbouncer.connect(dbname="postgres", user=pgfix.SUPERUSER) as c:
