@@ -1547,6 +1547,20 @@ static void *lane_main(void *p)
 	return NULL;
 }
 
+/* Whether cluster collector 'i' has a fresh result in the cache. */
+static bool cached(struct ctx *x, size_t i)
+{
+	char *key;
+	bool fresh;
+
+	if (!(x->qs->v[i].ttl > 0))
+		return false;
+	key = xasprintf("%s%c", x->qs->v[i].name, KEY_SEP);
+	fresh = cache_get(x->t, key, clock_now()) != NULL;
+	free(key);
+	return fresh;
+}
+
 static double lane_pending(const struct lane *ln)
 {
 	double sum = 0;
@@ -1571,8 +1585,12 @@ static bool share_out(struct ctx *x, const size_t *all, size_t n,
 	bool *tob = xcalloc(x->qs->n + 1, sizeof(*tob));
 	size_t k, j;
 
-	for (k = 0; k < n; k++)
+	/* what its cache will serve costs no time this scrape */
+	for (k = 0; k < n; k++) {
+		if (x->last[all[k]] > 0 && cached(x, all[k]))
+			x->last[all[k]] = 0;
 		total += x->last[all[k]];
+	}
 	if (total < SHARE_ABOVE || n < 2) {
 		free(byc);
 		free(tob);
@@ -1611,7 +1629,7 @@ collect_once(struct target *t, const struct queryset *qs, double deadline)
 	struct lane lanes[2];
 	struct err e = ERR_INIT;
 	struct pgconn *pc;
-	size_t *cluster, ncluster = 0;
+	size_t *cluster, ncluster = 0, old_nest;
 	char **dbs = NULL;
 	bool want_dbs = false, up = false, two = false, side = false;
 	double started = clock_now();
@@ -1764,12 +1782,19 @@ collect_once(struct target *t, const struct queryset *qs, double deadline)
 	col->up = up;
 	col->finished = clock_now();
 	pthread_mutex_lock(&t->lock);
+	old_nest = t->nest;
 	if (t->nest < qs->n) {
 		t->est = xrealloc(t->est, qs->n * sizeof(*t->est));
 		t->nest = qs->n;
 	}
+	/*
+	 * what a query took; a collector served from its cache (or not run)
+	 * keeps the time of its last query, which it takes again when the
+	 * cache runs out
+	 */
 	for (size_t i = 0; i < qs->n; i++)
-		t->est[i] = x.runs[i].spent;
+		if (x.runs[i].spent > 0 || i >= old_nest)
+			t->est[i] = x.runs[i].spent;
 	pthread_mutex_unlock(&t->lock);
 	free(lanes[0].list);
 	free(lanes[1].list);

@@ -448,15 +448,29 @@ static bool same_db(const char *a, const char *b)
 	return !strcmp(a, b);
 }
 
-/* Close connections to other databases that sat idle too long. */
+/*
+ * Close sessions that sat idle too long: those to other databases, and
+ * those to the main database but one (a second one is opened when the
+ * collectors are shared out, and is not kept once they no longer are).
+ */
 static void close_idle(struct target *t, double now)
 {
+	struct pgconn *keep = NULL;
 	unsigned i;
 
 	for (i = 0; i < t->nslots; i++) {
 		struct pgconn *s = &t->slots[i];
 
-		if (s->busy || !s->conn || same_db(s->dbname, t->main_db))
+		if (!s->conn || !same_db(s->dbname, t->main_db))
+			continue;
+		if (!keep || s->busy ||
+		    (!keep->busy && s->idle_at > keep->idle_at))
+			keep = s;
+	}
+	for (i = 0; i < t->nslots; i++) {
+		struct pgconn *s = &t->slots[i];
+
+		if (s->busy || !s->conn || s == keep)
 			continue;
 		if (now - s->idle_at < t->gcfg->idle_timeout)
 			continue;

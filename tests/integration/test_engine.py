@@ -265,6 +265,31 @@ def test_slow_cluster_collectors_share_the_two_sessions(pg, pgpulse):
     assert len(pg.connections_since(mark, application_name="pgpulse")) == 2
 
 
+def test_the_second_session_goes_when_no_longer_shared(pg, pgpulse):
+    q = pgpulse.write("pair-ttl.yaml", SLOW_PAIR.replace(
+        "    sql: SELECT 1 AS v FROM pg_sleep(0.4)", "    ttl: 3s\n    sql: SELECT 1 AS v FROM pg_sleep(0.4)").replace(
+        "    sql: SELECT 2 AS v FROM pg_sleep(0.4)", "    ttl: 3s\n    sql: SELECT 2 AS v FROM pg_sleep(0.4)"))
+    cfg = pgpulse.write("pair-ttl-config.yaml", config(pg, q, "limits: {idle_timeout: 1s}\n"))
+    p = pgpulse(config=cfg, env={"MONITOR_PW": pgfix.MONITOR_PASSWORD})
+    page, took = p.scrape_timed(10)  # one session, one by one, cached 3 s
+    assert took >= 0.8 and page.sample("pgpulse_connections_open", target="main") == 1
+    # served from the cache: nothing to share, no second session for it
+    page, took = p.scrape_timed(10)
+    assert page.sample("pgpulse_connections_open", target="main") == 1
+    assert page.sample("slow_a_v", target="main") == 1
+    time.sleep(max(0, 3.1 - took))
+    # the cache ran out: the two slow ones side by side (they kept their
+    # times through the cached scrape)
+    page, took = p.scrape_timed(10)
+    assert took < 0.75, took
+    assert page.sample("pgpulse_connections_open", target="main") == 2
+    # cached again: the second session idles past idle_timeout and is closed
+    time.sleep(1.5)
+    page, took = p.scrape_timed(10)
+    assert page.sample("slow_b_v", target="main") == 2
+    assert page.sample("pgpulse_connections_open", target="main") == 1
+
+
 def test_one_session_when_the_pool_has_one(pg, pgpulse):
     q = pgpulse.write("pair.yaml", SLOW_PAIR)
     cfg = pgpulse.write("pair-config.yaml", config(
