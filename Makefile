@@ -90,7 +90,9 @@ $(BUILD)/locale/de_DE.UTF-8:
 unit: $(UNIT_BINS) $(BUILD)/locale/de_DE.UTF-8
 	@set -e; for t in $(UNIT_BINS); do \
 		echo "== $$t"; (cd tests/unit && \
-		LOCPATH=$(CURDIR)/$(BUILD)/locale ../../$$t); done
+		LOCPATH=$(CURDIR)/$(BUILD)/locale \
+		LSAN_OPTIONS=suppressions=$(CURDIR)/tests/unit/lsan.supp \
+		../../$$t); done
 
 integration: $(BUILD)/pgpulse
 	PGPULSE_BIN=$(CURDIR)/$(BUILD)/pgpulse PGPULSE_SANITIZE=$(SANITIZE) \
