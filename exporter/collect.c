@@ -24,6 +24,8 @@
  * two: below it, a second backend on the server is not worth the time.
  */
 #define SHARE_ABOVE 0.01
+/* seconds before a second session is tried again after one failed */
+#define SHARE_RETRY 60.0
 
 enum {
 	OID_BOOL = 16,
@@ -213,31 +215,34 @@ int collect_parse_value(const char *text, Oid type, double *out)
 	}
 }
 
-/*
- * The column named 'name', looked for from column 'hint' on (and then
- * from the start): metrics are mostly declared in the order the query
- * returns them, so a caller passing the column after the last one found
- * finds each at once, not in a scan of a result that may have hundreds.
- */
-static int find_column_from(const PGresult *res, const char *name, int hint)
+static int find_column(const PGresult *res, const char *name)
 {
 	int i, n = PQnfields(res);
 
-	if (hint < 0 || hint >= n)
-		hint = 0;
 	/* exact, not PQfnumber: that one folds case like an identifier */
-	for (i = hint; i < n; i++)
-		if (!strcmp(PQfname(res, i), name))
-			return i;
-	for (i = 0; i < hint; i++)
+	for (i = 0; i < n; i++)
 		if (!strcmp(PQfname(res, i), name))
 			return i;
 	return -1;
 }
 
-static int find_column(const PGresult *res, const char *name)
+/*
+ * The columns of a result by name (the first of a repeated name, as
+ * find_column): a result may have hundreds of columns and a collector as
+ * many metrics, and a scan per metric was a quarter of a settings
+ * collector's time.
+ */
+static void column_map(const PGresult *res, struct strmap *m)
 {
-	return find_column_from(res, name, 0);
+	int i, n = PQnfields(res);
+
+	for (i = 0; i < n; i++)
+		strmap_put(m, PQfname(res, i), (void *)(intptr_t)(i + 1), NULL);
+}
+
+static int mapped_column(const struct strmap *m, const char *name)
+{
+	return (int)(intptr_t)strmap_get(m, name) - 1;
 }
 
 static enum metric_type usage_type(enum col_usage u)
@@ -334,20 +339,14 @@ static int add_histogram(struct mset *out, struct family *f,
 	return 0;
 }
 
-static int metric_column(const PGresult *res, const struct metricdef *md,
-			 int hint)
+int collect_metric_column(const PGresult *res, const struct metricdef *md)
 {
-	int col = find_column_from(res, md->column, hint);
+	int col = find_column(res, md->column);
 	size_t k;
 
 	for (k = 0; col < 0 && k < md->nalt; k++)
-		col = find_column_from(res, md->alt_columns[k], hint);
+		col = find_column(res, md->alt_columns[k]);
 	return col;
-}
-
-int collect_metric_column(const PGresult *res, const struct metricdef *md)
-{
-	return metric_column(res, md, 0);
 }
 
 /* A path column: relative paths are under the data directory. */
@@ -602,17 +601,20 @@ int collect_rows_ex(const struct collector *c, const PGresult *res,
 	struct family **fams = xcalloc(nm ? nm : 1, sizeof(*fams));
 	struct label *labels = xcalloc(nm + 2, sizeof(*labels));
 	double *other = xcalloc(nm ? nm : 1, sizeof(*other));
-	int row, nrows = PQntuples(res), next = 0;
+	int row, nrows = PQntuples(res);
+	struct strmap cmap = STRMAP_INIT;
 	bool *keep;
 
+	column_map(res, &cmap);
 	for (i = 0; i < nm; i++) {
 		const struct metricdef *md = &c->metrics[i];
 
-		cols[i] = metric_column(res, md, next);
-		if (cols[i] >= 0)
-			next = cols[i] + 1;
-		addcols[i] =
-			md->add_column ? find_column(res, md->add_column) : -1;
+		cols[i] = mapped_column(&cmap, md->column);
+		for (size_t k = 0; cols[i] < 0 && k < md->nalt; k++)
+			cols[i] = mapped_column(&cmap, md->alt_columns[k]);
+		addcols[i] = md->add_column
+				     ? mapped_column(&cmap, md->add_column)
+				     : -1;
 		if (cols[i] < 0 && md->usage != USAGE_DISCARD &&
 		    !md->has_const_value && !md->optional)
 			err_set(e, "column '%s' is declared but not returned",
@@ -679,6 +681,7 @@ int collect_rows_ex(const struct collector *c, const PGresult *res,
 	free(cols);
 	free(fams);
 	free(labels);
+	strmap_release(&cmap);
 	return err_isset(e) ? -1 : 0;
 }
 
@@ -990,10 +993,37 @@ static bool sticky_map_live(const char *key, void *value, void *now)
 	return ((struct strmap *)value)->n > 0;
 }
 
+static bool has_database(char **dbs, const char *db)
+{
+	for (; dbs && *dbs; dbs++)
+		if (!strcmp(*dbs, db))
+			return true;
+	return false;
+}
+
+/*
+ * A log-once entry worth keeping: still failing, and not about a database
+ * that is gone ("db<SEP>name", "warn<SEP>collector<SEP>name" and
+ * "collector<SEP>name" of a per-database collector name one).
+ */
 static bool still_failing(const char *key, void *value, void *arg)
 {
-	(void)key, (void)arg;
-	return value != NULL;
+	struct target *t = arg;
+	const char *sep = strrchr(key, KEY_SEP);
+	const struct collector *c;
+	char *prefix;
+	bool perdb;
+
+	if (!value)
+		return false;
+	if (!sep || !sep[1] || !t->facts.databases)
+		return true;
+	prefix = xstrndup(key, (size_t)(sep - key));
+	c = t->last_qs ? queryset_find(t->last_qs, prefix) : NULL;
+	perdb = !strcmp(prefix, "db") || !strncmp(prefix, "warn\x1f", 5) ||
+		(c && c->scope == SCOPE_DATABASE);
+	free(prefix);
+	return !perdb || has_database(t->facts.databases, sep + 1);
 }
 
 /*
@@ -1007,7 +1037,7 @@ static void forget_stale(struct target *t, double now)
 	pthread_mutex_lock(&t->lock);
 	strmap_filter(&t->cache, cache_unexpired, &now, cache_entry_free);
 	strmap_filter(&t->sticky, sticky_map_live, &now, sticky_free);
-	strmap_filter(&t->logged, still_failing, NULL, NULL);
+	strmap_filter(&t->logged, still_failing, t, free);
 	pthread_mutex_unlock(&t->lock);
 }
 
@@ -1036,15 +1066,31 @@ struct ctx {
  */
 struct lane {
 	struct ctx *x;
-	struct mset *out;  /* its samples, merged into x->out at the end */
-	double pending;	   /* sum of est of the runs still to come here */
-	size_t *list, n;   /* cluster collectors to run here, in order */
-	struct pgconn *pc; /* its session to the main database */
-	bool no_session;   /* lane 1 found no session: lane 0 runs its list */
-	struct run *runs;  /* per collector: x->runs, or lane 1's own */
-	size_t *dropped;   /* likewise */
+	struct mset *out;   /* its samples (the ctx's own with one lane) */
+	struct mset **outs; /* with two: per collector, merged in order */
+	double pending;	    /* sum of est of the runs still to come here */
+	size_t *list, n;    /* cluster collectors to run here, in order */
+	struct pgconn *pc;  /* its session to the main database */
+	bool no_session;    /* lane 1 found no session: lane 0 runs its list */
+	struct run *runs;   /* per collector: x->runs, or lane 1's own */
+	size_t *dropped;    /* likewise */
 	pthread_t thread;
 };
+
+/*
+ * Where collector 'i' of lane 'ln' puts its samples. With two lanes each
+ * collector has a set of its own, merged in collector order after both
+ * finish: the same series from two collectors then resolve the same way
+ * every scrape, and the duplicate is counted against the later one.
+ */
+static struct mset *lane_out(struct lane *ln, size_t i)
+{
+	if (!ln->outs)
+		return ln->out;
+	if (!ln->outs[i])
+		ln->outs[i] = mset_new();
+	return ln->outs[i];
+}
 
 /*
  * The statement_timeout of collector 'i': its own, but never so long that
@@ -1060,7 +1106,8 @@ static int timeout_ms(struct lane *ln, size_t i, double share)
 		c->timeout > 0 ? c->timeout : x->t->gcfg->statement_timeout;
 	double mine = x->est[i] * share;
 	double left = x->deadline - clock_now();
-	double others = ln->pending - mine;
+	/* with a quarter more for them: last time's times are no promise */
+	double others = (ln->pending - mine) * 1.25;
 
 	ln->pending -= mine;
 	/* keep a tenth of what is left for this one, whatever the others */
@@ -1156,7 +1203,7 @@ static bool from_cache(struct lane *ln, size_t i, const char *db, double share)
 	if (!ce)
 		return false;
 	ln->runs[i].attempted = true;
-	ln->dropped[i] += mset_merge(ln->out, ce->m, NULL, 0);
+	ln->dropped[i] += mset_merge(lane_out(ln, i), ce->m, NULL, 0);
 	ln->runs[i].seconds += ce->seconds;
 	/* it takes no time now: what it was kept back for goes to the rest */
 	ln->pending -= x->est[i] * share;
@@ -1236,7 +1283,7 @@ static void run_collector(struct lane *ln, size_t i, struct pgconn *pc,
 	secs = clock_now() - start;
 	run->seconds += secs;
 	run->spent += secs;
-	ln->dropped[i] += dropped + mset_merge(ln->out, frag, NULL, 0);
+	ln->dropped[i] += dropped + mset_merge(lane_out(ln, i), frag, NULL, 0);
 	if (err_isset(&e)) {
 		/* rows that converted are served; the collector reports 0 */
 		mset_free(frag);
@@ -1256,7 +1303,7 @@ static void run_collector(struct lane *ln, size_t i, struct pgconn *pc,
 fail:
 	run->seconds += clock_now() - start;
 	run->spent += clock_now() - start;
-	add_error_values(c, ln->out);
+	add_error_values(c, lane_out(ln, i));
 report:
 	run->failed = true;
 	if (report_changed(t, key, e.msg))
@@ -1334,7 +1381,7 @@ static void run_list(struct lane *ln)
 
 		if (!ln->pc) {
 			if (has_error_value(c)) {
-				add_error_values(c, ln->out);
+				add_error_values(c, lane_out(ln, i));
 				ln->runs[i].attempted = true;
 				ln->runs[i].failed = true;
 			}
@@ -1369,11 +1416,13 @@ static void run_databases(struct lane *ln, char **dbs, double share)
 	bool *served;
 	size_t i;
 	char **db;
+
 	served = xcalloc(x->qs->n + 1, sizeof(*served));
 	for (db = dbs; *db; db++) {
 		struct err e = ERR_INIT;
 		struct pgconn *pc = NULL;
-		bool broken = false, need = false;
+		bool broken = false, need = false, first = true;
+		double connecting = clock_now();
 		char *key;
 
 		/* a database whose results are all cached costs no session */
@@ -1389,6 +1438,7 @@ static void run_databases(struct lane *ln, char **dbs, double share)
 			pc = target_acquire(t, *db, x->deadline, &e);
 		else
 			err_set(&e, "the scrape deadline passed first");
+		connecting = clock_now() - connecting;
 		key = xasprintf("db%c%s", KEY_SEP, *db);
 		if (report_changed(t, key, pc ? NULL : e.msg) && !pc)
 			log_warn("cannot collect database", "target", t->name,
@@ -1403,6 +1453,14 @@ static void run_databases(struct lane *ln, char **dbs, double share)
 				continue;
 			}
 			run_collector(ln, i, pc, *db, share, &broken);
+			/*
+			 * the session is the database's cost too: counted in
+			 * the first collector's time, so the next collection
+			 * keeps it back along with the queries
+			 */
+			if (first)
+				ln->runs[i].spent += connecting;
+			first = false;
 		}
 		if (pc)
 			target_release(t, pc, broken);
@@ -1533,13 +1591,29 @@ static void add_self(struct ctx *x, double started)
 static void *lane_main(void *p)
 {
 	struct lane *ln = p;
+	struct target *t = ln->x->t;
 	struct err e = ERR_INIT;
 
-	ln->pc = target_acquire(ln->x->t, NULL, ln->x->deadline, &e);
+	ln->pc = target_acquire_spare(t, ln->x->deadline, &e);
 	if (!ln->pc) {
+		/*
+		 * a role with a connection limit, a full server: lane 0 runs
+		 * the list, and sharing waits a while before trying again
+		 */
 		ln->no_session = true;
+		pthread_mutex_lock(&t->lock);
+		t->share_after = clock_now() + SHARE_RETRY;
+		pthread_mutex_unlock(&t->lock);
+		if (report_changed(t, "share", e.msg))
+			log_info("no second session: the collectors run one "
+				 "after another",
+				 "target", t->name, "err", e.msg, NULL);
 		return NULL;
 	}
+	if (report_changed(t, "share", NULL))
+		log_info("a second session again: slow collectors are "
+			 "shared out",
+			 "target", t->name, NULL);
 	run_list(ln);
 	if (ln->pc)
 		target_release(ln->x->t, ln->pc, false);
@@ -1547,18 +1621,25 @@ static void *lane_main(void *p)
 	return NULL;
 }
 
-/* Whether cluster collector 'i' has a fresh result in the cache. */
-static bool cached(struct ctx *x, size_t i)
+/*
+ * The part of collector 'i' a fresh cached result will serve: 0 or 1 for
+ * a cluster collector ('dbs' NULL), the share of 'dbs' for a per-database
+ * one.
+ */
+static double fresh_part(struct ctx *x, size_t i, char **dbs)
 {
-	char *key;
-	bool fresh;
+	const char *one[2] = {"", NULL};
+	const char *const *d = dbs ? (const char *const *)dbs : one;
+	size_t n = 0, fresh = 0;
+	double now = clock_now();
 
-	if (!(x->qs->v[i].ttl > 0))
-		return false;
-	key = xasprintf("%s%c", x->qs->v[i].name, KEY_SEP);
-	fresh = cache_get(x->t, key, clock_now()) != NULL;
-	free(key);
-	return fresh;
+	for (; *d; d++, n++) {
+		char *key = xasprintf("%s%c%s", x->qs->v[i].name, KEY_SEP, *d);
+
+		fresh += cache_get(x->t, key, now) != NULL;
+		free(key);
+	}
+	return n ? (double)fresh / (double)n : 0;
 }
 
 static double lane_pending(const struct lane *ln)
@@ -1585,12 +1666,8 @@ static bool share_out(struct ctx *x, const size_t *all, size_t n,
 	bool *tob = xcalloc(x->qs->n + 1, sizeof(*tob));
 	size_t k, j;
 
-	/* what its cache will serve costs no time this scrape */
-	for (k = 0; k < n; k++) {
-		if (x->last[all[k]] > 0 && cached(x, all[k]))
-			x->last[all[k]] = 0;
+	for (k = 0; k < n; k++)
 		total += x->last[all[k]];
-	}
 	if (total < SHARE_ABOVE || n < 2) {
 		free(byc);
 		free(tob);
@@ -1629,10 +1706,10 @@ collect_once(struct target *t, const struct queryset *qs, double deadline)
 	struct lane lanes[2];
 	struct err e = ERR_INIT;
 	struct pgconn *pc;
-	size_t *cluster, ncluster = 0, old_nest;
+	size_t *cluster, ncluster = 0, old_nest, ndbs = 0;
 	char **dbs = NULL;
 	bool want_dbs = false, up = false, two = false, side = false;
-	double started = clock_now();
+	double started = clock_now(), perdb = 0;
 
 	x.t = t;
 	x.qs = qs;
@@ -1695,7 +1772,34 @@ collect_once(struct target *t, const struct queryset *qs, double deadline)
 		if (!dbs)
 			log_warn("cannot list databases", "target", t->name,
 				 "err", de.msg, NULL);
+		for (ndbs = 0; dbs && dbs[ndbs]; ndbs++)
+			;
+		if (!ndbs) { /* the patterns keep none: no per-database work */
+			target_free_list(dbs);
+			dbs = NULL;
+		}
 	}
+	/*
+	 * What a fresh cached result will serve costs nothing this scrape:
+	 * no time is kept back for it, and it weighs nothing when the work
+	 * is dealt out (its last query time is kept for when it runs out).
+	 */
+	for (size_t i = 0; i < qs->n; i++) {
+		double fresh;
+
+		if (!(qs->v[i].ttl > 0) || x.runs[i].skip ||
+		    qs->v[i].kind != t->cfg->kind)
+			continue;
+		fresh = fresh_part(
+			&x, i, qs->v[i].scope == SCOPE_DATABASE ? dbs : NULL);
+		x.last[i] *= 1 - fresh;
+		x.est[i] *= 1 - fresh;
+		if (x.est[i] < EST_FLOOR)
+			x.est[i] = EST_FLOOR;
+	}
+	for (size_t i = 0; dbs && i < qs->n; i++)
+		if (runs_per_database(&x, i))
+			perdb += x.est[i];
 
 	memset(lanes, 0, sizeof(lanes));
 	for (int k = 0; k < 2; k++) {
@@ -1716,11 +1820,17 @@ collect_once(struct target *t, const struct queryset *qs, double deadline)
 	 * beside per-database work: its sessions come and go, and collectors
 	 * counting connections would count them in one and not the other.
 	 */
+	pthread_mutex_lock(&t->lock);
+	two = two && clock_now() >= t->share_after;
+	pthread_mutex_unlock(&t->lock);
 	if (pc && two && !dbs)
 		side = share_out(&x, cluster, ncluster, &lanes[0], &lanes[1]);
-	lanes[0].pending = lane_pending(&lanes[0]);
+	/* the per-database work comes after the cluster's: keep its time */
+	lanes[0].pending = lane_pending(&lanes[0]) + perdb;
 	if (side) {
-		lanes[1].out = mset_new();
+		for (int k = 0; k < 2; k++)
+			lanes[k].outs =
+				xcalloc(qs->n + 1, sizeof(*lanes[k].outs));
 		lanes[1].pending = lane_pending(&lanes[1]);
 		if (pthread_create(&lanes[1].thread, NULL, lane_main,
 				   &lanes[1])) {
@@ -1740,10 +1850,6 @@ collect_once(struct target *t, const struct queryset *qs, double deadline)
 		lanes[0].pending = lane_pending(&lanes[0]);
 		run_list(&lanes[0]);
 	}
-	if (lanes[1].out) {
-		mset_merge(x.out, lanes[1].out, NULL, 0);
-		mset_free(lanes[1].out);
-	}
 	for (size_t i = 0; i < qs->n; i++) {
 		struct run *r = &x.runs[i], *r1 = &lanes[1].runs[i];
 
@@ -1752,24 +1858,26 @@ collect_once(struct target *t, const struct queryset *qs, double deadline)
 		r->seconds += r1->seconds;
 		r->spent += r1->spent;
 		x.dropped[i] += lanes[1].dropped[i];
+		/* in collector order, whichever lane ran it */
+		for (int k = 0; lanes[0].outs && k < 2; k++) {
+			if (!lanes[k].outs[i])
+				continue;
+			x.dropped[i] +=
+				mset_merge(x.out, lanes[k].outs[i], NULL, 0);
+			mset_free(lanes[k].outs[i]);
+		}
 	}
+	free(lanes[0].outs);
+	free(lanes[1].outs);
 	free(lanes[1].runs);
 	free(lanes[1].dropped);
 	if (lanes[0].pc)
 		target_release(t, lanes[0].pc, false);
 	if (dbs) {
 		/* the databases after the cluster, the main session free */
-		size_t n = 0;
-		double perdb = 0;
-
-		while (dbs[n])
-			n++;
-		for (size_t i = 0; i < qs->n; i++)
-			if (runs_per_database(&x, i))
-				perdb += x.est[i];
 		lanes[0].pc = NULL;
-		lanes[0].pending = perdb;
-		run_databases(&lanes[0], dbs, 1.0 / (double)(n ? n : 1));
+		lanes[0].outs = NULL;
+		run_databases(&lanes[0], dbs, 1.0 / (double)ndbs);
 	}
 	target_free_list(dbs);
 

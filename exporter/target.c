@@ -372,6 +372,8 @@ static PGconn *connect_db(struct target *t, const char *dbname, double deadline,
 	char *password = NULL, *options = NULL, *msg = NULL;
 	double left = deadline - clock_now();
 	double limit = t->gcfg->connect_timeout;
+	bool hosts = false; /* several hosts to try in turn */
+	char timeout[16];
 	PGconn *c = NULL;
 	size_t i, n = 0;
 
@@ -385,6 +387,10 @@ static PGconn *connect_db(struct target *t, const char *dbname, double deadline,
 		if (!strcmp(t->keys[i], "connect_timeout") &&
 		    strtol(t->vals[i], NULL, 10) > 0)
 			limit = (double)strtol(t->vals[i], NULL, 10);
+		if ((!strcmp(t->keys[i], "host") ||
+		     !strcmp(t->keys[i], "hostaddr")) &&
+		    strchr(t->vals[i], ','))
+			hosts = true;
 		if (!strcmp(t->keys[i], "dbname") ||
 		    !strcmp(t->keys[i], "options") ||
 		    !strcmp(t->keys[i], "connect_timeout"))
@@ -405,17 +411,30 @@ static PGconn *connect_db(struct target *t, const char *dbname, double deadline,
 		keys[n] = "options";
 		vals[n++] = options;
 	}
-	keys[n] = NULL;
-	vals[n] = NULL;
-
 	/*
 	 * Bounded by the deadline, not by libpq's whole seconds (at least
-	 * 2 of them): a Prometheus timeout of 1 s still gets its page.
+	 * 2 of them): a Prometheus timeout of 1 s still gets its page. With
+	 * several hosts libpq applies connect_timeout to each in turn, which
+	 * only its blocking connect does: a host that hangs must not use up
+	 * the time of the ones after it.
 	 */
 	if (left > limit)
 		left = limit;
-	c = PQconnectStartParams(keys, vals, 0);
-	switch (c ? connect_poll(c, clock_now() + left) : -1) {
+	if (hosts) {
+		snprintf(timeout, sizeof(timeout), "%d",
+			 limit < 2 ? 2 : (int)limit);
+		keys[n] = "connect_timeout";
+		vals[n++] = timeout;
+	}
+	keys[n] = NULL;
+	vals[n] = NULL;
+	if (hosts)
+		c = PQconnectdbParams(keys, vals, 0);
+	else
+		c = PQconnectStartParams(keys, vals, 0);
+	switch (!c	? -1
+		: hosts ? -(PQstatus(c) != CONNECTION_OK)
+			: connect_poll(c, clock_now() + left)) {
 	case 0:
 		break;
 	case 1:
@@ -540,8 +559,13 @@ int target_wait(struct target *t, double deadline)
 	return pthread_cond_timedwait(&t->cond, &t->lock, &ts);
 }
 
-struct pgconn *target_acquire(struct target *t, const char *dbname,
-			      double deadline, struct err *e)
+/*
+ * A 'spare' session is one the caller can do without: it is not waited
+ * for, and failing to connect it neither arms the target's backoff nor
+ * becomes its last error (the target is not down for it).
+ */
+static struct pgconn *acquire(struct target *t, const char *dbname,
+			      double deadline, bool spare, struct err *e)
 {
 	const char *db = dbname ? dbname : t->main_db;
 	struct pgconn *s = NULL;
@@ -553,7 +577,7 @@ struct pgconn *target_acquire(struct target *t, const char *dbname,
 		s = find_slot(t, db);
 		if (s)
 			break;
-		if (clock_now() >= deadline ||
+		if (spare || clock_now() >= deadline ||
 		    target_wait(t, deadline) == ETIMEDOUT) {
 			pthread_mutex_unlock(&t->lock);
 			err_set(e, "no free connection before the deadline");
@@ -597,7 +621,7 @@ struct pgconn *target_acquire(struct target *t, const char *dbname,
 		s->busy = false;
 		t->stats.busy--;
 		/* back off only when the server itself is unreachable */
-		if (same_db(db, t->main_db)) {
+		if (same_db(db, t->main_db) && !spare) {
 			t->backoff = t->backoff ? t->backoff * 2 : 1;
 			if (t->backoff > BACKOFF_MAX)
 				t->backoff = BACKOFF_MAX;
@@ -617,6 +641,18 @@ struct pgconn *target_acquire(struct target *t, const char *dbname,
 	t->stats.open++;
 	pthread_mutex_unlock(&t->lock);
 	return s;
+}
+
+struct pgconn *target_acquire(struct target *t, const char *dbname,
+			      double deadline, struct err *e)
+{
+	return acquire(t, dbname, deadline, false, e);
+}
+
+struct pgconn *target_acquire_spare(struct target *t, double deadline,
+				    struct err *e)
+{
+	return acquire(t, NULL, deadline, true, e);
 }
 
 void target_release(struct target *t, struct pgconn *pc, bool broken)
@@ -740,7 +776,7 @@ static PGresult *read_results(PGconn *c, double deadline, bool *broken,
 		w = target_wait_ready(c, deadline);
 		if (w == 1) {
 			cancel_async(c);
-			err_set(e, "canceled: the scrape deadline passed");
+			err_set(e, "canceled: its deadline passed");
 			/*
 			 * a moment for the server to answer the cancel, so the
 			 * session can be kept; past it, it is closed and the

@@ -90,6 +90,7 @@ struct target {
 	struct strmap logged; /* things logged once: key -> message */
 	struct strmap sticky; /* "collector\x1fdb" -> strmap of top keys */
 	const struct queryset *last_qs; /* the collectors privstate is for */
+	double share_after; /* no second session tried before (monotonic) */
 	/* per collector: 0 unchecked, 1 ok, 2 lacks privileges, 3 unsafe */
 	unsigned char *privstate;
 	size_t nprivstate;
@@ -122,6 +123,14 @@ void target_free(struct target *t);
  */
 struct pgconn *target_acquire(struct target *t, const char *dbname,
 			      double deadline, struct err *e);
+/*
+ * One more session to the main database, for work the caller can also do
+ * on the one it holds: NULL at once when no slot is free, and a failed
+ * connect leaves the target's backoff and last error alone (counted in
+ * the pool's failures all the same).
+ */
+struct pgconn *target_acquire_spare(struct target *t, double deadline,
+				    struct err *e);
 /*
  * Give 'pc' back. 'broken' closes it (after an error that left the
  * session unusable). Also closes connections to other databases idle for

@@ -2,6 +2,7 @@
 scope within the connection bound, version gating, requires, top-N, path
 transforms, and postgres_exporter's example file from the Debian package."""
 
+import contextlib
 import os
 import subprocess
 import threading
@@ -288,6 +289,126 @@ def test_the_second_session_goes_when_no_longer_shared(pg, pgpulse):
     page, took = p.scrape_timed(10)
     assert page.sample("slow_b_v", target="main") == 2
     assert page.sample("pgpulse_connections_open", target="main") == 1
+
+
+@contextlib.contextmanager
+def sleep_control(pg):
+    """A table whose one value a collector sleeps for: set(seconds)."""
+    pg.psql("DROP TABLE IF EXISTS sleep_ctl; CREATE TABLE sleep_ctl (s float8);"
+            "INSERT INTO sleep_ctl VALUES (0); GRANT SELECT ON sleep_ctl TO monitor")
+    try:
+        yield lambda secs: pg.psql("UPDATE sleep_ctl SET s = %s", (secs,))
+    finally:
+        pg.psql("DROP TABLE sleep_ctl")
+
+
+def test_a_slow_cluster_collector_leaves_the_databases_their_time(pg, pgpulse):
+    with sleep_control(pg) as set_sleep, pg.databases("keep_time_a", "keep_time_b"):
+        q = pgpulse.write("keep-time.yaml", """
+collectors:
+  stuck:
+    help: As slow as the control table says.
+    timeout: 30s
+    sql: SELECT 1 AS v FROM pg_sleep((SELECT s FROM sleep_ctl))
+    metrics:
+      v: gauge
+  each:
+    help: Takes 0.4 s in each database.
+    scope: database
+    sql: SELECT 1 AS v FROM pg_sleep(0.4)
+    metrics:
+      v: gauge
+""")
+        cfg = pgpulse.write("keep-time-config.yaml", config(
+            pg, q, "limits: {statement_timeout: 20s, scrape_timeout: 30s}\n",
+            target="    databases: {include: ['^keep_time_']}\n"))
+        p = pgpulse(config=cfg, env={"MONITOR_PW": pgfix.MONITOR_PASSWORD})
+        p.scrape_timed(10)  # the times: 0.8 s for the databases
+        set_sleep(10)
+        page, took = p.scrape_timed(4)
+        assert took < 4, took
+        # cut in time for the per-database work, which all answers
+        assert page.sample("pgpulse_scrape_success", collector="stuck", target="main") == 0
+        assert page.sample("pgpulse_scrape_success", collector="each", target="main") == 1
+        assert len(page.samples("each_v", target="main")) == 2
+
+
+def test_a_cached_collector_keeps_no_time_from_the_others(pg, pgpulse):
+    with sleep_control(pg) as set_sleep:
+        q = pgpulse.write("cached-time.yaml", """
+collectors:
+  a_first:
+    help: As slow as the control table says.
+    timeout: 30s
+    sql: SELECT 1 AS v FROM pg_sleep((SELECT s FROM sleep_ctl))
+    metrics:
+      v: gauge
+  b_cached:
+    help: Slow, and cached for long.
+    ttl: 300s
+    timeout: 30s
+    sql: SELECT 2 AS v FROM pg_sleep(2.5)
+    metrics:
+      v: gauge
+""")
+        cfg = pgpulse.write("cached-time-config.yaml", config(
+            pg, q, "limits: {connections_per_target: 1, statement_timeout: 20s,"
+            " scrape_timeout: 30s}\n"))
+        p = pgpulse(config=cfg, env={"MONITOR_PW": pgfix.MONITOR_PASSWORD})
+        p.scrape_timed(10)  # b_cached runs: 2.5 s, then cached
+        p.scrape_timed(10)
+        set_sleep(2)
+        # 3.6 s to go: b_cached is served from its cache, so a_first has
+        # them all, not what b_cached's 2.5 s of last time would leave
+        page, took = p.scrape_timed(4)
+        assert page.sample("pgpulse_scrape_success", collector="a_first", target="main") == 1
+        assert page.sample("b_cached_v", target="main") == 2
+
+
+def test_no_second_session_for_a_role_limited_to_one(pg, pgpulse):
+    q = pgpulse.write("pair.yaml", SLOW_PAIR)
+    pg.psql("ALTER ROLE monitor CONNECTION LIMIT 1")
+    try:
+        p = pgpulse(queries=[q])
+        for _ in range(3):
+            page, _ = p.scrape_timed(10)
+            assert [page.sample(f"{n}_v") for n in ("slow_a", "slow_b", "quick")] == [1, 2, 3]
+            assert page.sample("pgpulse_connections_open") == 1
+        # the refused second session is not the target's failure: its
+        # one session, killed, comes back at the next scrape
+        pg.psql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE usename = 'monitor' AND application_name = 'pgpulse'")
+        page, _ = p.scrape_timed(10)
+        assert page.sample("slow_a_v") == 1
+        assert all(s.value == 1 for s in page.samples("pgpulse_scrape_success"))
+        assert "target is down" not in p.stderr_text()
+        assert p.stderr_text().count("no second session") == 1
+    finally:
+        pg.psql("ALTER ROLE monitor CONNECTION LIMIT -1")
+
+
+def test_the_same_series_from_two_shared_collectors_resolves_alike(pg, pgpulse):
+    q = pgpulse.write("dup-pair.yaml", """
+collectors:
+  dup_a:
+    help: Slow, and writes the shared series first.
+    sql: SELECT 1 AS v FROM pg_sleep(0.4)
+    metrics:
+      v: {type: gauge, name: shared_metric, help: One series of two collectors.}
+  dup_b:
+    help: Slow, and writes it second.
+    sql: SELECT 2 AS v FROM pg_sleep(0.4)
+    metrics:
+      v: {type: gauge, name: shared_metric, help: One series of two collectors.}
+""")
+    p = pgpulse(queries=[q])
+    for n in range(1, 4):
+        page, took = p.scrape_timed(10)
+        if n > 1:
+            assert took < 0.75, took  # side by side
+        # the first declared wins, the second's copy is counted
+        assert page.sample("shared_metric") == 1
+        assert page.sample("pgpulse_series_dropped_total", collector="dup_b") == n
 
 
 def test_one_session_when_the_pool_has_one(pg, pgpulse):

@@ -118,6 +118,23 @@ def test_a_down_or_hanging_target_does_not_hold_up_the_others(pg, pg_factory, pg
         hole.close()
 
 
+def test_a_hanging_host_leaves_time_for_the_next_one(pg, pgpulse):
+    # libpq gives each host of a multi-host URL its own connect_timeout
+    hole = blackhole()
+    try:
+        url = (f"postgresql://monitor@127.0.0.1:{hole.getsockname()[1]},"
+               f"127.0.0.1:{pg.port}/postgres?connect_timeout=2&sslmode=disable")
+        cfg = ("targets:\n  - name: multi\n"
+               f"    url: '{url}'\n    password_env: MONITOR_PW\n"
+               f"queries: [{QUERIES}/server.yaml]\n")
+        p = pgpulse(config=cfg, env=ENV)
+        page, took = p.scrape_timed(8)
+        assert page.sample("pg_up", target="multi") == 1
+        assert 2 <= took < 7, took
+    finally:
+        hole.close()
+
+
 class Partition:
     """A TCP proxy to a server that can be cut off like a network
     partition: after cut(), nothing passes either way, and new connections
