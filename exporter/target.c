@@ -333,6 +333,24 @@ static char *conn_error(PGconn *c)
 }
 
 /*
+ * Server notices (a WARNING from a function, a killed session's FATAL
+ * read while idle) go to the log, as one structured line at debug level,
+ * not raw to stderr as libpq's default does.
+ */
+static void notice_log(void *arg, const char *message)
+{
+	const struct target *t = arg;
+	char buf[512];
+	size_t n;
+
+	snprintf(buf, sizeof(buf), "%s", message);
+	n = strlen(buf);
+	while (n && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
+		buf[--n] = '\0';
+	log_debug("server notice", "target", t->name, "notice", buf, NULL);
+}
+
+/*
  * Drive a connection begun with PQconnectStartParams until it is made
  * (0), fails (-1) or 'deadline' passes (1). libpq ignores connect_timeout
  * here: the deadline is the only bound. (Host names are still resolved
@@ -449,6 +467,8 @@ static PGconn *connect_db(struct target *t, const char *dbname, double deadline,
 		PQfinish(c);
 		c = NULL;
 	}
+	if (c)
+		PQsetNoticeProcessor(c, notice_log, t);
 	free(msg);
 	free(options);
 	if (password) {
@@ -560,6 +580,28 @@ int target_wait(struct target *t, double deadline)
 }
 
 /*
+ * Whether an idle session is still there: an idle session has nothing to
+ * say, so anything readable is the server's goodbye (or a notice, read
+ * and let be). A few polls, none waiting.
+ */
+static bool session_alive(PGconn *c)
+{
+	struct pollfd p = {.fd = PQsocket(c), .events = POLLIN};
+
+	if (PQstatus(c) != CONNECTION_OK)
+		return false;
+	/* a killed backend's FATAL comes first (a notice here), then EOF */
+	for (int k = 0; k < 4 && poll(&p, 1, 0) > 0; k++) {
+		if (!PQconsumeInput(c))
+			return false;
+		(void)PQisBusy(c); /* parses what came */
+		if (PQstatus(c) != CONNECTION_OK)
+			return false;
+	}
+	return true;
+}
+
+/*
  * A 'spare' session is one the caller can do without: it is not waited
  * for, and failing to connect it neither arms the target's backoff nor
  * becomes its last error (the target is not down for it).
@@ -586,6 +628,14 @@ static struct pgconn *acquire(struct target *t, const char *dbname,
 	}
 	s->busy = true;
 	t->stats.busy++;
+	if (s->conn && !session_alive(s->conn)) {
+		/* killed while idle (a restart, DROP DATABASE ... FORCE) */
+		PQfinish(s->conn);
+		s->conn = NULL;
+		free(s->dbname);
+		s->dbname = NULL;
+		t->stats.open--;
+	}
 	if (s->conn) {
 		pthread_mutex_unlock(&t->lock);
 		return s;

@@ -424,6 +424,37 @@ def test_one_session_when_the_pool_has_one(pg, pgpulse):
     assert len(pg.connections_since(mark, application_name="pgpulse")) == 1
 
 
+def test_what_is_remembered_of_a_dropped_database_goes_with_it(pg, pgpulse):
+    q = pgpulse.write("gone-logged.yaml", """
+collectors:
+  needs_t:
+    help: Fails where there is no table t.
+    scope: database
+    sql: SELECT count(*) AS n FROM t
+    metrics:
+      n: gauge
+""")
+    cfg = pgpulse.write("gone-logged-config.yaml", config(
+        pg, q, target="    databases: {include: ['^logged_gone$']}\n"))
+    p = pgpulse(config=cfg, env={"MONITOR_PW": pgfix.MONITOR_PASSWORD})
+
+    def failures():
+        return p.stderr_text().count('msg="collector failed" target=main '
+                                     'collector=needs_t datname=logged_gone '
+                                     'err="relation \\"t\\" does not exist')
+
+    with pg.databases("logged_gone"):
+        p.scrape()
+        p.scrape()
+        assert failures() == 1  # logged when it starts failing, not again
+    p.scrape()  # the database is gone, and what was logged of it
+    with pg.databases("logged_gone"):
+        p.scrape()
+        # a new database of the same name: its failure is news (and the
+        # session the drop killed is found dead before it is used)
+        assert failures() == 2
+
+
 def test_version_gating_picks_the_variant_that_fits(pg, pgpulse):
     q = pgpulse.write("versions.yaml", """
 collectors:
