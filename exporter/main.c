@@ -17,7 +17,6 @@ int main(int argc, char **argv)
 	struct cli o;
 	struct err e = ERR_INIT;
 	struct diags d = DIAGS_INIT;
-	struct MHD_Daemon *httpd = NULL;
 	struct runtime *rt;
 	sigset_t set;
 	int sig, rc = 1;
@@ -65,8 +64,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	runtime_install(rt);
-	httpd = http_start(&o, &e);
-	if (!httpd) {
+	if (http_start(&o, &e) < 0) {
 		log_error("cannot start the HTTP server", "err", e.msg, NULL);
 		goto out;
 	}
@@ -86,7 +84,7 @@ int main(int argc, char **argv)
 	}
 	rc = 0;
 out:
-	http_stop(httpd);
+	http_stop();
 	runtime_clear();
 	cli_release(&o);
 	return rc;

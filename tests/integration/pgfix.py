@@ -85,6 +85,17 @@ def _leaky(key):
 DEFAULT = object()  # "use the default" where None means "none"
 
 
+def wait_for(predicate, timeout=20, interval=0.1):
+    """Call predicate until it returns something true or 'timeout' seconds
+    pass; return its last value."""
+    end = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value or time.monotonic() > end:
+            return value
+        time.sleep(interval)
+
+
 def need(ok, what):
     """Skip (or, under CI=true, fail) when a prerequisite is absent."""
     if ok:

@@ -15,17 +15,9 @@ import time
 import pytest
 
 import pgfix
+from pgfix import wait_for
 
 QUERIES = pgfix.REPO / "queries"
-
-
-def wait_for(predicate, timeout=20, interval=0.1):
-    end = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value or time.monotonic() > end:
-            return value
-        time.sleep(interval)
 
 
 def config(bouncer, password_file, pg=None, pg_password_file=None, extra=""):

@@ -11,19 +11,11 @@ import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 import pgfix
+from pgfix import wait_for
 
 
 def families(text):
     return {f.name: f for f in text_string_to_metric_families(text)}
-
-
-def wait_for(predicate, timeout=20, interval=0.2):
-    end = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value or time.monotonic() > end:
-            return value
-        time.sleep(interval)
 
 
 # --- the page ---------------------------------------------------------------
