@@ -25,36 +25,19 @@
 
 #define SCRAPE_MARGIN 0.5 /* seconds kept for rendering and sending */
 
-/*
- * One listening daemon and the web config its TLS was set up from (TLS
- * settings cannot change under a running daemon; basic auth users come
- * from the current snapshot instead). A reload that changes the TLS
- * settings starts a new listener on the same socket and retires this one
- * once its requests are done, so no connection is refused meanwhile.
- */
-struct listener {
-	struct MHD_Daemon *d;
-	struct webconfig *web; /* NULL without --web.config.file */
-	const struct cli *o;
-	int quiesced;		/* the socket MHD handed back when retired */
-	bool retiring;		/* a thread of its own is stopping it */
-	bool stopped;		/* that thread is done */
-	struct listener *older; /* retired before this one */
-};
-
-/* All below under listen_lock; 'current' changes only in the reload hook. */
-static pthread_mutex_t listen_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t listen_cond = PTHREAD_COND_INITIALIZER;
-static struct listener *current;
-static unsigned listen_flags; /* the flags the first listener started with */
-
 struct request {
 	struct MHD_Connection *conn;
-	const struct listener *l;
 	const struct cli *opts;
 	const char *method;
 	const char *url;
 };
+
+/*
+ * The web config the listener started with: TLS cannot change under a
+ * running daemon, so it is kept from http_start to http_stop. Basic auth
+ * users come from the current snapshot instead, so a reload changes them.
+ */
+static struct webconfig *listen_web;
 
 #define MAX_CHAIN 16
 
@@ -143,117 +126,35 @@ static int retrieve_cert(gnutls_session_t s, const gnutls_datum_t *req_ca_dn,
 	return 0;
 }
 
-static struct MHD_Daemon *start(unsigned flags, struct sockaddr_storage *ss,
-				int fd, struct listener *l);
-
-static void *retire_run(void *p)
-{
-	struct listener *l = p;
-
-	/* waits for its requests: the reload that retired it among them */
-	MHD_stop_daemon(l->d);
-	if (l->quiesced >= 0)
-		close(l->quiesced);
-	pthread_mutex_lock(&listen_lock);
-	l->stopped = true;
-	pthread_cond_broadcast(&listen_cond);
-	pthread_mutex_unlock(&listen_lock);
-	return NULL;
-}
-
 /*
- * Serve with the TLS settings of the web config as it is now: a new
- * listener on a copy of the socket, then the old one stops accepting and
- * is stopped on a thread of its own (this may run in one of its request
- * threads). On any failure the old listener keeps serving as it was.
- */
-static void swap_listener(struct listener *cur)
-{
-	struct listener *nl = xcalloc(1, sizeof(*nl));
-	const union MHD_DaemonInfo *di;
-	struct diags dg = DIAGS_INIT;
-	struct tls_keys *k = NULL;
-	pthread_attr_t a;
-	pthread_t th;
-	unsigned flags = listen_flags & ~(unsigned)MHD_USE_TLS;
-	int fd = -1;
-
-	nl->o = cur->o;
-	nl->quiesced = -1;
-	nl->web = webconfig_load(cur->o->web_config, &dg);
-	diags_release(&dg);
-	if (!nl->web)
-		goto fail;
-	if (nl->web->tls) {
-		k = tls_keys_new(nl->web);
-		if (!k)
-			goto fail;
-		flags |= MHD_USE_TLS;
-	}
-	di = MHD_get_daemon_info(cur->d, MHD_DAEMON_INFO_LISTEN_FD);
-	fd = di ? dup(di->listen_fd) : -1;
-	if (fd < 0)
-		goto fail;
-	if (k) {
-		pthread_mutex_lock(&keys_lock);
-		k->older = keys;
-		keys = k;
-		k = NULL;
-		pthread_mutex_unlock(&keys_lock);
-	}
-	nl->d = start(flags, NULL, fd, nl);
-	if (!nl->d)
-		goto fail;
-	cur->quiesced = MHD_quiesce_daemon(cur->d);
-	pthread_mutex_lock(&listen_lock);
-	current = nl;
-	nl->older = cur;
-	pthread_mutex_unlock(&listen_lock);
-	pthread_attr_init(&a);
-	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
-	/* without a thread, http_stop stops it */
-	pthread_mutex_lock(&listen_lock);
-	cur->retiring = !pthread_create(&th, &a, retire_run, cur);
-	pthread_mutex_unlock(&listen_lock);
-	pthread_attr_destroy(&a);
-	log_info("TLS settings changed: listening with the new ones", NULL);
-	return;
-fail:
-	if (fd >= 0)
-		close(fd);
-	tls_keys_free(k);
-	webconfig_free(nl->web);
-	free(nl);
-	log_error("cannot listen with the new TLS settings; the previous "
-		  "ones keep serving",
-		  NULL);
-}
-
-/*
- * After a reload: a new certificate or key is taken at once, by the
- * running listener; other TLS settings (client CA and auth, versions, TLS
- * on or off) take a new listener.
+ * After a reload: take a new certificate or key at once; other TLS
+ * settings are the listener's and wait for a restart.
  */
 static void on_reload(const struct runtime *rt)
 {
 	const struct webconfig *w = rt->web;
-	struct listener *cur;
 	struct tls_keys *k;
-	bool was, now;
 
-	pthread_mutex_lock(&listen_lock);
-	cur = current;
-	pthread_mutex_unlock(&listen_lock);
-	if (!cur || !cur->o->web_config)
-		return;
-	was = cur->web && cur->web->tls;
-	now = w && w->tls;
-	if (was != now || (now && !webconfig_same_tls(cur->web, w))) {
-		swap_listener(cur);
+	if (!listen_web || !listen_web->tls) {
+		if (w && w->tls)
+			log_warn("TLS was off at start: it takes a restart to "
+				 "serve TLS",
+				 NULL);
 		return;
 	}
-	if (!now || (!strcmp(keys->cert_pem, w->cert_pem) &&
-		     !strcmp(keys->key_pem, w->key_pem)))
+	if (!w || !w->tls) {
+		log_warn("TLS is on until the next restart: the web config "
+			 "no longer has tls_server_config",
+			 NULL);
+		return;
+	}
+	if (!webconfig_same_tls(listen_web, w))
+		log_warn("the web config's client certificate or TLS version "
+			 "settings changed: they take effect at the next "
+			 "restart",
+			 NULL);
+	if (!strcmp(keys->cert_pem, w->cert_pem) &&
+	    !strcmp(keys->key_pem, w->key_pem))
 		return;
 	k = tls_keys_new(w);
 	if (!k) {
@@ -590,12 +491,12 @@ static const struct route {
 static bool client_cert_ok(struct request *r)
 {
 	const union MHD_ConnectionInfo *ci;
-	const struct webconfig *web = r->l->web;
-	enum client_auth mode = web ? web->client_auth : CLIENT_AUTH_NONE;
+	enum client_auth mode =
+		listen_web ? listen_web->client_auth : CLIENT_AUTH_NONE;
 	unsigned int n = 0, status = 0;
 	gnutls_session_t s;
 
-	if (!web || !web->tls || mode <= CLIENT_AUTH_REQUEST)
+	if (!listen_web || !listen_web->tls || mode <= CLIENT_AUTH_REQUEST)
 		return true;
 	ci = MHD_get_connection_info(r->conn,
 				     MHD_CONNECTION_INFO_GNUTLS_SESSION);
@@ -653,8 +554,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn,
 			      size_t *upload_data_size, void **state)
 {
 	static int first_call;
-	const struct listener *l = cls;
-	struct request r = {conn, l, l->o, method, url};
+	struct request r = {conn, cls, method, url};
 	size_t i;
 
 	(void)version;
@@ -739,28 +639,15 @@ static int parse_listen(const char *s, struct sockaddr_storage *ss, bool *any,
 	return 0;
 }
 
-/*
- * Start a daemon for 'l': bound to 'ss', or on the listening socket 'fd'
- * (ss NULL), with the TLS settings of l->web.
- */
 static struct MHD_Daemon *start(unsigned flags, struct sockaddr_storage *ss,
-				int fd, struct listener *l)
+				const struct cli *o)
 {
-	const struct cli *o = l->o;
-	const struct webconfig *web = l->web;
 	struct MHD_OptionItem opts[16];
 	char prio[128];
 	size_t n = 0;
 
-#define OPT(k, v, p)                                                           \
-	opts[n++] = (struct MHD_OptionItem)                                    \
-	{                                                                      \
-		k, (intptr_t)(v), p                                            \
-	}
-	if (ss)
-		OPT(MHD_OPTION_SOCK_ADDR, 0, ss);
-	else
-		OPT(MHD_OPTION_LISTEN_SOCKET, fd, NULL);
+#define OPT(k, v, p) opts[n++] = (struct MHD_OptionItem){k, (intptr_t)(v), p}
+	OPT(MHD_OPTION_SOCK_ADDR, 0, ss);
 	OPT(MHD_OPTION_CONNECTION_LIMIT, o->max_connections, NULL);
 	/* one client may take half, so a second Prometheus always fits */
 	OPT(MHD_OPTION_PER_IP_CONNECTION_LIMIT, o->max_connections / 2, NULL);
@@ -770,49 +657,46 @@ static struct MHD_Daemon *start(unsigned flags, struct sockaddr_storage *ss,
 	OPT(MHD_OPTION_CONNECTION_MEMORY_LIMIT, 32768, NULL);
 	OPT(MHD_OPTION_THREAD_STACK_SIZE, 1024 * 1024, NULL);
 	OPT(MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL);
-	if (web && web->tls) {
-		webconfig_priorities(web, prio, sizeof(prio));
+	if (listen_web && listen_web->tls) {
+		webconfig_priorities(listen_web, prio, sizeof(prio));
 		OPT(MHD_OPTION_HTTPS_CERT_CALLBACK, 0, retrieve_cert);
 		OPT(MHD_OPTION_HTTPS_PRIORITIES, 0, prio);
-		if (web->ca_pem && web->client_auth != CLIENT_AUTH_NONE)
-			OPT(MHD_OPTION_HTTPS_MEM_TRUST, 0, web->ca_pem);
+		if (listen_web->ca_pem &&
+		    listen_web->client_auth != CLIENT_AUTH_NONE)
+			OPT(MHD_OPTION_HTTPS_MEM_TRUST, 0, listen_web->ca_pem);
 	}
 	OPT(MHD_OPTION_END, 0, NULL);
 #undef OPT
-	return MHD_start_daemon(flags, 0, NULL, NULL, handle, l,
+	return MHD_start_daemon(flags, 0, NULL, NULL, handle, (void *)o,
 				MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
 }
 
-int http_start(const struct cli *o, struct err *e)
+struct MHD_Daemon *http_start(const struct cli *o, struct err *e)
 {
-	/* ITC: a reload can quiesce a listener to hand its socket over */
 	unsigned flags = MHD_USE_THREAD_PER_CONNECTION |
-			 MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG |
-			 MHD_USE_ITC;
-	struct listener *l = xcalloc(1, sizeof(*l));
+			 MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
 	struct sockaddr_storage ss;
+	struct MHD_Daemon *d;
 	bool any = false;
 
-	l->o = o;
-	l->quiesced = -1;
 	if (parse_listen(o->listen, &ss, &any, e) < 0)
-		goto fail;
+		return NULL;
 	if (o->web_config) {
 		struct diags dg = DIAGS_INIT;
 
-		l->web = webconfig_load(o->web_config, &dg);
+		listen_web = webconfig_load(o->web_config, &dg);
 		diags_release(&dg);
-		if (!l->web) {
+		if (!listen_web) {
 			err_set(e, "the web config file is not valid");
-			goto fail;
+			return NULL;
 		}
-		if (l->web->tls &&
+		if (listen_web->tls &&
 		    MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
 			err_set(e, "this libmicrohttpd has no TLS support");
 			goto fail;
 		}
-		if (l->web->tls) {
-			keys = tls_keys_new(l->web);
+		if (listen_web->tls) {
+			keys = tls_keys_new(listen_web);
 			if (!keys) {
 				err_set(e, "GnuTLS cannot use the certificate "
 					   "or key");
@@ -821,12 +705,13 @@ int http_start(const struct cli *o, struct err *e)
 			flags |= MHD_USE_TLS;
 		}
 	}
+	runtime_on_reload(on_reload);
 	if (any)
 		flags |= MHD_USE_DUAL_STACK;
 	else if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
-	l->d = start(flags, &ss, -1, l);
-	if (!l->d && any) {
+	d = start(flags, &ss, o);
+	if (!d && any) {
 		/* no IPv6 on this host: listen on IPv4 only */
 		struct sockaddr_in *in = (struct sockaddr_in *)&ss;
 		unsigned short port =
@@ -836,57 +721,30 @@ int http_start(const struct cli *o, struct err *e)
 		in->sin_family = AF_INET;
 		in->sin_port = htons(port);
 		in->sin_addr.s_addr = htonl(INADDR_ANY);
-		flags &= ~(unsigned)MHD_USE_DUAL_STACK;
-		l->d = start(flags, &ss, -1, l);
+		d = start(flags & ~(unsigned)MHD_USE_DUAL_STACK, &ss, o);
 	}
-	if (!l->d) {
-		err_set(e,
-			"cannot listen on '%s' (in use, not allowed, or a bad "
-			"certificate or key)",
-			o->listen);
-		goto fail;
-	}
-	pthread_mutex_lock(&listen_lock);
-	current = l;
-	listen_flags = flags;
-	pthread_mutex_unlock(&listen_lock);
-	runtime_on_reload(on_reload);
-	return 0;
+	if (d)
+		return d;
+	err_set(e,
+		"cannot listen on '%s' (in use, not allowed, or a bad "
+		"certificate or key)",
+		o->listen);
 fail:
+	runtime_on_reload(NULL);
 	tls_keys_free(keys);
 	keys = NULL;
-	webconfig_free(l->web);
-	free(l);
-	return -1;
+	webconfig_free(listen_web);
+	listen_web = NULL;
+	return NULL;
 }
 
-void http_stop(void)
+void http_stop(struct MHD_Daemon *d)
 {
-	struct listener *l, *older;
-
+	if (d)
+		MHD_stop_daemon(d);
 	runtime_on_reload(NULL);
-	pthread_mutex_lock(&listen_lock);
-	l = current;
-	current = NULL;
-	pthread_mutex_unlock(&listen_lock);
-	if (l)
-		MHD_stop_daemon(l->d);
-	/* the retired ones: wait for their thread, or stop them here */
-	for (; l; l = older) {
-		older = l->older;
-		if (l->quiesced >= 0) {
-			pthread_mutex_lock(&listen_lock);
-			while (l->retiring && !l->stopped)
-				pthread_cond_wait(&listen_cond, &listen_lock);
-			pthread_mutex_unlock(&listen_lock);
-			if (!l->retiring) {
-				MHD_stop_daemon(l->d);
-				close(l->quiesced);
-			}
-		}
-		webconfig_free(l->web);
-		free(l);
-	}
 	tls_keys_free(keys);
 	keys = NULL;
+	webconfig_free(listen_web);
+	listen_web = NULL;
 }

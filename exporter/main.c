@@ -17,6 +17,7 @@ int main(int argc, char **argv)
 	struct cli o;
 	struct err e = ERR_INIT;
 	struct diags d = DIAGS_INIT;
+	struct MHD_Daemon *httpd = NULL;
 	struct runtime *rt;
 	sigset_t set;
 	int sig, rc = 1;
@@ -64,7 +65,8 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	runtime_install(rt);
-	if (http_start(&o, &e) < 0) {
+	httpd = http_start(&o, &e);
+	if (!httpd) {
 		log_error("cannot start the HTTP server", "err", e.msg, NULL);
 		goto out;
 	}
@@ -84,7 +86,7 @@ int main(int argc, char **argv)
 	}
 	rc = 0;
 out:
-	http_stop();
+	http_stop(httpd);
 	runtime_clear();
 	cli_release(&o);
 	return rc;

@@ -168,54 +168,6 @@ def test_reload_replaces_the_certificate_without_a_restart(pg, pgpulse, pki):
     assert requests.get(p.url + "/metrics", verify=ca, timeout=30).status_code == 200
 
 
-def test_reload_changes_client_auth_versions_and_tls_itself(pg, pgpulse, pki):
-    server = f"tls_server_config:\n  cert_file: {pki}/server.crt\n  key_file: {pki}/server.key\n"
-    p, wc = start_tls(pgpulse, pg, server)
-    port, ca = int(p.url.rsplit(":", 1)[1]), str(pki / "ca.crt")
-    good = (str(pki / "client.crt"), str(pki / "client.key"))
-    pid = p.pid
-
-    def status(**kw):
-        try:
-            return requests.get(p.url + "/metrics", verify=ca, timeout=30, **kw).status_code
-        except requests.exceptions.SSLError:
-            return "tls"
-
-    def reload_until(check):
-        mark = p.log_text().count("listening with the new ones")
-        p.reload()
-        assert wait_for(lambda: p.log_text().count("listening with the new ones") > mark,
-                        timeout=10), p.log_text()[-2000:]
-        assert wait_for(check, timeout=10)
-
-    assert status() == 200
-    # client certificates become required: the same listening socket, no restart
-    pgpulse.write(wc.name, server + f"  client_ca_file: {pki}/ca.crt\n"
-                                    "  client_auth_type: RequireAndVerifyClientCert\n")
-    reload_until(lambda: status() == 403)
-    assert status(cert=good) == 200
-    # then TLS 1.3 only
-    pgpulse.write(wc.name, server + "  min_version: TLS13\n")
-    reload_until(lambda: status() == 200)
-
-    def handshake(maxv):
-        ctx = ssl.create_default_context(cafile=ca)
-        ctx.maximum_version = maxv
-        with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
-            with ctx.wrap_socket(s, server_hostname="127.0.0.1") as t:
-                return t.version()
-
-    assert handshake(ssl.TLSVersion.TLSv1_3) == "TLSv1.3"
-    with pytest.raises(ssl.SSLError):
-        handshake(ssl.TLSVersion.TLSv1_2)
-    # and no TLS at all: plain HTTP on the same port
-    pgpulse.write(wc.name, "basic_auth_users: {}\n")
-    reload_until(lambda: pgfix.Page(requests.get(
-        f"http://127.0.0.1:{port}/metrics", timeout=30).text).sample("pg_up", target="main") == 1)
-    assert p.pid == pid and p.running
-    assert str(pki) not in p.log_text()
-
-
 # --- basic auth -------------------------------------------------------------
 
 def users_yaml(**users):
