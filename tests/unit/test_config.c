@@ -14,20 +14,9 @@
 #include "config.h"
 #include "err.h"
 #include "xalloc.h"
+#include "unit.h"
 
 #define FIX "fixtures/config/"
-
-static char *diags_text(const struct diags *d)
-{
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *fp = open_memstream(&buf, &len);
-
-	assert_non_null(fp);
-	diags_print(d, fp);
-	fclose(fp);
-	return buf;
-}
 
 /* Load 'path', compare every diagnostic; 'cfg' is left loaded. */
 static void expect_load(struct config *cfg, const char *path, int rc,

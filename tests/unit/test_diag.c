@@ -7,18 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include "diag.h"
-
-static char *print_to_string(const struct diags *d)
-{
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *fp = open_memstream(&buf, &len);
-
-	assert_non_null(fp);
-	diags_print(d, fp);
-	fclose(fp);
-	return buf;
-}
+#include "unit.h"
 
 static void diagnostics_print_in_order_with_positions(void **state)
 {
@@ -30,7 +19,7 @@ static void diagnostics_print_in_order_with_positions(void **state)
 		  "a duration");
 	diags_add(&d, DIAG_WARNING, "q.yaml", 3, 0, "unused key 'x'");
 	diags_add(&d, DIAG_ERROR, "q.yaml", 0, 0, "no collectors");
-	out = print_to_string(&d);
+	out = diags_text(&d);
 	assert_string_equal(out,
 			    "q.yaml:12:5: error: 'ttl' must be a duration\n"
 			    "q.yaml:3: warning: unused key 'x'\n"

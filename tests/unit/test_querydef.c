@@ -14,21 +14,10 @@
 #include <unistd.h>
 #include "querydef.h"
 #include "xalloc.h"
+#include "unit.h"
 
 #define FIX		"fixtures/queries/"
 #define DEBIAN_EXAMPLES "/usr/share/doc/prometheus-postgres-exporter/examples/"
-
-static char *diags_text(const struct diags *d)
-{
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *fp = open_memstream(&buf, &len);
-
-	assert_non_null(fp);
-	diags_print(d, fp);
-	fclose(fp);
-	return buf;
-}
 
 /* Load the files given (NULL-terminated) and compare all diagnostics. */
 static void expect_load(struct queryset *qs, int rc, const char *expected, ...)
