@@ -237,9 +237,28 @@ def test_slow_idle_and_oversized_requests_are_cut_off(pg, pgpulse):
     assert p.get("/healthz").status_code == 200
     # a client that never finishes its request is disconnected
     port = p.port
-    slow = [socket.create_connection(("127.0.0.1", port)) for _ in range(2)]
-    for s in slow:
-        s.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n")
+
+    def held_open(s):
+        """The server kept 's' (no answer, no close) for a moment."""
+        s.settimeout(0.1)
+        try:
+            return s.recv(1, socket.MSG_PEEK) != b""
+        except socket.timeout:
+            return True
+        except ConnectionResetError:
+            return False
+
+    # the connections of the steps above may still count for a moment:
+    # open the two slow ones until the server holds both
+    for _ in range(20):
+        slow = [socket.create_connection(("127.0.0.1", port)) for _ in range(2)]
+        for s in slow:
+            s.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n")
+        if all(held_open(s) for s in slow):
+            break
+        for s in slow:
+            s.close()
+        time.sleep(0.2)
     # two per address (half of 4): a third is turned away meanwhile
     third = socket.create_connection(("127.0.0.1", port))
     third.settimeout(2)
