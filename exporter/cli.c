@@ -12,6 +12,8 @@
 enum opt_id {
 	OPT_CONFIG = 256,
 	OPT_QUERIES,
+	OPT_EXTEND,
+	OPT_COMPAT,
 	OPT_LISTEN,
 	OPT_WEB_CONFIG,
 	OPT_LIFECYCLE,
@@ -40,8 +42,14 @@ static const struct flag {
 	 "from DATA_SOURCE_NAME / DATABASE_URL, else libpq's defaults)"},
 	{"queries", 1, OPT_QUERIES, NULL, "PATH",
 	 "a query file or directory; repeatable; replaces the config's list"},
-	{"extend.query-path", 1, OPT_QUERIES, "PG_EXPORTER_EXTEND_QUERY_PATH",
-	 "FILE", "alias of --queries (postgres_exporter's flag)"},
+	{"extend.query-path", 1, OPT_EXTEND, "PG_EXPORTER_EXTEND_QUERY_PATH",
+	 "FILE",
+	 "a query file added to the active set (postgres_exporter's "
+	 "flag); repeatable"},
+	{"compat", 1, OPT_COMPAT, "PGPULSE_COMPAT", "NAME",
+	 "postgres_exporter or pgbouncer_exporter: that exporter's metric "
+	 "names instead of pgpulse's where they overlap; repeatable; "
+	 "replaces the config's 'compat'"},
 	{"web.listen-address", 1, OPT_LISTEN, "PG_EXPORTER_WEB_LISTEN_ADDRESS",
 	 "HOST:PORT", "where to serve (default :9187)"},
 	{"web.config.file", 1, OPT_WEB_CONFIG, "PG_EXPORTER_WEB_CONFIG_FILE",
@@ -73,6 +81,31 @@ static const struct flag {
 	{"help", 0, OPT_HELP, NULL, NULL, "print this help and exit"},
 };
 
+/* One --compat NAME, or a comma-separated list of them (the environment's). */
+static int add_compat(struct cli *o, const char *arg, struct err *e)
+{
+	const char *p = arg;
+
+	while (*p) {
+		size_t n = strcspn(p, ",");
+		const char *name = config_compat_find(p, n);
+
+		if (!name)
+			return err_set(e,
+				       "unknown --compat '%.*s': "
+				       "postgres_exporter or "
+				       "pgbouncer_exporter",
+				       (int)(n > 64 ? 64 : n), p);
+		o->compat = xrealloc(o->compat,
+				     (o->ncompat + 1) * sizeof(*o->compat));
+		o->compat[o->ncompat++] = name;
+		p += n;
+		if (*p == ',')
+			p++;
+	}
+	return 0;
+}
+
 static int apply(struct cli *o, enum opt_id id, const char *arg, struct err *e)
 {
 	switch (id) {
@@ -84,6 +117,13 @@ static int apply(struct cli *o, enum opt_id id, const char *arg, struct err *e)
 				      (o->nqueries + 1) * sizeof(*o->queries));
 		o->queries[o->nqueries++] = arg;
 		break;
+	case OPT_EXTEND:
+		o->extend = xrealloc(o->extend,
+				     (o->nextend + 1) * sizeof(*o->extend));
+		o->extend[o->nextend++] = arg;
+		break;
+	case OPT_COMPAT:
+		return add_compat(o, arg, e);
 	case OPT_LISTEN:
 		o->listen = arg;
 		break;
@@ -148,10 +188,19 @@ static int apply(struct cli *o, enum opt_id id, const char *arg, struct err *e)
 	return 0;
 }
 
+/* The list flags whose environment value a flag replaces; -1 for others. */
+static int env_slot(int id)
+{
+	return id == OPT_QUERIES  ? 0
+	       : id == OPT_EXTEND ? 1
+	       : id == OPT_COMPAT ? 2
+				  : -1;
+}
+
 int cli_parse(struct cli *o, int argc, char **argv, struct err *e)
 {
 	struct option longopts[ARRAY_SIZE(flags) + 1];
-	bool env_queries = false;
+	bool from_env[3] = {false, false, false}; /* queries, extend, compat */
 	size_t i;
 	int c;
 
@@ -171,8 +220,8 @@ int cli_parse(struct cli *o, int argc, char **argv, struct err *e)
 		longopts[i].val = (int)flags[i].id;
 		if (v && *v && apply(o, flags[i].id, v, e) < 0)
 			return err_wrap(e, "environment %s", flags[i].env);
-		if (v && *v && flags[i].id == OPT_QUERIES)
-			env_queries = true;
+		if (v && *v && env_slot(flags[i].id) >= 0)
+			from_env[env_slot(flags[i].id)] = true;
 	}
 	memset(&longopts[i], 0, sizeof(longopts[i]));
 
@@ -188,10 +237,15 @@ int cli_parse(struct cli *o, int argc, char **argv, struct err *e)
 				       "unknown option or missing argument "
 				       "'%s'; see --help",
 				       argv[optind - 1]);
-		if (c == OPT_QUERIES && env_queries) {
+		if (env_slot(c) >= 0 && from_env[env_slot(c)]) {
 			/* a flag replaces what the environment said */
-			o->nqueries = 0;
-			env_queries = false;
+			from_env[env_slot(c)] = false;
+			if (c == OPT_QUERIES)
+				o->nqueries = 0;
+			else if (c == OPT_EXTEND)
+				o->nextend = 0;
+			else
+				o->ncompat = 0;
 		}
 		if (apply(o, (enum opt_id)c, optarg, e) < 0)
 			return -1;
@@ -210,6 +264,12 @@ void cli_release(struct cli *o)
 	free(o->queries);
 	o->queries = NULL;
 	o->nqueries = 0;
+	free(o->extend);
+	o->extend = NULL;
+	o->nextend = 0;
+	free(o->compat);
+	o->compat = NULL;
+	o->ncompat = 0;
 }
 
 void cli_usage(FILE *fp)

@@ -44,6 +44,16 @@ struct runtime {
  * returns NULL when any is an error.
  */
 struct runtime *runtime_build(const struct cli *o, struct diags *d);
+/*
+ * Load the active query set into 'qs': the files of --queries, else of the
+ * config's 'queries', else the default directory (without the files the
+ * compat sets replace); then each compat set's file (--compat, else the
+ * config's 'compat'), each --extend.query-path file, and the engine's own
+ * pg_up and pgbouncer_up unless a file defined them. Problems go to 'd';
+ * returns 0 when none was an error.
+ */
+int runtime_load_queries(struct queryset *qs, const struct cli *o,
+			 const struct config *cfg, struct diags *d);
 /* Publish 'rt' as the current snapshot; the previous one is released. */
 void runtime_install(struct runtime *rt);
 /* Drop the current snapshot (at exit). */
