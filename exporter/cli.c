@@ -27,6 +27,7 @@ enum opt_id {
 	OPT_OUTPUT,
 	OPT_VERSION,
 	OPT_HELP,
+	OPT_IGNORED, /* + index in ignored[] */
 };
 
 /* One row per flag: name, argument, environment variable, help. */
@@ -79,6 +80,41 @@ static const struct flag {
 	 "with --dry-run: table or json (default table)"},
 	{"version", 0, OPT_VERSION, NULL, NULL, "print the version and exit"},
 	{"help", 0, OPT_HELP, NULL, NULL, "print this help and exit"},
+};
+
+/*
+ * postgres_exporter's flags that mean nothing here: accepted (with their
+ * environment variables) and ignored with a warning saying what to do
+ * instead, so a unit file written for it still starts.
+ */
+static const struct ignored_flag {
+	const char *name;
+	int has_arg;
+	const char *env, *instead;
+} ignored[] = {
+	{"auto-discover-databases", 0, "PG_EXPORTER_AUTO_DISCOVER_DATABASES",
+	 "per-database collectors run in every database the server allows "
+	 "connections to"},
+	{"exclude-databases", 1, "PG_EXPORTER_EXCLUDE_DATABASES",
+	 "use the target's 'databases: {exclude: [...]}' in "
+	 "the config"},
+	{"include-databases", 1, "PG_EXPORTER_INCLUDE_DATABASES",
+	 "use the target's 'databases: {include: [...]}' in "
+	 "the config"},
+	{"disable-default-metrics", 0, "PG_EXPORTER_DISABLE_DEFAULT_METRICS",
+	 "choose the query files with --queries"},
+	{"disable-settings-metrics", 0, "PG_EXPORTER_DISABLE_SETTINGS_METRICS",
+	 "choose the query files with --queries"},
+	{"constantLabels", 1, "PG_EXPORTER_CONSTANT_LABELS",
+	 "use the target's 'labels' in the config"},
+	{"collector.database", 0, NULL,
+	 "choose the query files with --queries"},
+	{"collector.bgwriter", 0, NULL,
+	 "choose the query files with --queries"},
+	{"no-collector.database", 0, NULL,
+	 "choose the query files with --queries"},
+	{"no-collector.bgwriter", 0, NULL,
+	 "choose the query files with --queries"},
 };
 
 /* One --compat NAME, or a comma-separated list of them (the environment's). */
@@ -184,8 +220,23 @@ static int apply(struct cli *o, enum opt_id id, const char *arg, struct err *e)
 	case OPT_HELP:
 		o->help = true;
 		break;
+	default:
+		break; /* an ignored flag: warned about by the caller */
 	}
 	return 0;
+}
+
+/*
+ * A peer's flag (or its variable 'env'; NULL: the flag) that means nothing
+ * here: say so, without its value.
+ */
+static void warn_ignored(const char *env, const struct ignored_flag *f)
+{
+	char flag[64];
+
+	snprintf(flag, sizeof(flag), "--%s", f->name);
+	log_warn("a postgres_exporter option is ignored", "option",
+		 env ? env : flag, "instead", f->instead, NULL);
 }
 
 /* The list flags whose environment value a flag replaces; -1 for others. */
@@ -199,7 +250,7 @@ static int env_slot(int id)
 
 int cli_parse(struct cli *o, int argc, char **argv, struct err *e)
 {
-	struct option longopts[ARRAY_SIZE(flags) + 1];
+	struct option longopts[ARRAY_SIZE(flags) + ARRAY_SIZE(ignored) + 1];
 	bool from_env[3] = {false, false, false}; /* queries, extend, compat */
 	size_t i;
 	int c;
@@ -223,6 +274,15 @@ int cli_parse(struct cli *o, int argc, char **argv, struct err *e)
 		if (v && *v && env_slot(flags[i].id) >= 0)
 			from_env[env_slot(flags[i].id)] = true;
 	}
+	for (size_t k = 0; k < ARRAY_SIZE(ignored); k++, i++) {
+		const char *v = ignored[k].env ? getenv(ignored[k].env) : NULL;
+
+		longopts[i] =
+			(struct option){ignored[k].name, ignored[k].has_arg,
+					NULL, OPT_IGNORED + (int)k};
+		if (v && *v)
+			warn_ignored(ignored[k].env, &ignored[k]);
+	}
 	memset(&longopts[i], 0, sizeof(longopts[i]));
 
 	optind = 1;
@@ -230,6 +290,11 @@ int cli_parse(struct cli *o, int argc, char **argv, struct err *e)
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		if (c == 'h') {
 			o->help = true;
+			continue;
+		}
+		if (c >= OPT_IGNORED &&
+		    (size_t)(c - OPT_IGNORED) < ARRAY_SIZE(ignored)) {
+			warn_ignored(NULL, &ignored[c - OPT_IGNORED]);
 			continue;
 		}
 		if (c == '?' || c == ':')
@@ -291,6 +356,12 @@ void cli_usage(FILE *fp)
 			fprintf(fp, "  %-32s (environment: %s)\n", "",
 				flags[i].env);
 	}
+	fputs("\npostgres_exporter's, accepted and ignored with a warning:\n",
+	      fp);
+	for (i = 0; i < ARRAY_SIZE(ignored); i++)
+		fprintf(fp, "  --%s%s%s\n", ignored[i].name,
+			ignored[i].env ? ", " : "",
+			ignored[i].env ? ignored[i].env : "");
 	fputs("\nenvironment:\n"
 	      "  DATA_SOURCE_NAME, DATABASE_URL   the target as a URI or "
 	      "conninfo\n"

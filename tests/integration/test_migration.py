@@ -94,6 +94,26 @@ collectors:
     assert "name: pg_up" not in (REPO / "queries" / "server.yaml").read_text()
 
 
+def test_postgres_exporter_flags_without_meaning_are_ignored_with_a_warning(pg, pgpulse):
+    p = pgpulse("--auto-discover-databases", "--exclude-databases=template1",
+                "--disable-settings-metrics", "--no-collector.bgwriter",
+                env={"PG_EXPORTER_CONSTANT_LABELS": "env=prod"})
+    page = p.scrape()
+    assert page.sample("pg_up") == 1
+    assert page.has("pg_settings_value")  # nothing was disabled
+    assert not any("env" in s.labels for s in page.samples("pg_up"))
+    log = p.log_text()
+    for opt in ("--auto-discover-databases", "--exclude-databases", "--disable-settings-metrics",
+                "--no-collector.bgwriter", "PG_EXPORTER_CONSTANT_LABELS"):
+        assert re.search(r'level=warn msg="a postgres_exporter option is ignored" option="?'
+                         + re.escape(opt), log), (opt, log[-2000:])
+    assert "template1" not in log  # options are named, not echoed
+    # a flag whose meaning pgpulse cannot keep is refused, not ignored
+    d = pgpulse("--web.telemetry-path=/pgmetrics", listen=False, wait=False)
+    assert d.wait() != 0
+    assert "unknown option" in d.log_text()
+
+
 def test_unknown_compat_names_are_refused(pgpulse, tmp_path):
     d = pgpulse("--dry-run", "--offline", "--compat", "postgres_exportr", queries=[],
                 listen=False, wait=False)
