@@ -533,3 +533,37 @@ def test_password_command_must_be_a_list(pgpulse):
     assert d.wait() == 1
     assert re.search(r"bad\.yml:4:23: error: target 'main': 'password_command' must be a list",
                      d.log_text()), d.log_text()
+
+
+# --- the README's name map ---------------------------------------------------
+
+def test_readme_name_map_is_generated_from_the_query_files():
+    r = subprocess.run([sys.executable, str(REPO / "scripts" / "compat-map"), "--check",
+                        str(REPO / "README.md")], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    table = subprocess.run([sys.executable, str(REPO / "scripts" / "compat-map")],
+                           capture_output=True, text=True, check=True).stdout
+    rows = [l for l in table.splitlines()
+            if l.startswith(("| postgres_exporter", "| pgbouncer_exporter"))]
+    # every compat metric has its row, and the known counterparts are found
+    assert "| postgres_exporter | `pg_stat_database_xact_commit` | " \
+           "`pg_stat_database_xact_commit_total` |" in rows
+    assert "| pgbouncer_exporter | `pgbouncer_stats_totals_queries_pooled_total` | " \
+           "`pgbouncer_stats_queries_pooled_total` |" in rows
+    assert '| pgbouncer_exporter | `pgbouncer_databases` | ' \
+           '`pgbouncer_lists_items{list="databases"}` |' in rows
+    names = {l.split("`")[1] for l in rows}
+    peer = {l.split()[0] for l in (PEERS / "pgbouncer_exporter_metrics.txt").read_text()
+            .splitlines() if l and not l.startswith("#")}
+    assert peer - names <= {"pgbouncer_up", "pgbouncer_client_connections"}, peer - names
+    # and a stale table is caught
+    stale = Path(pgfix.REPO / "README.md").read_text().replace(
+        "`pg_stat_database_xact_commit_total`", "`pg_stat_database_commits_total`", 1)
+    tmp = Path(os.environ.get("TMPDIR", "/tmp")) / f"readme-{os.urandom(3).hex()}.md"
+    tmp.write_text(stale)
+    try:
+        r = subprocess.run([sys.executable, str(REPO / "scripts" / "compat-map"), "--check",
+                            str(tmp)], capture_output=True, text=True)
+        assert r.returncode == 1 and "stale" in r.stderr, r.stderr
+    finally:
+        tmp.unlink()
