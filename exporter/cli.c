@@ -14,6 +14,7 @@ enum opt_id {
 	OPT_QUERIES,
 	OPT_EXTEND,
 	OPT_COMPAT,
+	OPT_PGBOUNCER_DSN,
 	OPT_LISTEN,
 	OPT_WEB_CONFIG,
 	OPT_LIFECYCLE,
@@ -51,6 +52,10 @@ static const struct flag {
 	 "postgres_exporter or pgbouncer_exporter: that exporter's metric "
 	 "names instead of pgpulse's where they overlap; repeatable; "
 	 "replaces the config's 'compat'"},
+	{"pgBouncer.connectionString", 1, OPT_PGBOUNCER_DSN,
+	 "PGBOUNCER_EXPORTER_CONNECTION_STRING", "DSN",
+	 "pgbouncer's admin console as a URI or conninfo: a target named "
+	 "'pgbouncer' (pgbouncer_exporter's flag; not with --config)"},
 	{"web.listen-address", 1, OPT_LISTEN, "PG_EXPORTER_WEB_LISTEN_ADDRESS",
 	 "HOST:PORT", "where to serve (default :9187)"},
 	{"web.config.file", 1, OPT_WEB_CONFIG, "PG_EXPORTER_WEB_CONFIG_FILE",
@@ -160,6 +165,9 @@ static int apply(struct cli *o, enum opt_id id, const char *arg, struct err *e)
 		break;
 	case OPT_COMPAT:
 		return add_compat(o, arg, e);
+	case OPT_PGBOUNCER_DSN:
+		o->pgbouncer_dsn = arg;
+		break;
 	case OPT_LISTEN:
 		o->listen = arg;
 		break;
@@ -318,6 +326,10 @@ int cli_parse(struct cli *o, int argc, char **argv, struct err *e)
 	if (optind < argc)
 		return err_set(e, "unexpected argument '%s'; see --help",
 			       argv[optind]);
+	if (o->pgbouncer_dsn && o->config_file)
+		return err_set(e, "--pgBouncer.connectionString goes without "
+				  "--config: name the pgbouncer target in the "
+				  "config (kind: pgbouncer)");
 	if ((o->offline || o->show_metrics) && !o->dry_run)
 		return err_set(e, "--offline and --show-metrics go with "
 				  "--dry-run");

@@ -1346,3 +1346,27 @@ out:
 	free(full);
 	return rc;
 }
+
+int config_add_dsn_target(struct config *cfg, const char *name,
+			  enum target_kind kind, const char *what,
+			  const char *dsn, struct err *e)
+{
+	struct target_config t;
+	size_t i;
+
+	for (i = 0; i < cfg->ntargets; i++)
+		if (strcmp(cfg->targets[i].name, name) == 0)
+			return err_set(e, "target '%s' is already defined",
+				       name);
+	if (check_env_conninfo(what, dsn, e) < 0)
+		return -1;
+	memset(&t, 0, sizeof(t));
+	t.name = xstrdup(name);
+	t.kind = kind;
+	t.keys = xcalloc(1, sizeof(*t.keys));
+	t.vals = xcalloc(1, sizeof(*t.vals));
+	push_param(&t, "dbname", dsn);
+	push_target(cfg, &t);
+	target_config_release(&t);
+	return 0;
+}

@@ -152,6 +152,16 @@ int config_load(struct config *cfg, const char *path,
 int config_add_env_target(struct config *cfg, const char *name,
 			  struct err *e) MUST_CHECK;
 
+/*
+ * Add a target named 'name' of 'kind' from the connection string 'dsn' (a
+ * URI or conninfo, used as it is), which came from 'what' (a flag or
+ * variable, for messages, which never show the string). Returns 0, or -1
+ * with 'e' set.
+ */
+int config_add_dsn_target(struct config *cfg, const char *name,
+			  enum target_kind kind, const char *what,
+			  const char *dsn, struct err *e) MUST_CHECK;
+
 void config_free(struct config *cfg);
 
 /* Free what a target_config holds (zeroing a literal password). */

@@ -1212,10 +1212,8 @@ static void load(struct run *x)
 		}
 	} else {
 		config_init(&x->cfg);
-		if (!o->offline && env_has_target() &&
-		    config_add_env_target(&x->cfg, "default", &e) < 0)
-			diags_add(d, DIAG_ERROR, "environment", 0, 0, "%s",
-				  e.msg);
+		if (!o->offline && (env_has_target() || o->pgbouncer_dsn))
+			(void)!runtime_env_targets(&x->cfg, o, d);
 	}
 	if (o->nqueries || cfg_ok)
 		(void)!runtime_load_queries(&x->qs, o, &x->cfg, d);

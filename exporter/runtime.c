@@ -241,6 +241,32 @@ int runtime_load_queries(struct queryset *qs, const struct cli *o,
 	return rc;
 }
 
+int runtime_env_targets(struct config *cfg, const struct cli *o,
+			struct diags *d)
+{
+	static const char *const vars[] = {"DATA_SOURCE_NAME", "DATABASE_URL",
+					   "DATA_SOURCE_URI",
+					   "DATA_SOURCE_URI_FILE"};
+	struct err e = ERR_INIT;
+	bool named = false;
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(vars); i++)
+		named |= getenv(vars[i]) && *getenv(vars[i]);
+	if ((named || !o->pgbouncer_dsn) &&
+	    config_add_env_target(cfg, "default", &e) < 0)
+		goto fail;
+	if (o->pgbouncer_dsn &&
+	    config_add_dsn_target(cfg, "pgbouncer", TARGET_PGBOUNCER,
+				  "--pgBouncer.connectionString",
+				  o->pgbouncer_dsn, &e) < 0)
+		goto fail;
+	return 0;
+fail:
+	diags_add(d, DIAG_ERROR, "environment", 0, 0, "%s", e.msg);
+	return -1;
+}
+
 struct runtime *runtime_build(const struct cli *o, struct diags *d)
 {
 	struct runtime *rt = xcalloc(1, sizeof(*rt));
@@ -262,11 +288,9 @@ struct runtime *runtime_build(const struct cli *o, struct diags *d)
 		rt->label_targets = true;
 	} else {
 		config_init(&rt->cfg);
-		if (config_add_env_target(&rt->cfg, "default", &e) < 0) {
-			diags_add(d, DIAG_ERROR, "environment", 0, 0, "%s",
-				  e.msg);
+		if (runtime_env_targets(&rt->cfg, o, d) < 0)
 			ok = false;
-		}
+		rt->label_targets = rt->cfg.ntargets > 1;
 	}
 	if (runtime_load_queries(&rt->qs, o, &rt->cfg, d) < 0)
 		ok = false;

@@ -54,6 +54,16 @@ struct runtime *runtime_build(const struct cli *o, struct diags *d);
  */
 int runtime_load_queries(struct queryset *qs, const struct cli *o,
 			 const struct config *cfg, struct diags *d);
+/*
+ * Without a config file, add to 'cfg' the PostgreSQL target of the
+ * environment (config_add_env_target, "default") and, with
+ * --pgBouncer.connectionString, the pgbouncer target "pgbouncer"; then the
+ * PostgreSQL one only when the environment names it (DATA_SOURCE_NAME,
+ * DATABASE_URL, DATA_SOURCE_URI[_FILE]), not libpq's defaults. Problems go
+ * to 'd'; returns -1 on error.
+ */
+int runtime_env_targets(struct config *cfg, const struct cli *o,
+			struct diags *d);
 /* Publish 'rt' as the current snapshot; the previous one is released. */
 void runtime_install(struct runtime *rt);
 /* Drop the current snapshot (at exit). */

@@ -345,6 +345,33 @@ compat: pgbouncer_exporter
         console.close()
 
 
+def test_pgbouncer_exporter_connection_string_is_a_pgbouncer_target(pgbouncer, pgpulse,
+                                                                     promtool_check):
+    dsn = pgbouncer.dsn()  # with the password: never to be echoed
+    p = pgpulse("--compat", "pgbouncer_exporter", queries=[], dsn=None,
+                env={"PGBOUNCER_EXPORTER_CONNECTION_STRING": dsn})
+    page = p.scrape()
+    promtool_check(page)
+    assert page.sample("pgbouncer_up") == 1
+    assert page.has("pgbouncer_pools_client_active_connections", database="pgbouncer")
+    assert page.has("pgbouncer_stats_totals_queries_pooled_total")
+    # the only target: no PostgreSQL one from libpq's defaults, no target label
+    assert not page.has("pg_up")
+    assert not any("target" in s.labels for s in page.samples("pgbouncer_up"))
+    password = pgbouncer.users[pgfix.MONITOR_USER]
+    assert password not in p.log_text()
+    # beside DATA_SOURCE_NAME both are targets, told apart by their label
+    both = pgpulse("--pgBouncer.connectionString", dsn, queries=[]).scrape()
+    assert both.sample("pg_up", target="default") == 1
+    assert both.sample("pgbouncer_up", target="pgbouncer") == 1
+    # a bad string is named by its flag, not shown
+    bad = pgpulse("--pgBouncer.connectionString", "host=x password=hunter2 bogus=1",
+                  queries=[], dsn=None, listen=False, wait=False)
+    assert bad.wait() != 0
+    assert "--pgBouncer.connectionString: invalid connection string" in bad.log_text()
+    assert "hunter2" not in bad.log_text()
+
+
 # --- password_command -----------------------------------------------------------
 
 TOKEN_SCRIPT = r'''
