@@ -437,7 +437,7 @@ targets:
     url: postgresql://{ROLE}@127.0.0.1:{pg.port}/postgres?sslmode=disable
     password_command: {tok.argv()}
 queries: [{REPO / 'queries' / 'server.yaml'}]
-limits: {{connect_timeout: 2s, scrape_timeout: 10s}}
+limits: {{connect_timeout: 2s, scrape_timeout: 10s, connections_per_target: 1}}
 {extra}"""
 
 
@@ -474,7 +474,7 @@ def test_password_command_runs_at_each_connect_and_follows_rotation(pg, rotor, p
         return p.scrape().sample("pg_up", target="main") == 1 and tok.calls > first
     assert wait_for(up_again, timeout=30)
     assert pg.scalar(f"SELECT count(*) FROM pg_stat_activity WHERE usename = '{ROLE}'") >= 1
-    # a session is reused across scrapes: no run per scrape
+    # the one session (connections_per_target 1) is reused: no run per scrape
     calls = tok.calls
     for _ in range(3):
         assert p.scrape().sample("pg_up", target="main") == 1
