@@ -1569,6 +1569,125 @@ static const struct metricdef *find_claimant(const struct collector *c,
 	return found;
 }
 
+/* Enter qs->v[pos]'s name and the names of its metrics in the indexes. */
+static void index_collector(struct queryset *qs, size_t pos)
+{
+	const struct collector *c = &qs->v[pos];
+	size_t i;
+
+	strmap_put(&qs->byname, c->name, (void *)(uintptr_t)(pos + 1), NULL);
+	for (i = 0; i < c->nmetrics; i++) {
+		char *claims[MAX_CLAIMS];
+		size_t nclaims, k;
+
+		if (!is_value(c->metrics[i].usage) || !c->metrics[i].name)
+			continue;
+		nclaims = metric_claims(&c->metrics[i], claims);
+		for (k = 0; k < nclaims; k++)
+			strmap_put(&qs->bymetric, claims[k],
+				   (void *)(uintptr_t)(pos + 1), NULL);
+		claims_free(claims, nclaims);
+	}
+}
+
+static void reindex(struct queryset *qs, const bool *drop)
+{
+	size_t k;
+
+	strmap_release(&qs->byname);
+	strmap_release(&qs->bymetric);
+	for (k = 0; k < qs->n; k++)
+		if (!drop[k])
+			index_collector(qs, k);
+}
+
+static bool has_values(const struct collector *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->nmetrics; i++)
+		if (is_value(c->metrics[i].usage) && c->metrics[i].name)
+			return true;
+	return false;
+}
+
+/*
+ * The metrics of 'qs' (not dropped) that 'c' also produces become discarded
+ * columns there; each is reported to 'note'.
+ */
+static void discard_claimed(struct queryset *qs, bool *drop,
+			    const struct collector *c,
+			    void (*note)(const char *, const char *))
+{
+	size_t i, k;
+
+	for (i = 0; i < c->nmetrics; i++) {
+		char *claims[MAX_CLAIMS];
+		size_t nclaims;
+
+		if (!is_value(c->metrics[i].usage) || !c->metrics[i].name)
+			continue;
+		nclaims = metric_claims(&c->metrics[i], claims);
+		for (k = 0; k < nclaims; k++) {
+			uintptr_t idx =
+				(uintptr_t)strmap_get(&qs->bymetric, claims[k]);
+			struct collector *o = idx ? &qs->v[idx - 1] : NULL;
+			const struct metricdef *om =
+				o ? find_claimant(o, claims[k]) : NULL;
+			struct metricdef *m;
+
+			if (!om)
+				continue;
+			m = &o->metrics[om - o->metrics];
+			if (note)
+				note(m->name, c->name);
+			m->usage = USAGE_DISCARD;
+			m->has_error_value = false;
+			if (!has_values(o))
+				drop[idx - 1] = true;
+			reindex(qs, drop);
+		}
+		claims_free(claims, nclaims);
+	}
+}
+
+void queryset_override(struct queryset *qs, struct queryset *from,
+		       void (*note)(const char *replaced, const char *by))
+{
+	bool *drop = xcalloc(qs->n + 1, sizeof(*drop));
+	size_t i, n = 0;
+
+	for (i = 0; i < from->n; i++) {
+		const struct collector *c = &from->v[i];
+		uintptr_t idx = (uintptr_t)strmap_get(&qs->byname, c->name);
+
+		if (idx) {
+			if (note)
+				note(qs->v[idx - 1].name, c->name);
+			drop[idx - 1] = true;
+			reindex(qs, drop);
+		}
+		discard_claimed(qs, drop, c, note);
+	}
+	for (i = 0; i < qs->n; i++) {
+		if (drop[i])
+			collector_clear(&qs->v[i]);
+		else
+			qs->v[n++] = qs->v[i];
+	}
+	qs->n = n;
+	for (i = 0; i < from->n; i++) {
+		ALLOC_GROW(qs->v, qs->n + 1, qs->alloc);
+		qs->v[qs->n++] = from->v[i];
+	}
+	from->n = 0;
+	queryset_release(from);
+	free(drop);
+	drop = xcalloc(qs->n + 1, sizeof(*drop));
+	reindex(qs, drop);
+	free(drop);
+}
+
 /*
  * Add 'c' (moved into 'qs') unless its name is taken or one of its metrics
  * is produced elsewhere with another type or other labels.
@@ -1632,19 +1751,7 @@ static void add_collector(struct loader *l, struct collector *c)
 	ALLOC_GROW(qs->v, qs->n + 1, qs->alloc);
 	qs->v[qs->n] = *c;
 	qs->n++;
-	strmap_put(&qs->byname, c->name, (void *)(uintptr_t)qs->n, NULL);
-	for (i = 0; i < c->nmetrics; i++) {
-		char *claims[MAX_CLAIMS];
-		size_t nclaims, k;
-
-		if (!is_value(c->metrics[i].usage) || !c->metrics[i].name)
-			continue;
-		nclaims = metric_claims(&c->metrics[i], claims);
-		for (k = 0; k < nclaims; k++)
-			strmap_put(&qs->bymetric, claims[k],
-				   (void *)(uintptr_t)qs->n, NULL);
-		claims_free(claims, nclaims);
-	}
+	index_collector(qs, qs->n - 1);
 	memset(c, 0, sizeof(*c));
 }
 

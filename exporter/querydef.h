@@ -218,6 +218,17 @@ const char *collector_param(const struct collector *c, const char *name,
 const char *querydef_next_placeholder(const char *s, const char **name,
 				      size_t *len, const char **end);
 
+/*
+ * Move the collectors of 'from' to the end of 'qs', a user's file
+ * overriding the shipped set as postgres_exporter's --extend.query-path
+ * does: a collector of 'qs' with the name of one of them is dropped, a
+ * metric of 'qs' one of them also produces becomes a discarded column (its
+ * collector dropped when nothing is left). Each is reported to 'note' (if
+ * not NULL): the collector or metric name, and the collector replacing it.
+ * 'from' is left empty.
+ */
+void queryset_override(struct queryset *qs, struct queryset *from,
+		       void (*note)(const char *replaced, const char *by));
 const struct collector *queryset_find(const struct queryset *qs,
 				      const char *name);
 void queryset_release(struct queryset *qs);

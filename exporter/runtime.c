@@ -204,11 +204,18 @@ static int load_default_compat(struct queryset *qs, const char *const *compat,
 	return rc;
 }
 
+static void note_override(const char *replaced, const char *by)
+{
+	log_info("--extend.query-path overrides the set", "replaced", replaced,
+		 "by", by, NULL);
+}
+
 int runtime_load_queries(struct queryset *qs, const struct cli *o,
 			 const struct config *cfg, struct diags *d)
 {
 	const char *const *compat = o->ncompat ? o->compat : cfg->compat;
 	size_t ncompat = o->ncompat ? o->ncompat : cfg->ncompat;
+	struct queryset ext = QUERYSET_INIT;
 	int rc = 0;
 	size_t i;
 
@@ -234,8 +241,9 @@ int runtime_load_queries(struct queryset *qs, const struct cli *o,
 		free(path);
 	}
 	for (i = 0; i < o->nextend; i++)
-		if (querydef_load_path(qs, o->extend[i], d) < 0)
+		if (querydef_load_path(&ext, o->extend[i], d) < 0)
 			rc = -1;
+	queryset_override(qs, &ext, note_override);
 	if (load_builtins(qs, d) < 0)
 		rc = -1;
 	return rc;

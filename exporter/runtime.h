@@ -48,9 +48,11 @@ struct runtime *runtime_build(const struct cli *o, struct diags *d);
  * Load the active query set into 'qs': the files of --queries, else of the
  * config's 'queries', else the default directory (without the files the
  * compat sets replace); then each compat set's file (--compat, else the
- * config's 'compat'), each --extend.query-path file, and the engine's own
- * pg_up and pgbouncer_up unless a file defined them. Problems go to 'd';
- * returns 0 when none was an error.
+ * config's 'compat'), each --extend.query-path file (whose collectors
+ * replace those of the set with their names or metric names, as
+ * postgres_exporter lets a user's namespace override its own), and the
+ * engine's own pg_up and pgbouncer_up unless a file defined them. Problems go
+ * to 'd'; returns 0 when none was an error.
  */
 int runtime_load_queries(struct queryset *qs, const struct cli *o,
 			 const struct config *cfg, struct diags *d);

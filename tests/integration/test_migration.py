@@ -60,6 +60,39 @@ def test_extend_query_path_adds_to_the_default_set(pg, pgpulse, how):
     assert failed == [], failed
 
 
+def test_extend_query_path_overrides_what_it_redefines(pg, pgpulse, promtool_check):
+    f = pgpulse.write("queries.yaml", """
+pg_postmaster:
+  query: "SELECT 42::float8 AS start_time_seconds"
+  metrics:
+    - start_time_seconds:
+        usage: "GAUGE"
+        description: "A metric of the default set, defined again"
+pg_lock_counts:
+  query: "SELECT count(*) AS held FROM pg_locks"
+  metrics:
+    - held:
+        usage: "GAUGE"
+        description: "A collector of the default set, defined again"
+""")
+    p = pgpulse("--extend.query-path", f, queries=[])
+    page = p.scrape()
+    promtool_check(page)
+    # the user's definition wins, once
+    assert page.sample("pg_postmaster_start_time_seconds") == 42
+    assert page.sample("pgpulse_scrape_success", collector="pg_postmaster") == 1
+    # the rest of the default collector that produced it stays
+    assert page.sample("pg_is_in_recovery") == 0
+    assert page.sample("pgpulse_scrape_success", collector="pg_server") == 1
+    # a collector of the same name is replaced whole
+    assert page.has("pg_lock_counts_held") and not page.has("pg_locks")
+    assert len(page.samples("pgpulse_scrape_success", collector="pg_lock_counts")) == 1
+    log = p.log_text()
+    assert re.search(r'msg="--extend.query-path overrides the set" '
+                     r'replaced=pg_postmaster_start_time_seconds by=pg_postmaster', log), log
+    assert re.search(r'replaced=pg_lock_counts by=pg_lock_counts', log), log
+
+
 def test_queries_replaces_the_set_but_pg_up_and_self_metrics_stay(pg, pgpulse, promtool_check):
     f = pgpulse.write("queries.yaml", CUSTOM)
     page = pgpulse(queries=[f]).scrape()
