@@ -166,6 +166,7 @@ static int read_pipes(int fds[2], struct output *o, double deadline)
  */
 static int reap(pid_t pid, double deadline)
 {
+	long nap = 100 * 1000; /* ns; it usually exits as its pipes close */
 	int st;
 
 	for (;;) {
@@ -178,7 +179,9 @@ static int reap(pid_t pid, double deadline)
 				   */
 		if (now() >= deadline)
 			break;
-		nanosleep(&(struct timespec){0, 5 * 1000 * 1000}, NULL);
+		nanosleep(&(struct timespec){0, nap}, NULL);
+		if (nap < 10 * 1000 * 1000)
+			nap *= 2;
 	}
 	kill(-pid, SIGKILL);
 	kill(pid, SIGKILL);
