@@ -7,6 +7,8 @@
 #   make demo                 a throw-away PostgreSQL 15 with pgpulse on :9187
 #   make bench                pgpulse beside postgres_exporter, same cluster, ratios
 #   make install PREFIX=/usr/local DESTDIR=
+#   make install-systemd      the systemd unit and /etc/default/pgpulse
+#   make docker-check         build the image with podman and test it
 #   make format / make check-format
 
 VERSION  := 0.1.0
@@ -98,7 +100,7 @@ integration: $(BUILD)/pgpulse
 	PGPULSE_BIN=$(CURDIR)/$(BUILD)/pgpulse PGPULSE_SANITIZE=$(SANITIZE) \
 		$(PYTHON) -m pytest -q -p no:cacheprovider tests/integration $(PYTEST_ARGS)
 
-check: deps
+check: deps node-deps
 	$(MAKE) DEVELOPER=1 all
 	$(MAKE) DEVELOPER=1 check-format
 	$(MAKE) DEVELOPER=1 unit
@@ -158,3 +160,31 @@ check-format:
 
 clean:
 	rm -rf build
+
+# --- packaging (packaging/, Dockerfile; README "Deploying") ---------------
+
+SYSCONFDIR ?= /etc
+UNITDIR    ?= $(PREFIX)/lib/systemd/system
+
+.PHONY: install-systemd docker-check node-deps
+
+# The unit (its ExecStart pointing at $(PREFIX)/bin) and, unless there is one
+# already, the environment file. With `make install`, or after it.
+install-systemd:
+	install -d $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSCONFDIR)/default
+	install -d -m 750 $(DESTDIR)$(SYSCONFDIR)/pgpulse
+	sed 's|/usr/local/bin/pgpulse|$(PREFIX)/bin/pgpulse|' \
+		packaging/systemd/pgpulse.service >$(DESTDIR)$(UNITDIR)/pgpulse.service
+	chmod 644 $(DESTDIR)$(UNITDIR)/pgpulse.service
+	[ -e $(DESTDIR)$(SYSCONFDIR)/default/pgpulse ] || \
+		install -m 640 packaging/systemd/pgpulse.env \
+			$(DESTDIR)$(SYSCONFDIR)/default/pgpulse
+
+# The image built from the Dockerfile with podman and run against a
+# throw-away PostgreSQL (scripts/docker-check); CI runs it once.
+docker-check: deps
+	@scripts/docker-check
+
+# The npm packages of the Kubernetes manifests' test, outside the tree.
+node-deps: deps
+	@scripts/node-deps
