@@ -142,8 +142,10 @@ def test_monitoring_role_gives_every_shipped_collector_what_it_needs(pg_factory,
 def installed_unit(tmp):
     """make install-systemd into a DESTDIR; returns (destdir, unit path)."""
     dest = tmp / "dest"
+    # not the suite's make's flags (SANITIZE=..., its jobserver)
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
     r = run(["make", "-s", "-C", REPO, "install-systemd", f"DESTDIR={dest}", "PREFIX=/usr"],
-            timeout=300)
+            env=env, timeout=300)
     assert r.returncode == 0, r.stdout + r.stderr
     return dest, dest / "usr/lib/systemd/system/pgpulse.service"
 
