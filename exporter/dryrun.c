@@ -22,6 +22,7 @@
 #include "runtime.h"
 #include "strmap.h"
 #include "target.h"
+#include "webconfig.h"
 #include "xalloc.h"
 #include "ydoc.h"
 #include "compat.h"
@@ -1203,6 +1204,9 @@ static void load(struct run *x)
 	size_t i;
 	bool cfg_ok = true;
 
+	/* the web config the daemon would refuse to start with */
+	if (o->web_config)
+		webconfig_free(webconfig_load(o->web_config, d));
 	if (o->config_file) {
 		if (config_load(&x->cfg, o->config_file, d) < 0) {
 			cfg_ok = false;
