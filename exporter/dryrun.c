@@ -1216,21 +1216,11 @@ static void load(struct run *x)
 		}
 	} else {
 		config_init(&x->cfg);
-		if (!o->offline && env_has_target() &&
-		    config_add_env_target(&x->cfg, "default", &e) < 0)
-			diags_add(d, DIAG_ERROR, "environment", 0, 0, "%s",
-				  e.msg);
+		if (!o->offline && (env_has_target() || o->pgbouncer_dsn))
+			(void)!runtime_env_targets(&x->cfg, o, d);
 	}
-	if (o->nqueries) {
-		for (i = 0; i < o->nqueries; i++)
-			(void)!querydef_load_path(&x->qs, o->queries[i], d);
-	} else if (x->cfg.nquery_paths) {
-		for (i = 0; i < x->cfg.nquery_paths; i++)
-			(void)!querydef_load_path(&x->qs, x->cfg.query_paths[i],
-						  d);
-	} else if (cfg_ok) {
-		(void)!querydef_load_path(&x->qs, runtime_default_queries(), d);
-	}
+	if (o->nqueries || cfg_ok)
+		(void)!runtime_load_queries(&x->qs, o, &x->cfg, d);
 	if (x->have_cfg)
 		querydef_check_overrides(&x->qs, &x->cfg, d);
 	x->targets = xcalloc(x->cfg.ntargets + 1, sizeof(*x->targets));
