@@ -900,7 +900,8 @@ const char *collect_gate(struct target *t, struct pgconn *pc,
 		if (c->role == ROLE_REPLICA && !t->facts.in_recovery)
 			return "role";
 	}
-	*v = collector_variant(c, t->facts.version);
+	*v = collector_variant_ext(c, t->facts.version, t->facts.extensions,
+				   t->facts.extversions);
 	if (!*v)
 		return "version";
 	for (i = 0; i < c->nrequires; i++)
