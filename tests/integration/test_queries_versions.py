@@ -9,13 +9,18 @@ import json
 import pgfix
 
 
-def dry_run_variants(pgpulse, dsn):
-    """{collector: variant number (1-based) or None} from --dry-run."""
+def dry_run(pgpulse, dsn):
+    """{collector: its row} of pgpulse --dry-run --output json."""
     p = pgpulse("--dry-run", "--output", "json", dsn=dsn, listen=False, wait=False)
     rc = p.wait(120)
     doc = json.loads(p.stdout_text())
     assert rc == 0, (p.stdout_text(), p.stderr_text())
-    return {c["collector"]: c.get("variant") or None for c in doc["collectors"]}
+    return {c["collector"]: c for c in doc["collectors"]}
+
+
+def dry_run_variants(pgpulse, dsn):
+    """{collector: variant number (1-based) or None} from --dry-run."""
+    return {name: row["variant"] or None for name, row in dry_run(pgpulse, dsn).items()}
 
 
 def counter_bracket(pg, sql, scrape, **kw):
@@ -175,3 +180,15 @@ def test_statements_variant_follows_the_installed_extension_version(pgv, pgpulse
         assert page.sample("pg_stat_statements_calls_total", **lbl) == 4
         assert page.has("pg_stat_statements_dealloc_total") == (pgv.version_num >= 140000)
         assert newest != old
+
+
+def test_statements_without_the_extension_are_skipped_for_it_not_for_the_version(pgv, pgpulse):
+    with pgv.databases("qnoext"):
+        rows = dry_run(pgpulse, pgv.dsn(dbname="qnoext"))
+        for name in ("pg_stat_statements", "pg_stat_statements_info"):
+            assert rows[name]["status"] == "skipped", rows[name]
+            assert rows[name]["note"] == "requires extension 'pg_stat_statements'", rows[name]
+        page = pgpulse(dsn=pgv.dsn(dbname="qnoext")).scrape()
+        assert not page.has("pg_stat_statements_calls_total")
+        assert not page.has("pgpulse_scrape_success", collector="pg_stat_statements_info")
+        assert all(s.value == 1 for s in page.samples("pgpulse_scrape_success"))
