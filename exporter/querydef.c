@@ -471,6 +471,17 @@ static bool extversion_valid(const char *s)
 	}
 }
 
+/* An extension name as 'requires' takes it: letters, digits, '_', '-'. */
+static bool extname_valid(const char *s)
+{
+	const char *p;
+
+	for (p = s; *p; p++)
+		if (!isalnum((unsigned char)*p) && *p != '_' && *p != '-')
+			return false;
+	return p > s && p - s < 64;
+}
+
 /* "min_extversion"/"max_extversion": {EXTENSION: 'VERSION', ...} */
 static void parse_extbounds(struct loader *l, struct variant *v, yaml_node_t *n,
 			    const char *what, bool max)
@@ -493,9 +504,11 @@ static void parse_extbounds(struct loader *l, struct variant *v, yaml_node_t *n,
 	if (!np)
 		ydoc_error(&l->y, n, "'%s' is empty", what);
 	for (i = 0; i < np; i++) {
-		if (!ident_valid(pairs[i].key)) {
+		if (!extname_valid(pairs[i].key)) {
 			ydoc_error(&l->y, pairs[i].knode,
-				   "'%s': invalid extension name", what);
+				   "'%s': invalid extension name (letters, "
+				   "digits, '_' and '-')",
+				   what);
 			continue;
 		}
 		if (!pairs[i].vnode ||

@@ -1135,6 +1135,8 @@ static void bad_extension_version_bounds_are_errors_at_their_place(void **state)
 		"        sql: SELECT 1 AS v\n"
 		"      - min_extversion: {}\n"
 		"        sql: SELECT 1 AS v\n"
+		"      - min_extversion: {uuid-ossp: '1.1', \"a b\": '1'}\n"
+		"        sql: SELECT 1 AS v\n"
 		"    metrics: {v: gauge}\n"
 		"  t:\n"
 		"    help: h\n"
@@ -1157,7 +1159,9 @@ static void bad_extension_version_bounds_are_errors_at_their_place(void **state)
 		"'1.11', not a list\n"
 		"x.yaml:11:25: error: collector 's': 'min_extversion' is "
 		"empty\n"
-		"x.yaml:16:21: error: collector 't': 'min_extversion' cannot "
+		"x.yaml:13:44: error: collector 's': 'min_extversion': invalid "
+		"extension name (letters, digits, '_' and '-')\n"
+		"x.yaml:18:21: error: collector 't': 'min_extversion' cannot "
 		"be used with 'variants': put it in each variant\n");
 }
 
