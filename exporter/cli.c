@@ -68,8 +68,8 @@ static const struct flag {
 	 "(default 128)"},
 	{"web.read-timeout", 1, OPT_READ_TIMEOUT, "PGPULSE_WEB_READ_TIMEOUT",
 	 "DURATION",
-	 "close a connection idle this long, e.g. a client "
-	 "sending its request slowly (default 30s)"},
+	 "close a connection idle this long, or whose request is not all "
+	 "in after this long (default 30s)"},
 	{"log.level", 1, OPT_LOG_LEVEL, "PG_EXPORTER_LOG_LEVEL", "LEVEL",
 	 "debug, info, warn or error (default info)"},
 	{"log.format", 1, OPT_LOG_FORMAT, "PG_EXPORTER_LOG_FORMAT", "FORMAT",
@@ -86,6 +86,23 @@ static const struct flag {
 	{"version", 0, OPT_VERSION, NULL, NULL, "print the version and exit"},
 	{"help", 0, OPT_HELP, NULL, NULL, "print this help and exit"},
 };
+
+/* HOST:PORT with a port of 1 to 65535 (getaddrinfo would wrap 124464). */
+static int check_listen(const char *arg, struct err *e)
+{
+	const char *colon = strrchr(arg, ':');
+	const char *p = colon ? colon + 1 : "";
+	long port = 0;
+
+	for (; *p >= '0' && *p <= '9' && port <= 65535; p++)
+		port = port * 10 + (*p - '0');
+	if (!colon || *p || colon[1] == '\0' || port < 1 || port > 65535)
+		return err_set(e,
+			       "--web.listen-address must be HOST:PORT with a "
+			       "port from 1 to 65535, not '%s'",
+			       arg);
+	return 0;
+}
 
 /*
  * postgres_exporter's flags that mean nothing here: accepted (with their
@@ -169,6 +186,8 @@ static int apply(struct cli *o, enum opt_id id, const char *arg, struct err *e)
 		o->pgbouncer_dsn = arg;
 		break;
 	case OPT_LISTEN:
+		if (check_listen(arg, e) < 0)
+			return -1;
 		o->listen = arg;
 		break;
 	case OPT_WEB_CONFIG:

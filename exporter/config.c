@@ -1069,8 +1069,13 @@ int config_load(struct config *cfg, const char *path, struct diags *d)
 	if (ydoc_load(&l.y, path, text, len, d) < 0)
 		goto out;
 	root = ydoc_root(&l.y);
-	if (!root)
+	if (!root || ydoc_is_null(root)) {
+		/* a file cut short while being written must not drop targets */
+		diags_add(d, DIAG_ERROR, path, 1, 1,
+			  "the config file is empty; for a config without "
+			  "targets write 'targets: []'");
 		goto out;
+	}
 	if (ydoc_fields(&l.y, root, "config", top_keys, T_N, v, DIAG_ERROR) < 0)
 		goto out;
 	if (v[T_TARGETS])
@@ -1210,13 +1215,13 @@ int config_parse_duration(const char *s, double *out)
 
 char *config_read_secret(const char *path, struct err *e)
 {
-	FILE *fp = fopen(path, "rb");
+	const char *why = NULL;
+	FILE *fp = ydoc_open_regular(path, &why);
 	char *buf, *start;
 	size_t len = 0, got;
 
 	if (!fp) {
-		err_set(e, "cannot read secret file '%s': %s", path,
-			strerror(errno));
+		err_set(e, "cannot read secret file '%s': %s", path, why);
 		return NULL;
 	}
 	buf = xmalloc(MAX_SECRET_BYTES + 1);
@@ -1287,6 +1292,19 @@ static int check_env_conninfo(const char *var, const char *s, struct err *e)
 	return err_set(e, "%s: invalid connection string: %s", var, safe);
 }
 
+/*
+ * DATA_SOURCE_PASS[_FILE], read at each connect. They go with
+ * DATA_SOURCE_NAME too (the README's first example): a password in the
+ * DSN itself is then overridden.
+ */
+static void env_password(struct target_config *t)
+{
+	if (env("DATA_SOURCE_PASS_FILE"))
+		t->password_file = xstrdup(env("DATA_SOURCE_PASS_FILE"));
+	else if (env("DATA_SOURCE_PASS"))
+		t->password_env = xstrdup("DATA_SOURCE_PASS");
+}
+
 int config_add_env_target(struct config *cfg, const char *name, struct err *e)
 {
 	struct target_config t;
@@ -1314,6 +1332,7 @@ int config_add_env_target(struct config *cfg, const char *name, struct err *e)
 		if (check_env_conninfo(var, dsn, e) < 0)
 			goto out;
 		push_param(&t, "dbname", dsn);
+		env_password(&t);
 		push_target(cfg, &t);
 		rc = 0;
 		goto out;
@@ -1333,10 +1352,7 @@ int config_add_env_target(struct config *cfg, const char *name, struct err *e)
 	/* After the URI, so they override what it says. */
 	if (user && *user)
 		push_param(&t, "user", user);
-	if (env("DATA_SOURCE_PASS_FILE"))
-		t.password_file = xstrdup(env("DATA_SOURCE_PASS_FILE"));
-	else if (env("DATA_SOURCE_PASS"))
-		t.password_env = xstrdup("DATA_SOURCE_PASS");
+	env_password(&t);
 	push_target(cfg, &t);
 	rc = 0;
 out:

@@ -22,6 +22,7 @@
 #include "runtime.h"
 #include "strmap.h"
 #include "target.h"
+#include "webconfig.h"
 #include "xalloc.h"
 #include "ydoc.h"
 #include "compat.h"
@@ -912,6 +913,16 @@ lost:
 	return false;
 }
 
+static bool has_extbounds(const struct collector *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->nvariants; i++)
+		if (c->variants[i].next)
+			return true;
+	return false;
+}
+
 /* Why 'c' does not run on 't', or NULL; '*v' gets the variant. */
 static const char *gate(struct run *x, struct target *t, struct pgconn *pc,
 			const struct collector *c, const struct variant **v,
@@ -930,7 +941,8 @@ static const char *gate(struct run *x, struct target *t, struct pgconn *pc,
 		set_note(row, "role: runs on %s only",
 			 c->role == ROLE_PRIMARY ? "primaries" : "replicas");
 	} else if (!strcmp(why, "version")) {
-		set_note(row, "version: no variant for %d", t->facts.version);
+		set_note(row, "version: no variant for %d%s", t->facts.version,
+			 has_extbounds(c) ? " and its extension versions" : "");
 	} else if (!strncmp(req, "setting:", 8)) {
 		report(x, row, c, t, DIAG_WARNING, c->pos,
 		       "requires %s, which the server does not have; "
@@ -1203,6 +1215,9 @@ static void load(struct run *x)
 	size_t i;
 	bool cfg_ok = true;
 
+	/* the web config the daemon would refuse to start with */
+	if (o->web_config)
+		webconfig_free(webconfig_load(o->web_config, d));
 	if (o->config_file) {
 		if (config_load(&x->cfg, o->config_file, d) < 0) {
 			cfg_ok = false;
