@@ -34,42 +34,36 @@ static void c_locale_init(void)
 	c_locale = newlocale(LC_ALL_MASK, "C", (locale_t)0);
 }
 
-/* Integers below 1e15 print as %.15g would print them, without stdio. */
-static void add_integer(struct sb *out, double v)
-{
-	char buf[24], *p = buf + sizeof(buf);
-	uint64_t u = v < 0 ? (uint64_t)-v : (uint64_t)v;
-
-	do {
-		*--p = (char)('0' + u % 10);
-		u /= 10;
-	} while (u);
-	if (v < 0)
-		*--p = '-';
-	sb_add(out, p, (size_t)(buf + sizeof(buf) - p));
-}
-
-void expfmt_number(struct sb *out, double v)
+/*
+ * Write the number into 'buf' (at least NUMBER_MAX bytes) as expfmt_number
+ * documents; returns its length.
+ */
+#define NUMBER_MAX 32
+static size_t format_number(char *buf, double v)
 {
 	locale_t old = (locale_t)0;
-	char buf[32];
+	char *p = buf + NUMBER_MAX;
+	uint64_t u;
 	int prec, len = 0;
 
-	if (isnan(v)) {
-		sb_add(out, "NaN", 3);
-		return;
-	}
-	if (isinf(v)) {
-		sb_add(out, v > 0 ? "+Inf" : "-Inf", 4);
-		return;
-	}
-	if (v == 0) {
-		sb_adds(out, signbit(v) ? "-0" : "0");
-		return;
-	}
+	if (isnan(v))
+		return (size_t)(stpcpy(buf, "NaN") - buf);
+	if (isinf(v))
+		return (size_t)(stpcpy(buf, v > 0 ? "+Inf" : "-Inf") - buf);
+	if (v == 0)
+		return (size_t)(stpcpy(buf, signbit(v) ? "-0" : "0") - buf);
 	if (v > -1e15 && v < 1e15 && v == (double)(int64_t)v) {
-		add_integer(out, v);
-		return;
+		/* integers below 1e15 as %.15g prints them, without stdio */
+		u = v < 0 ? (uint64_t)-v : (uint64_t)v;
+		do {
+			*--p = (char)('0' + u % 10);
+			u /= 10;
+		} while (u);
+		if (v < 0)
+			*--p = '-';
+		len = (int)(buf + NUMBER_MAX - p);
+		memmove(buf, p, (size_t)len);
+		return (size_t)len;
 	}
 	/*
 	 * printf and strtod follow LC_NUMERIC; a library we link may have
@@ -79,14 +73,20 @@ void expfmt_number(struct sb *out, double v)
 	if (c_locale)
 		old = uselocale(c_locale);
 	for (prec = 15; prec <= 17; prec++) {
-		len = snprintf(buf, sizeof(buf), "%.*g", prec, v);
+		len = snprintf(buf, NUMBER_MAX, "%.*g", prec, v);
 		if (prec == 17 || strtod(buf, NULL) == v)
 			break;
 	}
 	if (old)
 		uselocale(old);
-	if (len > 0 && (size_t)len < sizeof(buf))
-		sb_add(out, buf, (size_t)len);
+	return len > 0 && len < NUMBER_MAX ? (size_t)len : 0;
+}
+
+void expfmt_number(struct sb *out, double v)
+{
+	char buf[NUMBER_MAX];
+
+	sb_add(out, buf, format_number(buf, v));
 }
 
 /* Append 's', escaping \, newline and, if 'quote', the double quote. */
@@ -194,28 +194,83 @@ static void render_header(struct sb *out, const struct family *f,
 	sb_addc(out, '\n');
 }
 
+/* memcpy, returning the byte after the copy. */
+static char *cpy(char *p, const char *s, size_t n)
+{
+	memcpy(p, s, n);
+	return p + n;
+}
+
+/* One sample, appended piece by piece: any size, any escaping. */
+static void render_sample_slow(struct sb *out, const struct family *f,
+			       size_t namelen, const struct sample *s)
+{
+	size_t j;
+
+	sb_add(out, f->name, namelen);
+	sb_adds(out, s->suffix);
+	for (j = 0; j < s->nlabels; j++) {
+		sb_addc(out, j ? ',' : '{');
+		sb_adds(out, s->labels[j].name);
+		sb_add(out, "=\"", 2);
+		add_escaped(out, s->labels[j].value, true);
+		sb_addc(out, '"');
+	}
+	if (s->nlabels)
+		sb_addc(out, '}');
+	sb_addc(out, ' ');
+	expfmt_number(out, s->value);
+	sb_addc(out, '\n');
+}
+
+/*
+ * One sample written into 'line' (FAST_LINE bytes) and appended at once, the
+ * common case: a short line with nothing to escape. Returns false, having
+ * appended nothing, when the sample needs render_sample_slow.
+ */
+#define FAST_LINE 1024
+static bool render_sample_fast(struct sb *out, char *line, const char *name,
+			       size_t namelen, const struct sample *s)
+{
+	char *p = line, *end = line + FAST_LINE - NUMBER_MAX - 2;
+	size_t sl = *s->suffix ? strlen(s->suffix) : 0, j, n, vl;
+	const char *v;
+
+	if (namelen + sl > (size_t)(end - p))
+		return false;
+	p = cpy(cpy(p, name, namelen), s->suffix, sl);
+	for (j = 0; j < s->nlabels; j++) {
+		/* in a sample, a label's value follows its name's NUL */
+		v = s->labels[j].value;
+		n = (size_t)(v - s->labels[j].name - 1);
+		vl = strcspn(v, "\\\"\n");
+		if (v[vl] || n + vl + 4 > (size_t)(end - p))
+			return false;
+		*p++ = j ? ',' : '{';
+		p = cpy(p, s->labels[j].name, n);
+		*p++ = '=';
+		*p++ = '"';
+		p = cpy(p, v, vl);
+		*p++ = '"';
+	}
+	if (s->nlabels)
+		*p++ = '}';
+	*p++ = ' ';
+	p += format_number(p, s->value);
+	*p++ = '\n';
+	sb_add(out, line, (size_t)(p - line));
+	return true;
+}
+
 static void render_samples(struct sb *out, const struct family *f)
 {
-	size_t namelen = strlen(f->name), i, j;
-	const struct sample *s;
+	size_t namelen = strlen(f->name), i;
+	char line[FAST_LINE];
 
-	for (i = 0; i < f->n; i++) {
-		s = &f->samples[i];
-		sb_add(out, f->name, namelen);
-		sb_adds(out, s->suffix);
-		for (j = 0; j < s->nlabels; j++) {
-			sb_addc(out, j ? ',' : '{');
-			sb_adds(out, s->labels[j].name);
-			sb_add(out, "=\"", 2);
-			add_escaped(out, s->labels[j].value, true);
-			sb_addc(out, '"');
-		}
-		if (s->nlabels)
-			sb_addc(out, '}');
-		sb_addc(out, ' ');
-		expfmt_number(out, s->value);
-		sb_addc(out, '\n');
-	}
+	for (i = 0; i < f->n; i++)
+		if (!render_sample_fast(out, line, f->name, namelen,
+					&f->samples[i]))
+			render_sample_slow(out, f, namelen, &f->samples[i]);
 }
 
 /* Does 'f' belong to the group that 'first' started? */
