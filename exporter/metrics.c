@@ -10,6 +10,8 @@
 #include "sb.h"
 #include "xalloc.h"
 
+/* Families up to this size find duplicates without a table. */
+#define KEYS_SCAN 8
 /* Label arrays up to this size are sorted without allocating. */
 #define SMALL_LABELS 16
 
@@ -83,7 +85,7 @@ static bool is_ascii(const char *s, size_t n)
 struct mset_chunk {
 	struct mset_chunk *next;
 	size_t used, size;
-	max_align_t data[];
+	void *data[]; /* pointer-aligned: all the arena holds */
 };
 
 #define CHUNK_MIN 1024
@@ -94,7 +96,7 @@ static void *arena_alloc(struct mset *m, size_t n)
 	struct mset_chunk *c = m->chunks;
 	size_t size;
 
-	n = (n + sizeof(max_align_t) - 1) & ~(sizeof(max_align_t) - 1);
+	n = (n + sizeof(void *) - 1) & ~(sizeof(void *) - 1);
 	if (!c || c->size - c->used < n) {
 		size = c ? c->size * 2 : CHUNK_MIN;
 		if (size > CHUNK_MAX)
@@ -114,7 +116,7 @@ static void *arena_alloc(struct mset *m, size_t n)
 /* Give back the last arena_alloc(m, n), made in the newest chunk. */
 static void arena_unalloc(struct mset *m, size_t n)
 {
-	n = (n + sizeof(max_align_t) - 1) & ~(sizeof(max_align_t) - 1);
+	n = (n + sizeof(void *) - 1) & ~(sizeof(void *) - 1);
 	m->chunks->used -= n;
 }
 
@@ -179,33 +181,45 @@ static void keys_grow(struct family *f, size_t nslots)
 	f->nkeys = nslots;
 }
 
+/* Is 's' the series of block 'b', whose key hashes to 'hash'? */
+static bool same_series(const struct sample *s, const struct block *b,
+			uint32_t hash)
+{
+	const struct block *o = block_of(s);
+
+	return s->hash == hash && o->keylen == b->keylen &&
+	       !memcmp(block_key(o), block_key(b), b->keylen);
+}
+
 /*
  * Claim the series of block 'b' (its key hashing to 'hash') for the sample
  * f->samples[f->n] about to be added: false when a sample of 'f' has the
- * same key. The table is built on the first claim, so a family filled by one
- * merge never builds it.
+ * same key. A family of a few samples is searched through; a bigger one
+ * gets its table on the first claim, so a family filled by one merge never
+ * builds it.
  */
 static bool keys_claim(struct family *f, const struct block *b, uint32_t hash)
 {
-	const struct block *o;
 	size_t mask, k;
 	uint64_t slot;
 
-	if (2 * (f->n + 1) > f->nkeys) {
-		/* a merge may have filled 'f' without the table */
-		for (k = f->nkeys ? 2 * f->nkeys : 16; 2 * (f->n + 1) > k;)
+	if (!f->nkeys && f->n < KEYS_SCAN) {
+		for (k = 0; k < f->n; k++)
+			if (same_series(&f->samples[k], b, hash))
+				return false;
+		return true;
+	}
+	if (4 * (f->n + 1) > 3 * f->nkeys) {
+		/* at most 3/4 full; a merge may have filled 'f' without one */
+		for (k = f->nkeys ? 2 * f->nkeys : 16; 4 * (f->n + 1) > 3 * k;)
 			k *= 2;
 		keys_grow(f, k);
 	}
 	mask = f->nkeys - 1;
-	for (k = hash & mask; (slot = f->keys[k]); k = (k + 1) & mask) {
-		if ((uint32_t)(slot >> 32) != hash)
-			continue;
-		o = block_of(&f->samples[(uint32_t)slot - 1]);
-		if (o->keylen == b->keylen &&
-		    !memcmp(block_key(o), block_key(b), b->keylen))
+	for (k = hash & mask; (slot = f->keys[k]); k = (k + 1) & mask)
+		if ((uint32_t)(slot >> 32) == hash &&
+		    same_series(&f->samples[(uint32_t)slot - 1], b, hash))
 			return false;
-	}
 	f->keys[k] = (uint64_t)hash << 32 | (f->n + 1);
 	return true;
 }

@@ -383,6 +383,48 @@ static void escaping_of_label_values_and_help(void **state)
 	sb_release(&out);
 }
 
+/*
+ * Lines past the one-piece buffer and values that need escaping take the
+ * piecewise path; the lines around them are whole either way.
+ */
+static void long_and_escaped_lines_render_whole(void **state)
+{
+	struct mset *m = mset_new();
+	struct family *f = fam(m, "pg_x", METRIC_GAUGE, "");
+	char *long_value = malloc(3001), *want;
+	struct sb out = SB_INIT(0);
+	int i;
+
+	(void)state;
+	memset(long_value, 'v', 3000);
+	long_value[3000] = '\0';
+	add1(m, f, "a", "plain", 1);
+	add1(m, f, "a", long_value, 2);
+	add1(m, f, "a", "q\"b\\n\n", 3);
+	for (i = 0; i < 300; i++) {
+		char v[16];
+
+		snprintf(v, sizeof(v), "v%d", i);
+		add1(m, f, "some_label_name", v, i + 0.5);
+	}
+	expfmt_render(&out, &m, 1, EXPFMT_TEXT);
+	assert_false(out.failed);
+	want = malloc(4000);
+	snprintf(want, 4000,
+		 "# TYPE pg_x gauge\npg_x{a=\"plain\"} 1\npg_x{a=\"%s\"} 2\n"
+		 "pg_x{a=\"q\\\"b\\\\n\\n\"} 3\npg_x{some_label_name=\"v0\"} "
+		 "0.5\n",
+		 long_value);
+	assert_int_equal(strncmp(sb_str(&out), want, strlen(want)), 0);
+	assert_non_null(strstr(sb_str(&out),
+			       "\npg_x{some_label_name=\"v299\"} 299.5\n"));
+	assert_int_equal(out.len, strlen(sb_str(&out)));
+	free(want);
+	free(long_value);
+	sb_release(&out);
+	mset_free(m);
+}
+
 static void negotiation_picks_openmetrics_only_when_asked(void **state)
 {
 	static const struct {
@@ -442,6 +484,7 @@ int main(void)
 		cmocka_unit_test(special_values_use_prometheus_spelling),
 		cmocka_unit_test(numbers_ignore_the_locale),
 		cmocka_unit_test(escaping_of_label_values_and_help),
+		cmocka_unit_test(long_and_escaped_lines_render_whole),
 		cmocka_unit_test(negotiation_picks_openmetrics_only_when_asked),
 	};
 
