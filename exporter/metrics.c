@@ -233,6 +233,12 @@ struct mset *mset_new(void)
 	return m;
 }
 
+struct mset *mset_ref(struct mset *m)
+{
+	atomic_fetch_add(&m->refs, 1);
+	return m;
+}
+
 void mset_free(struct mset *m)
 {
 	struct mset_chunk *c, *next;
@@ -601,14 +607,10 @@ static void hold(struct mset *dst, struct mset *src)
 	size_t i;
 
 	ALLOC_GROW(dst->held, dst->nheld + src->nheld + 1, dst->aheld);
-	if (src->chunks) {
-		atomic_fetch_add(&src->refs, 1);
-		dst->held[dst->nheld++] = src;
-	}
-	for (i = 0; i < src->nheld; i++) {
-		atomic_fetch_add(&src->held[i]->refs, 1);
-		dst->held[dst->nheld++] = src->held[i];
-	}
+	if (src->chunks)
+		dst->held[dst->nheld++] = mset_ref(src);
+	for (i = 0; i < src->nheld; i++)
+		dst->held[dst->nheld++] = mset_ref(src->held[i]);
 }
 
 /* Merge without extra labels: share the samples' blocks. */

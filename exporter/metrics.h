@@ -87,6 +87,11 @@ struct mset {
 };
 
 struct mset *mset_new(void);
+/*
+ * Take a reference on a finished set, to keep it (e.g. a cached result in
+ * a collection) without copying it; returns 'm'. Thread-safe.
+ */
+struct mset *mset_ref(struct mset *m);
 /* Drop a reference: the set goes with the last one. NULL is a no-op. */
 void mset_free(struct mset *m);
 

@@ -411,6 +411,20 @@ static void merges_into_one_family_find_duplicates_at_any_size(void **state)
 	mset_free(dst);
 }
 
+static void a_reference_keeps_a_set_alive(void **state)
+{
+	struct mset *m = mset_new();
+
+	(void)state;
+	add_range(m, 0, 3);
+	assert_ptr_equal(mset_ref(m), m);
+	mset_free(m);
+	/* still there: one reference left */
+	assert_int_equal(m->fams[0]->n, 3);
+	assert_string_equal(m->fams[0]->samples[2].labels[0].value, "2");
+	mset_free(m);
+}
+
 static void free_accepts_null(void **state)
 {
 	(void)state;
@@ -441,6 +455,7 @@ int main(void)
 		cmocka_unit_test(merge_shares_samples_and_outlives_its_source),
 		cmocka_unit_test(
 			merges_into_one_family_find_duplicates_at_any_size),
+		cmocka_unit_test(a_reference_keeps_a_set_alive),
 		cmocka_unit_test(free_accepts_null),
 	};
 
