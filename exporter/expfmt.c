@@ -215,7 +215,8 @@ static char *cpy(char *p, const char *s, size_t n)
 
 /* One sample, appended piece by piece: any size, any escaping. */
 static void render_sample_slow(struct sb *out, const struct family *f,
-			       size_t namelen, const struct sample *s)
+			       size_t namelen, const struct sample *s,
+			       const struct sb *extra)
 {
 	size_t j;
 
@@ -228,7 +229,13 @@ static void render_sample_slow(struct sb *out, const struct family *f,
 		add_escaped(out, s->labels[j].value, true);
 		sb_addc(out, '"');
 	}
-	if (s->nlabels)
+	if (extra->len) {
+		/* ",name=\"value\"...": its comma opens the braces if need be
+		 */
+		sb_addc(out, s->nlabels ? ',' : '{');
+		sb_add(out, extra->buf + 1, extra->len - 1);
+	}
+	if (s->nlabels || extra->len)
 		sb_addc(out, '}');
 	sb_addc(out, ' ');
 	expfmt_number(out, s->value);
@@ -242,7 +249,7 @@ static void render_sample_slow(struct sb *out, const struct family *f,
  */
 #define FAST_LINE 1024
 static size_t render_sample_fast(char *line, const char *name, size_t namelen,
-				 const struct sample *s)
+				 const struct sample *s, const struct sb *extra)
 {
 	char *p = line, *end = line + FAST_LINE - NUMBER_MAX - 4;
 	size_t sl = *s->suffix ? strlen(s->suffix) : 0, j, n;
@@ -273,7 +280,14 @@ static size_t render_sample_fast(char *line, const char *name, size_t namelen,
 			return 0;
 		*p++ = '"';
 	}
-	if (s->nlabels)
+	if (extra->len) {
+		if (extra->len > (size_t)(end - p))
+			return 0;
+		p = cpy(p, extra->buf, extra->len);
+		if (!s->nlabels)
+			p[-(ptrdiff_t)extra->len] = '{';
+	}
+	if (s->nlabels || extra->len)
 		*p++ = '}';
 	*p++ = ' ';
 	p += format_number(p, s->value);
@@ -295,16 +309,39 @@ static char *line_room(struct sb *out, char *line)
 	return out->cap - out->len > FAST_LINE ? out->buf + out->len : line;
 }
 
-static void render_samples(struct sb *out, const struct family *f)
+/* Does 's' have a label of one of the names in 'extra'? */
+static bool repeats(const struct sample *s, const struct expfmt_labels *extra)
+{
+	size_t i, j;
+
+	for (i = 0; i < extra->n; i++)
+		for (j = 0; j < s->nlabels; j++)
+			if (!strcmp(s->labels[j].name, extra->v[i].name))
+				return true;
+	return false;
+}
+
+/*
+ * The samples of 'f', each with the labels 'extra' (rendered in
+ * 'extratext'); a sample that has a label of one of those names is left
+ * out.
+ */
+static void render_samples(struct sb *out, const struct family *f,
+			   const struct expfmt_labels *extra,
+			   const struct sb *extratext)
 {
 	size_t namelen = strlen(f->name), i, n;
 	char line[FAST_LINE], *at;
+	const struct sample *s;
 
 	for (i = 0; i < f->n; i++) {
+		s = &f->samples[i];
+		if (extra->n && repeats(s, extra))
+			continue;
 		at = line_room(out, line);
-		n = render_sample_fast(at, f->name, namelen, &f->samples[i]);
+		n = render_sample_fast(at, f->name, namelen, s, extratext);
 		if (!n) {
-			render_sample_slow(out, f, namelen, &f->samples[i]);
+			render_sample_slow(out, f, namelen, s, extratext);
 		} else if (at == line) {
 			sb_add(out, line, n);
 		} else {
@@ -312,6 +349,38 @@ static void render_samples(struct sb *out, const struct family *f)
 			out->buf[out->len] = '\0';
 		}
 	}
+}
+
+/*
+ * 'extra' as a sample's labels print after its own: ",a=\"x\",b=\"y\"",
+ * values made valid UTF-8 and escaped. False when a name is invalid or
+ * repeated (then the set is not rendered).
+ */
+static bool extra_text(struct sb *text, const struct expfmt_labels *extra)
+{
+	struct sb v = SB_INIT(0);
+	size_t i, j;
+
+	for (i = 0; i < extra->n; i++) {
+		if (!label_name_valid(extra->v[i].name))
+			break;
+		for (j = 0; j < i; j++)
+			if (!strcmp(extra->v[j].name, extra->v[i].name))
+				break;
+		if (j < i)
+			break;
+		sb_reset(&v);
+		if (extra->v[i].value)
+			sb_add_utf8(&v, extra->v[i].value,
+				    strlen(extra->v[i].value));
+		sb_addc(text, ',');
+		sb_adds(text, extra->v[i].name);
+		sb_add(text, "=\"", 2);
+		add_escaped(text, sb_str(&v), true);
+		sb_addc(text, '"');
+	}
+	sb_release(&v);
+	return i == extra->n;
 }
 
 /* Does 'f' belong to the group that 'first' started? */
@@ -388,38 +457,73 @@ static void index_family(struct strmap *claims, struct sb *tmp,
 	}
 }
 
-void expfmt_render(struct sb *out, struct mset *const *sets, size_t nsets,
-		   enum expfmt_format fmt)
+/* The samples of group 'g' from every set, after its HELP and TYPE. */
+static void render_group(struct sb *out, const struct group *g,
+			 struct mset *const *sets,
+			 const struct expfmt_labels *extra,
+			 const struct sb *texts, size_t nsets,
+			 enum expfmt_format fmt)
 {
-	struct strmap claims = STRMAP_INIT;
-	struct sb tmp = SB_INIT(0);
-	struct group *groups = NULL, *g;
-	size_t ngroups = 0, alloc = 0, i, j, k;
+	static const struct expfmt_labels none = {NULL, 0};
+	static const struct sb empty = SB_INIT(0);
+	size_t mark = out->len, start, i;
 	const struct family *f;
 
+	render_header(out, g->first, fmt);
+	start = out->len;
+	for (i = g->set; i < nsets; i++) {
+		if (!sets[i] || (extra && !texts[i].buf && extra[i].n))
+			continue;
+		f = strmap_get(&sets[i]->byname, g->first->name);
+		if (f && same_family(f, g->first))
+			render_samples(out, f, extra ? &extra[i] : &none,
+				       extra ? &texts[i] : &empty);
+	}
+	/* every sample repeated an extra label: no family without samples */
+	if (out->len == start && !out->failed && out->buf) {
+		out->len = mark;
+		out->buf[mark] = '\0';
+	}
+}
+
+void expfmt_render_labeled(struct sb *out, struct mset *const *sets,
+			   const struct expfmt_labels *extra, size_t nsets,
+			   enum expfmt_format fmt)
+{
+	struct strmap claims = STRMAP_INIT;
+	struct sb tmp = SB_INIT(0), *texts = NULL;
+	struct group *groups = NULL;
+	size_t ngroups = 0, alloc = 0, i, j, k;
+
+	if (extra) {
+		texts = xcalloc(nsets ? nsets : 1, sizeof(*texts));
+		for (i = 0; i < nsets; i++)
+			if (!extra_text(&texts[i], &extra[i]))
+				sb_release(&texts[i]); /* buf NULL: left out */
+	}
 	for (i = 0; i < nsets; i++) {
-		if (!sets[i])
+		if (!sets[i] || (extra && !texts[i].buf && extra[i].n))
 			continue;
 		for (j = 0; j < sets[i]->n; j++)
 			index_family(&claims, &tmp, &groups, &ngroups, &alloc,
 				     sets[i]->fams[j], i, fmt);
 	}
-	for (k = 0; k < ngroups; k++) {
-		g = &groups[k];
-		render_header(out, g->first, fmt);
-		for (i = g->set; i < nsets; i++) {
-			if (!sets[i])
-				continue;
-			f = strmap_get(&sets[i]->byname, g->first->name);
-			if (f && same_family(f, g->first))
-				render_samples(out, f);
-		}
-	}
+	for (k = 0; k < ngroups; k++)
+		render_group(out, &groups[k], sets, extra, texts, nsets, fmt);
 	if (fmt == EXPFMT_OPENMETRICS)
 		sb_add(out, "# EOF\n", 6);
+	for (i = 0; extra && i < nsets; i++)
+		sb_release(&texts[i]);
+	free(texts);
 	strmap_release(&claims);
 	sb_release(&tmp);
 	free(groups);
+}
+
+void expfmt_render(struct sb *out, struct mset *const *sets, size_t nsets,
+		   enum expfmt_format fmt)
+{
+	expfmt_render_labeled(out, sets, NULL, nsets, fmt);
 }
 
 /*
