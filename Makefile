@@ -7,6 +7,7 @@
 #   make check PG_VERSIONS=17  the version tests on PostgreSQL 17 only
 #   make demo                 a throw-away PostgreSQL 15 with pgpulse on :9187
 #   make bench                pgpulse beside postgres_exporter, same cluster, ratios
+#   make bench-scale          the same at 100 databases x 20 tables, then behind a 1 ms proxy
 #   make install PREFIX=/usr/local DESTDIR=
 #   make install-systemd      the systemd unit and /etc/default/pgpulse
 #   make docker-check         build the image with podman and test it
@@ -121,6 +122,16 @@ demo: deps
 bench: deps
 	$(MAKE) all
 	@scripts/bench $(BUILD)/pgpulse
+
+# BENCH_DATABASES=1000 for the 1,000-tenant figures (minutes to populate)
+BENCH_DATABASES ?= 100
+.PHONY: bench-scale
+bench-scale: deps
+	$(MAKE) all
+	@scripts/bench $(BUILD)/pgpulse --databases $(BENCH_DATABASES) --tables 20 \
+		--scrapes 20 --interval 5
+	@scripts/bench $(BUILD)/pgpulse --databases $(BENCH_DATABASES) --tables 20 \
+		--scrapes 20 --interval 5 --latency-ms 1
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/pgpulse \

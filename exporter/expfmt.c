@@ -34,42 +34,36 @@ static void c_locale_init(void)
 	c_locale = newlocale(LC_ALL_MASK, "C", (locale_t)0);
 }
 
-/* Integers below 1e15 print as %.15g would print them, without stdio. */
-static void add_integer(struct sb *out, double v)
-{
-	char buf[24], *p = buf + sizeof(buf);
-	uint64_t u = v < 0 ? (uint64_t)-v : (uint64_t)v;
-
-	do {
-		*--p = (char)('0' + u % 10);
-		u /= 10;
-	} while (u);
-	if (v < 0)
-		*--p = '-';
-	sb_add(out, p, (size_t)(buf + sizeof(buf) - p));
-}
-
-void expfmt_number(struct sb *out, double v)
+/*
+ * Write the number into 'buf' (at least NUMBER_MAX bytes) as expfmt_number
+ * documents; returns its length.
+ */
+#define NUMBER_MAX 32
+static size_t format_number(char *buf, double v)
 {
 	locale_t old = (locale_t)0;
-	char buf[32];
+	char *p = buf + NUMBER_MAX;
+	uint64_t u;
 	int prec, len = 0;
 
-	if (isnan(v)) {
-		sb_add(out, "NaN", 3);
-		return;
-	}
-	if (isinf(v)) {
-		sb_add(out, v > 0 ? "+Inf" : "-Inf", 4);
-		return;
-	}
-	if (v == 0) {
-		sb_adds(out, signbit(v) ? "-0" : "0");
-		return;
-	}
+	if (isnan(v))
+		return (size_t)(stpcpy(buf, "NaN") - buf);
+	if (isinf(v))
+		return (size_t)(stpcpy(buf, v > 0 ? "+Inf" : "-Inf") - buf);
+	if (v == 0)
+		return (size_t)(stpcpy(buf, signbit(v) ? "-0" : "0") - buf);
 	if (v > -1e15 && v < 1e15 && v == (double)(int64_t)v) {
-		add_integer(out, v);
-		return;
+		/* integers below 1e15 as %.15g prints them, without stdio */
+		u = v < 0 ? (uint64_t)-v : (uint64_t)v;
+		do {
+			*--p = (char)('0' + u % 10);
+			u /= 10;
+		} while (u);
+		if (v < 0)
+			*--p = '-';
+		len = (int)(buf + NUMBER_MAX - p);
+		memmove(buf, p, (size_t)len);
+		return (size_t)len;
 	}
 	/*
 	 * printf and strtod follow LC_NUMERIC; a library we link may have
@@ -79,14 +73,20 @@ void expfmt_number(struct sb *out, double v)
 	if (c_locale)
 		old = uselocale(c_locale);
 	for (prec = 15; prec <= 17; prec++) {
-		len = snprintf(buf, sizeof(buf), "%.*g", prec, v);
+		len = snprintf(buf, NUMBER_MAX, "%.*g", prec, v);
 		if (prec == 17 || strtod(buf, NULL) == v)
 			break;
 	}
 	if (old)
 		uselocale(old);
-	if (len > 0 && (size_t)len < sizeof(buf))
-		sb_add(out, buf, (size_t)len);
+	return len > 0 && len < NUMBER_MAX ? (size_t)len : 0;
+}
+
+void expfmt_number(struct sb *out, double v)
+{
+	char buf[NUMBER_MAX];
+
+	sb_add(out, buf, format_number(buf, v));
 }
 
 /* Append 's', escaping \, newline and, if 'quote', the double quote. */
@@ -194,28 +194,193 @@ static void render_header(struct sb *out, const struct family *f,
 	sb_addc(out, '\n');
 }
 
-static void render_samples(struct sb *out, const struct family *f)
+/*
+ * memcpy, returning the byte after the copy; names of 8 to 16 bytes, the
+ * usual, in two moves rather than a call.
+ */
+static char *cpy(char *p, const char *s, size_t n)
 {
-	size_t namelen = strlen(f->name), i, j;
+	uint64_t a, b;
+
+	if (n >= 8 && n <= 16) {
+		memcpy(&a, s, 8);
+		memcpy(&b, s + n - 8, 8);
+		memcpy(p, &a, 8);
+		memcpy(p + n - 8, &b, 8);
+	} else {
+		memcpy(p, s, n);
+	}
+	return p + n;
+}
+
+/* One sample, appended piece by piece: any size, any escaping. */
+static void render_sample_slow(struct sb *out, const struct family *f,
+			       size_t namelen, const struct sample *s,
+			       const struct sb *extra)
+{
+	size_t j;
+
+	sb_add(out, f->name, namelen);
+	sb_adds(out, s->suffix);
+	for (j = 0; j < s->nlabels; j++) {
+		sb_addc(out, j ? ',' : '{');
+		sb_adds(out, s->labels[j].name);
+		sb_add(out, "=\"", 2);
+		add_escaped(out, s->labels[j].value, true);
+		sb_addc(out, '"');
+	}
+	if (extra->len) {
+		/* ",name=\"value\"...": its comma opens the braces if need be
+		 */
+		sb_addc(out, s->nlabels ? ',' : '{');
+		sb_add(out, extra->buf + 1, extra->len - 1);
+	}
+	if (s->nlabels || extra->len)
+		sb_addc(out, '}');
+	sb_addc(out, ' ');
+	expfmt_number(out, s->value);
+	sb_addc(out, '\n');
+}
+
+/*
+ * One sample written at 'line' (FAST_LINE bytes), the common case: a short
+ * line with nothing to escape. Returns its length, or 0 when the sample
+ * needs render_sample_slow.
+ */
+#define FAST_LINE 1024
+static size_t render_sample_fast(char *line, const char *name, size_t namelen,
+				 const struct sample *s, const struct sb *extra)
+{
+	char *p = line, *end = line + FAST_LINE - NUMBER_MAX - 4;
+	size_t sl = *s->suffix ? strlen(s->suffix) : 0, j, n;
+	const char *v;
+
+	if (namelen + sl > (size_t)(end - p))
+		return 0;
+	p = cpy(cpy(p, name, namelen), s->suffix, sl);
+	for (j = 0; j < s->nlabels; j++) {
+		/* in a sample, a label's value follows its name's NUL */
+		v = s->labels[j].value;
+		n = (size_t)(v - s->labels[j].name - 1);
+		if (n + 4 > (size_t)(end - p))
+			return 0;
+		*p++ = j ? ',' : '{';
+		p = cpy(p, s->labels[j].name, n);
+		*p++ = '=';
+		*p++ = '"';
+		/* copied up to its NUL unless it needs escaping */
+		for (; *v != '\\' && *v != '"' && *v != '\n'; v++) {
+			if (!*v)
+				break;
+			if (p == end)
+				return 0;
+			*p++ = *v;
+		}
+		if (*v)
+			return 0;
+		*p++ = '"';
+	}
+	if (extra->len) {
+		if (extra->len > (size_t)(end - p))
+			return 0;
+		p = cpy(p, extra->buf, extra->len);
+		if (!s->nlabels)
+			p[-(ptrdiff_t)extra->len] = '{';
+	}
+	if (s->nlabels || extra->len)
+		*p++ = '}';
+	*p++ = ' ';
+	p += format_number(p, s->value);
+	*p++ = '\n';
+	return (size_t)(p - line);
+}
+
+/*
+ * Where the next line goes: the free end of 'out' when it has FAST_LINE
+ * bytes there (grown if its cap allows), else 'line'.
+ */
+static char *line_room(struct sb *out, char *line)
+{
+	if (out->failed)
+		return line;
+	if (out->cap - out->len <= FAST_LINE &&
+	    !(out->max && out->len + FAST_LINE > out->max))
+		sb_grow(out, FAST_LINE);
+	return out->cap - out->len > FAST_LINE ? out->buf + out->len : line;
+}
+
+/* Does 's' have a label of one of the names in 'extra'? */
+static bool repeats(const struct sample *s, const struct expfmt_labels *extra)
+{
+	size_t i, j;
+
+	for (i = 0; i < extra->n; i++)
+		for (j = 0; j < s->nlabels; j++)
+			if (!strcmp(s->labels[j].name, extra->v[i].name))
+				return true;
+	return false;
+}
+
+/*
+ * The samples of 'f', each with the labels 'extra' (rendered in
+ * 'extratext'); a sample that has a label of one of those names is left
+ * out.
+ */
+static void render_samples(struct sb *out, const struct family *f,
+			   const struct expfmt_labels *extra,
+			   const struct sb *extratext)
+{
+	size_t namelen = strlen(f->name), i, n;
+	char line[FAST_LINE], *at;
 	const struct sample *s;
 
 	for (i = 0; i < f->n; i++) {
 		s = &f->samples[i];
-		sb_add(out, f->name, namelen);
-		sb_adds(out, s->suffix);
-		for (j = 0; j < s->nlabels; j++) {
-			sb_addc(out, j ? ',' : '{');
-			sb_adds(out, s->labels[j].name);
-			sb_add(out, "=\"", 2);
-			add_escaped(out, s->labels[j].value, true);
-			sb_addc(out, '"');
+		if (extra->n && repeats(s, extra))
+			continue;
+		at = line_room(out, line);
+		n = render_sample_fast(at, f->name, namelen, s, extratext);
+		if (!n) {
+			render_sample_slow(out, f, namelen, s, extratext);
+		} else if (at == line) {
+			sb_add(out, line, n);
+		} else {
+			out->len += n;
+			out->buf[out->len] = '\0';
 		}
-		if (s->nlabels)
-			sb_addc(out, '}');
-		sb_addc(out, ' ');
-		expfmt_number(out, s->value);
-		sb_addc(out, '\n');
 	}
+}
+
+/*
+ * 'extra' as a sample's labels print after its own: ",a=\"x\",b=\"y\"",
+ * values made valid UTF-8 and escaped. False when a name is invalid or
+ * repeated (then the set is not rendered).
+ */
+static bool extra_text(struct sb *text, const struct expfmt_labels *extra)
+{
+	struct sb v = SB_INIT(0);
+	size_t i, j;
+
+	for (i = 0; i < extra->n; i++) {
+		if (!label_name_valid(extra->v[i].name))
+			break;
+		for (j = 0; j < i; j++)
+			if (!strcmp(extra->v[j].name, extra->v[i].name))
+				break;
+		if (j < i)
+			break;
+		sb_reset(&v);
+		if (extra->v[i].value)
+			sb_add_utf8(&v, extra->v[i].value,
+				    strlen(extra->v[i].value));
+		sb_addc(text, ',');
+		sb_adds(text, extra->v[i].name);
+		sb_add(text, "=\"", 2);
+		add_escaped(text, sb_str(&v), true);
+		sb_addc(text, '"');
+	}
+	sb_release(&v);
+	return i == extra->n;
 }
 
 /* Does 'f' belong to the group that 'first' started? */
@@ -292,38 +457,73 @@ static void index_family(struct strmap *claims, struct sb *tmp,
 	}
 }
 
-void expfmt_render(struct sb *out, struct mset *const *sets, size_t nsets,
-		   enum expfmt_format fmt)
+/* The samples of group 'g' from every set, after its HELP and TYPE. */
+static void render_group(struct sb *out, const struct group *g,
+			 struct mset *const *sets,
+			 const struct expfmt_labels *extra,
+			 const struct sb *texts, size_t nsets,
+			 enum expfmt_format fmt)
 {
-	struct strmap claims = STRMAP_INIT;
-	struct sb tmp = SB_INIT(0);
-	struct group *groups = NULL, *g;
-	size_t ngroups = 0, alloc = 0, i, j, k;
+	static const struct expfmt_labels none = {NULL, 0};
+	static const struct sb empty = SB_INIT(0);
+	size_t mark = out->len, start, i;
 	const struct family *f;
 
+	render_header(out, g->first, fmt);
+	start = out->len;
+	for (i = g->set; i < nsets; i++) {
+		if (!sets[i] || (extra && !texts[i].buf && extra[i].n))
+			continue;
+		f = strmap_get(&sets[i]->byname, g->first->name);
+		if (f && same_family(f, g->first))
+			render_samples(out, f, extra ? &extra[i] : &none,
+				       extra ? &texts[i] : &empty);
+	}
+	/* every sample repeated an extra label: no family without samples */
+	if (out->len == start && !out->failed && out->buf) {
+		out->len = mark;
+		out->buf[mark] = '\0';
+	}
+}
+
+void expfmt_render_labeled(struct sb *out, struct mset *const *sets,
+			   const struct expfmt_labels *extra, size_t nsets,
+			   enum expfmt_format fmt)
+{
+	struct strmap claims = STRMAP_INIT;
+	struct sb tmp = SB_INIT(0), *texts = NULL;
+	struct group *groups = NULL;
+	size_t ngroups = 0, alloc = 0, i, j, k;
+
+	if (extra) {
+		texts = xcalloc(nsets ? nsets : 1, sizeof(*texts));
+		for (i = 0; i < nsets; i++)
+			if (!extra_text(&texts[i], &extra[i]))
+				sb_release(&texts[i]); /* buf NULL: left out */
+	}
 	for (i = 0; i < nsets; i++) {
-		if (!sets[i])
+		if (!sets[i] || (extra && !texts[i].buf && extra[i].n))
 			continue;
 		for (j = 0; j < sets[i]->n; j++)
 			index_family(&claims, &tmp, &groups, &ngroups, &alloc,
 				     sets[i]->fams[j], i, fmt);
 	}
-	for (k = 0; k < ngroups; k++) {
-		g = &groups[k];
-		render_header(out, g->first, fmt);
-		for (i = g->set; i < nsets; i++) {
-			if (!sets[i])
-				continue;
-			f = strmap_get(&sets[i]->byname, g->first->name);
-			if (f && same_family(f, g->first))
-				render_samples(out, f);
-		}
-	}
+	for (k = 0; k < ngroups; k++)
+		render_group(out, &groups[k], sets, extra, texts, nsets, fmt);
 	if (fmt == EXPFMT_OPENMETRICS)
 		sb_add(out, "# EOF\n", 6);
+	for (i = 0; extra && i < nsets; i++)
+		sb_release(&texts[i]);
+	free(texts);
 	strmap_release(&claims);
 	sb_release(&tmp);
 	free(groups);
+}
+
+void expfmt_render(struct sb *out, struct mset *const *sets, size_t nsets,
+		   enum expfmt_format fmt)
+{
+	expfmt_render_labeled(out, sets, NULL, nsets, fmt);
 }
 
 /*

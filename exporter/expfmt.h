@@ -33,6 +33,25 @@ enum expfmt_format { EXPFMT_TEXT, EXPFMT_OPENMETRICS };
 void expfmt_render(struct sb *out, struct mset *const *sets, size_t nsets,
 		   enum expfmt_format fmt);
 
+/* Labels every sample of one set gets when rendered (e.g. its target's). */
+struct expfmt_labels {
+	const struct label *v;
+	size_t n;
+};
+
+/*
+ * expfmt_render, with the labels extra[i] (NULL: none for any set)
+ * appended to each sample of sets[i], as mset_merge would append them but
+ * without copying a sample: a sample that already has a label of one of
+ * those names is left out, and so is a set whose extra labels have an
+ * invalid or repeated name. Values are made valid UTF-8 and escaped.
+ * Samples of different sets are taken to be different series: give each
+ * set extra labels that tell it apart (the target label).
+ */
+void expfmt_render_labeled(struct sb *out, struct mset *const *sets,
+			   const struct expfmt_labels *extra, size_t nsets,
+			   enum expfmt_format fmt);
+
 /*
  * The shortest decimal that reads back as 'v' ("1", "0.1", "1.5e+20"), or
  * "NaN", "+Inf", "-Inf". Locale-independent.

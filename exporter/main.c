@@ -2,6 +2,7 @@
  * pgpulse: parse the command line, load the configuration, serve, and wait
  * for signals. No logic of its own.
  */
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include "cli.h"
@@ -11,6 +12,22 @@
 #include "runtime.h"
 #include "selfmetrics.h"
 #include "compat.h"
+
+/*
+ * glibc gives each thread that allocates an arena of its own, and a freed
+ * chunk goes back to its thread's arena: with one HTTP thread per scraper
+ * a burst of concurrent scrapes leaves one page's worth of memory in each.
+ * Two arenas bound that; a fixed mmap threshold (which also turns off
+ * glibc's raising it after a big free) makes page buffers and big results
+ * go back to the system when freed instead of staying in the heap.
+ */
+static void bound_malloc(void)
+{
+#if defined(M_ARENA_MAX) && defined(M_MMAP_THRESHOLD)
+	mallopt(M_ARENA_MAX, 2);
+	mallopt(M_MMAP_THRESHOLD, 256 * 1024);
+#endif
+}
 
 int main(int argc, char **argv)
 {
@@ -39,6 +56,7 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	log_setup(o.log_level, o.log_format);
+	bound_malloc();
 	if (o.dry_run) {
 		rc = dryrun_main(&o);
 		cli_release(&o);

@@ -10,9 +10,10 @@
 #include "sb.h"
 #include "xalloc.h"
 
-/* Label arrays up to this size are sorted and keyed without allocating. */
+/* Families up to this size find duplicates without a table. */
+#define KEYS_SCAN 8
+/* Label arrays up to this size are sorted without allocating. */
 #define SMALL_LABELS 16
-#define SMALL_KEY    512
 
 static const char *const type_names[] = {
 	[METRIC_UNTYPED] = "untyped",	  [METRIC_GAUGE] = "gauge",
@@ -76,16 +77,151 @@ static bool is_ascii(const char *s, size_t n)
 	return true;
 }
 
-/* A malloc'ed copy of 's' with invalid UTF-8 repaired. */
-static char *utf8_dup(const char *s)
+/*
+ * Memory a set allocates and frees at once: its samples' blocks, its
+ * families and their names. Chunks grow with the set, so a small set stays
+ * small and a big one makes few allocations.
+ */
+struct mset_chunk {
+	struct mset_chunk *next;
+	size_t used, size;
+	void *data[]; /* pointer-aligned: all the arena holds */
+};
+
+#define CHUNK_MIN 1024
+#define CHUNK_MAX (64 * 1024)
+
+static void *arena_alloc(struct mset *m, size_t n)
+{
+	struct mset_chunk *c = m->chunks;
+	size_t size;
+
+	n = (n + sizeof(void *) - 1) & ~(sizeof(void *) - 1);
+	if (!c || c->size - c->used < n) {
+		size = c ? c->size * 2 : CHUNK_MIN;
+		if (size > CHUNK_MAX)
+			size = CHUNK_MAX;
+		if (size < n)
+			size = n;
+		c = xmalloc(sizeof(*c) + size);
+		c->size = size;
+		c->used = 0;
+		c->next = m->chunks;
+		m->chunks = c;
+	}
+	c->used += n;
+	return (char *)c->data + c->used - n;
+}
+
+/* Give back the last arena_alloc(m, n), made in the newest chunk. */
+static void arena_unalloc(struct mset *m, size_t n)
+{
+	n = (n + sizeof(void *) - 1) & ~(sizeof(void *) - 1);
+	m->chunks->used -= n;
+}
+
+static char *arena_strdup(struct mset *m, const char *s)
+{
+	size_t n = strlen(s);
+
+	return memcpy(arena_alloc(m, n + 1), s, n + 1);
+}
+
+/* A copy of 's' in the arena of 'm', with invalid UTF-8 repaired. */
+static char *utf8_dup(struct mset *m, const char *s)
 {
 	struct sb sb = SB_INIT(0);
 	size_t n = strlen(s);
+	char *out;
 
 	if (is_ascii(s, n))
-		return xstrndup(s, n);
+		return arena_strdup(m, s);
 	sb_add_utf8(&sb, s, n);
-	return sb_detach(&sb, NULL);
+	out = arena_strdup(m, sb_str(&sb));
+	sb_release(&sb);
+	return out;
+}
+
+/*
+ * The shared part of a sample: the header, then the labels, then the
+ * series key (the suffix, then name/value pairs in name order, each string
+ * NUL-terminated: no name or value holds a NUL, so keys are unique), which
+ * the labels' strings point into.
+ */
+struct block {
+	uint32_t keylen;
+	uint32_t nlabels;
+	struct label labels[];
+};
+
+static const struct block *block_of(const struct sample *s)
+{
+	return (const struct block *)((const char *)s->labels -
+				      offsetof(struct block, labels));
+}
+
+static const char *block_key(const struct block *b)
+{
+	return (const char *)(b->labels + b->nlabels);
+}
+
+static void keys_grow(struct family *f, size_t nslots)
+{
+	uint64_t *keys = xcalloc(nslots, sizeof(*keys));
+	size_t i, k;
+
+	for (i = 0; i < f->n; i++) {
+		for (k = f->samples[i].hash & (nslots - 1); keys[k];
+		     k = (k + 1) & (nslots - 1))
+			;
+		keys[k] = (uint64_t)f->samples[i].hash << 32 | (i + 1);
+	}
+	free(f->keys);
+	f->keys = keys;
+	f->nkeys = nslots;
+}
+
+/* Is 's' the series of block 'b', whose key hashes to 'hash'? */
+static bool same_series(const struct sample *s, const struct block *b,
+			uint32_t hash)
+{
+	const struct block *o = block_of(s);
+
+	return s->hash == hash && o->keylen == b->keylen &&
+	       !memcmp(block_key(o), block_key(b), b->keylen);
+}
+
+/*
+ * Claim the series of block 'b' (its key hashing to 'hash') for the sample
+ * f->samples[f->n] about to be added: false when a sample of 'f' has the
+ * same key. A family of a few samples is searched through; a bigger one
+ * gets its table on the first claim, so a family filled by one merge never
+ * builds it.
+ */
+static bool keys_claim(struct family *f, const struct block *b, uint32_t hash)
+{
+	size_t mask, k;
+	uint64_t slot;
+
+	if (!f->nkeys && f->n < KEYS_SCAN) {
+		for (k = 0; k < f->n; k++)
+			if (same_series(&f->samples[k], b, hash))
+				return false;
+		return true;
+	}
+	if (4 * (f->n + 1) > 3 * f->nkeys) {
+		/* at most 3/4 full; a merge may have filled 'f' without one */
+		for (k = f->nkeys ? 2 * f->nkeys : 16; 4 * (f->n + 1) > 3 * k;)
+			k *= 2;
+		keys_grow(f, k);
+	}
+	mask = f->nkeys - 1;
+	for (k = hash & mask; (slot = f->keys[k]); k = (k + 1) & mask)
+		if ((uint32_t)(slot >> 32) == hash &&
+		    same_series(&f->samples[(uint32_t)slot - 1], b, hash))
+			return false;
+	f->keys[k] = (uint64_t)hash << 32 | (f->n + 1);
+	return true;
 }
 
 struct mset *mset_new(void)
@@ -93,29 +229,38 @@ struct mset *mset_new(void)
 	struct mset *m = xcalloc(1, sizeof(*m));
 
 	m->byname = (struct strmap)STRMAP_INIT;
-	m->series = (struct strmap)STRMAP_INIT;
+	atomic_init(&m->refs, 1);
+	return m;
+}
+
+struct mset *mset_ref(struct mset *m)
+{
+	atomic_fetch_add(&m->refs, 1);
 	return m;
 }
 
 void mset_free(struct mset *m)
 {
+	struct mset_chunk *c, *next;
 	struct family *f;
-	size_t i, j;
+	size_t i;
 
-	if (!m)
+	if (!m || atomic_fetch_sub(&m->refs, 1) != 1)
 		return;
 	for (i = 0; i < m->n; i++) {
 		f = m->fams[i];
-		for (j = 0; j < f->n; j++)
-			free(f->samples[j].labels);
 		free(f->samples);
-		free(f->name);
-		free(f->help);
-		free(f);
+		free(f->keys);
+	}
+	for (i = 0; i < m->nheld; i++)
+		mset_free(m->held[i]);
+	free(m->held);
+	for (c = m->chunks; c; c = next) {
+		next = c->next;
+		free(c);
 	}
 	free(m->fams);
 	strmap_release(&m->byname);
-	strmap_release(&m->series);
 	free(m);
 }
 
@@ -206,9 +351,13 @@ static int check_convention(const char *name, enum metric_type type,
 	return 0;
 }
 
-struct family *mset_family(struct mset *m, const char *name,
-			   enum metric_type type, const char *help,
-			   struct err *e)
+/*
+ * mset_family, with 'name' and 'help' copied into the set when 'borrow' is
+ * false, or kept as they are (a held set's strings) when true.
+ */
+static struct family *family_get(struct mset *m, const char *name,
+				 enum metric_type type, const char *help,
+				 bool borrow, struct err *e)
 {
 	struct family *f;
 
@@ -231,14 +380,22 @@ struct family *mset_family(struct mset *m, const char *name,
 	if (check_convention(name, type, e) < 0 ||
 	    check_clash(m, name, type, e) < 0)
 		return NULL;
-	f = xcalloc(1, sizeof(*f));
-	f->name = xstrdup(name);
-	f->help = utf8_dup(help ? help : "");
+	f = arena_alloc(m, sizeof(*f));
+	memset(f, 0, sizeof(*f));
+	f->name = borrow ? name : arena_strdup(m, name);
+	f->help = borrow ? help : utf8_dup(m, help ? help : "");
 	f->type = type;
 	strmap_put(&m->byname, name, f, NULL);
 	ALLOC_GROW(m->fams, m->n + 1, m->alloc);
 	m->fams[m->n++] = f;
 	return f;
+}
+
+struct family *mset_family(struct mset *m, const char *name,
+			   enum metric_type type, const char *help,
+			   struct err *e)
+{
+	return family_get(m, name, type, help, false, e);
 }
 
 /* The suffixes a sample of each type may have. */
@@ -301,18 +458,117 @@ static char *put(char *p, const char *s, size_t n)
 	return p + n + 1;
 }
 
+/*
+ * Sort labels by name into 'order' (insertion sort: label lists are
+ * short), checking names. Sets *has_le when one is "le".
+ */
+static int sort_labels(const struct family *f, const struct label *labels,
+		       size_t nlabels, size_t *order, bool *has_le,
+		       struct err *e)
+{
+	size_t i, j;
+
+	for (i = 0; i < nlabels; i++) {
+		if (!label_name_valid(labels[i].name))
+			return err_set(
+				e, "metric '%s': invalid label name '%s'",
+				f->name, labels[i].name ? labels[i].name : "");
+		*has_le = *has_le || !strcmp(labels[i].name, "le");
+		for (j = i; j > 0 && strcmp(labels[order[j - 1]].name,
+					    labels[i].name) > 0;
+		     j--)
+			order[j] = order[j - 1];
+		order[j] = i;
+	}
+	for (i = 1; i < nlabels; i++)
+		if (!strcmp(labels[order[i - 1]].name, labels[order[i]].name))
+			return err_set(e, "metric '%s': label '%s' repeated",
+				       f->name, labels[order[i]].name);
+	return 0;
+}
+
+/* The values as stored (repaired in 'fix'); returns their size in a key. */
+static size_t label_values(const struct label *labels, size_t nlabels,
+			   struct value *vals, struct sb *fix)
+{
+	size_t size = 0, at, i;
+
+	for (i = 0; i < nlabels; i++) {
+		const char *v = labels[i].value ? labels[i].value : "";
+
+		vals[i].s = v;
+		vals[i].len = strlen(v);
+		vals[i].namelen = strlen(labels[i].name);
+		if (!is_ascii(v, vals[i].len)) {
+			at = fix->len;
+			sb_add_utf8(fix, v, vals[i].len);
+			vals[i].s = NULL;
+			vals[i].off = at;
+			vals[i].len = fix->len - at;
+		}
+		size += vals[i].namelen + vals[i].len + 2;
+	}
+	for (i = 0; i < nlabels; i++)
+		if (!vals[i].s)
+			vals[i].s = fix->buf + vals[i].off;
+	return size;
+}
+
+/*
+ * The block of a new sample in the arena of 'm': the key written in name
+ * order, the labels (in the caller's order) pointing into it.
+ */
+static struct block *make_block(struct mset *m, const char *suffix,
+				const struct label *labels, size_t nlabels,
+				const size_t *order, const struct value *vals,
+				size_t size, size_t *bytes)
+{
+	size_t suflen = strlen(suffix), keylen = suflen + 1 + size, i, t;
+	struct block *b;
+	char *p;
+
+	*bytes = sizeof(*b) + nlabels * sizeof(struct label) + keylen;
+	b = arena_alloc(m, *bytes);
+	b->keylen = (uint32_t)keylen;
+	b->nlabels = (uint32_t)nlabels;
+	p = put((char *)(b->labels + nlabels), suffix, suflen);
+	for (i = 0; i < nlabels; i++) {
+		t = order[i];
+		b->labels[t].name = p;
+		p = put(p, labels[t].name, vals[t].namelen);
+		b->labels[t].value = p;
+		p = put(p, vals[t].s, vals[t].len);
+	}
+	return b;
+}
+
+static void append(struct mset *m, struct family *f, const char *suffix,
+		   struct label *labels, size_t nlabels, uint32_t hash,
+		   double value)
+{
+	struct sample *s;
+
+	ALLOC_GROW(f->samples, f->n + 1, f->alloc);
+	s = &f->samples[f->n++];
+	s->suffix = suffix;
+	s->labels = labels;
+	s->nlabels = (uint32_t)nlabels;
+	s->hash = hash;
+	s->value = value;
+	m->nseries++;
+}
+
 int mset_add(struct mset *m, struct family *f, const char *suffix,
 	     const struct label *labels, size_t nlabels, double value,
 	     struct err *e)
 {
 	size_t order_small[SMALL_LABELS], *order = order_small;
 	struct value vals_small[SMALL_LABELS], *vals = vals_small;
-	char key_small[SMALL_KEY], *key = key_small;
 	struct sb fix = SB_INIT(0);
-	size_t i, j, t, keylen, size, at;
-	struct sample *s;
+	size_t size, bytes;
+	struct block *b;
+	uint32_t hash;
 	bool has_le = false;
-	char *p;
 	int rc = -1;
 
 	if (!suffix)
@@ -321,101 +577,79 @@ int mset_add(struct mset *m, struct family *f, const char *suffix,
 		order = xmalloc(nlabels * sizeof(*order));
 		vals = xmalloc(nlabels * sizeof(*vals));
 	}
-	/* Sort by name (insertion sort: label lists are short). */
-	for (i = 0; i < nlabels; i++) {
-		if (!label_name_valid(labels[i].name)) {
-			err_set(e, "metric '%s': invalid label name '%s'",
-				f->name, labels[i].name ? labels[i].name : "");
-			goto out;
-		}
-		has_le = has_le || !strcmp(labels[i].name, "le");
-		for (j = i; j > 0 && strcmp(labels[order[j - 1]].name,
-					    labels[i].name) > 0;
-		     j--)
-			order[j] = order[j - 1];
-		order[j] = i;
-	}
-	for (i = 1; i < nlabels; i++) {
-		if (!strcmp(labels[order[i - 1]].name, labels[order[i]].name)) {
-			err_set(e, "metric '%s': label '%s' repeated", f->name,
-				labels[order[i]].name);
-			goto out;
-		}
-	}
-	if (check_suffix(f, suffix, has_le, e) < 0)
+	if (sort_labels(f, labels, nlabels, order, &has_le, e) < 0 ||
+	    check_suffix(f, suffix, has_le, e) < 0)
 		goto out;
-
-	size = 0;
-	for (i = 0; i < nlabels; i++) {
-		const char *v = labels[i].value ? labels[i].value : "";
-
-		vals[i].s = v;
-		vals[i].len = strlen(v);
-		vals[i].namelen = strlen(labels[i].name);
-		if (!is_ascii(v, vals[i].len)) {
-			at = fix.len;
-			sb_add_utf8(&fix, v, vals[i].len);
-			vals[i].s = NULL;
-			vals[i].off = at;
-			vals[i].len = fix.len - at;
-		}
-		size += vals[i].namelen + vals[i].len + 2;
-	}
-	for (i = 0; i < nlabels; i++)
-		if (!vals[i].s)
-			vals[i].s = fix.buf + vals[i].off;
-
-	/*
-	 * The series key: name and suffix, then name/value pairs in name
-	 * order, NUL-separated (no name or value holds a NUL, so keys are
-	 * unique).
-	 */
-	keylen = strlen(f->name) + strlen(suffix) + 1 + size;
-	if (keylen > sizeof(key_small))
-		key = xmalloc(keylen);
-	p = key;
-	memcpy(p, f->name, strlen(f->name));
-	p = put(p + strlen(f->name), suffix, strlen(suffix));
-	for (i = 0; i < nlabels; i++) {
-		t = order[i];
-		p = put(p, labels[t].name, vals[t].namelen);
-		p = put(p, vals[t].s, vals[t].len);
-	}
-	if (!strmap_putn(&m->series, key, keylen, NULL, NULL)) {
+	size = label_values(labels, nlabels, vals, &fix);
+	b = make_block(m, suffix, labels, nlabels, order, vals, size, &bytes);
+	hash = (uint32_t)strmap_hash(block_key(b), b->keylen);
+	if (!keys_claim(f, b, hash)) {
+		arena_unalloc(m, bytes);
 		rc = 1;
 		goto out;
 	}
-
-	/* One block per sample: the label array, then its strings. */
-	ALLOC_GROW(f->samples, f->n + 1, f->alloc);
-	s = &f->samples[f->n++];
-	s->suffix = static_suffix(suffix);
-	s->nlabels = nlabels;
-	s->value = value;
-	s->labels = NULL;
-	if (nlabels) {
-		s->labels = xmalloc(nlabels * sizeof(struct label) + size);
-		p = (char *)(s->labels + nlabels);
-		for (i = 0; i < nlabels; i++) {
-			s->labels[i].name = p;
-			p = put(p, labels[i].name, vals[i].namelen);
-			s->labels[i].value = p;
-			p = put(p, vals[i].s, vals[i].len);
-		}
-	}
-	m->nseries++;
+	append(m, f, static_suffix(suffix), b->labels, nlabels, hash, value);
 	rc = 0;
 out:
 	if (rc != 0)
 		m->dropped++;
-	if (key != key_small)
-		free(key);
 	if (order != order_small) {
 		free(order);
 		free(vals);
 	}
 	sb_release(&fix);
 	return rc;
+}
+
+/* Keep alive what the samples 'dst' took from 'src' point into. */
+static void hold(struct mset *dst, struct mset *src)
+{
+	size_t i;
+
+	ALLOC_GROW(dst->held, dst->nheld + src->nheld + 1, dst->aheld);
+	if (src->chunks)
+		dst->held[dst->nheld++] = mset_ref(src);
+	for (i = 0; i < src->nheld; i++)
+		dst->held[dst->nheld++] = mset_ref(src->held[i]);
+}
+
+/* Merge without extra labels: share the samples' blocks. */
+static size_t merge_shared(struct mset *dst, struct mset *src)
+{
+	size_t dropped = 0, i, j;
+	const struct family *f;
+	struct family *df;
+
+	for (i = 0; i < src->n; i++) {
+		f = src->fams[i];
+		df = family_get(dst, f->name, f->type, f->help, true, NULL);
+		if (!df) {
+			dropped += f->n;
+			continue;
+		}
+		ALLOC_GROW(df->samples, df->n + f->n, df->alloc);
+		if (!df->n && !df->nkeys) {
+			/* a set's samples are distinct: nothing to check */
+			if (f->n)
+				memcpy(df->samples, f->samples,
+				       f->n * sizeof(*f->samples));
+			df->n = f->n;
+			dst->nseries += f->n;
+			continue;
+		}
+		for (j = 0; j < f->n; j++) {
+			if (!keys_claim(df, block_of(&f->samples[j]),
+					f->samples[j].hash)) {
+				dropped++;
+				continue;
+			}
+			df->samples[df->n++] = f->samples[j];
+			dst->nseries++;
+		}
+	}
+	hold(dst, src);
+	dst->dropped += dropped;
+	return dropped;
 }
 
 size_t mset_merge(struct mset *dst, const struct mset *src,
@@ -427,6 +661,8 @@ size_t mset_merge(struct mset *dst, const struct mset *src,
 	const struct sample *s;
 	struct family *df;
 
+	if (!nextra)
+		return merge_shared(dst, (struct mset *)src);
 	for (i = 0; i < src->n; i++) {
 		f = src->fams[i];
 		df = mset_family(dst, f->name, f->type, f->help, NULL);
@@ -442,9 +678,7 @@ size_t mset_merge(struct mset *dst, const struct mset *src,
 			if (s->nlabels)
 				memcpy(all, s->labels,
 				       s->nlabels * sizeof(*all));
-			if (nextra)
-				memcpy(all + s->nlabels, extra,
-				       nextra * sizeof(*all));
+			memcpy(all + s->nlabels, extra, nextra * sizeof(*all));
 			if (mset_add(dst, df, s->suffix, all, n, s->value,
 				     NULL) != 0)
 				dropped++;

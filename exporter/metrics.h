@@ -7,7 +7,9 @@
 #define METRICS_H
 
 #include <stdbool.h>
+#include <stdatomic.h>
 #include <stddef.h>
+#include <stdint.h>
 #include "compat.h"
 #include "err.h"
 #include "strmap.h"
@@ -22,8 +24,7 @@ enum metric_type {
 
 /*
  * A label pair. As input to mset_add the strings are the caller's; in a
- * sample they are owned by the sample (allocated in one block with its label
- * array: free nothing but through mset_free).
+ * sample they point into the sample's block (see struct sample).
  */
 struct label {
 	char *name;
@@ -31,42 +32,67 @@ struct label {
 };
 
 /*
- * One series, owned by its family (freed by mset_free). The sample's name is
- * the family name followed by 'suffix' ("" for most; "_bucket", "_sum",
- * "_count" for histograms).
+ * One series. Its labels (in the order they were added) and its series key
+ * live in one immutable block, allocated once when the sample is first
+ * added; a merge copies only this struct and shares the block, so a set
+ * that merged another holds a reference on it (see mset_merge). The
+ * sample's name is the family name followed by 'suffix' ("" for most;
+ * "_bucket", "_sum", "_count" for histograms).
  */
 struct sample {
-	const char *suffix; /* static string */
-	struct label *labels;
-	size_t nlabels;
+	const char *suffix;   /* static string */
+	struct label *labels; /* each value follows its name's NUL */
+	uint32_t nlabels;
+	uint32_t hash; /* of the series key: private to metrics.c */
 	double value;
 };
 
-/* A metric family: owned by its mset. */
+/*
+ * A metric family: owned by its mset. Its name and HELP are stored once per
+ * set that created them and shared by the sets that merged them.
+ */
 struct family {
-	char *name; /* full name as in text 0.0.4 (counters end in _total) */
-	char *help;
+	const char *name; /* as in text 0.0.4 (counters end in _total) */
+	const char *help;
 	enum metric_type type;
 	struct sample *samples;
 	size_t n, alloc;
+	/* private: the family's series (hash << 32 | index + 1), by hash */
+	uint64_t *keys;
+	size_t nkeys; /* slots: a power of two, or 0 */
 };
+
+struct mset_chunk;
 
 /*
  * A set of families: one collector's result (cached across scrapes for its
- * ttl) or one target's collection. Created by mset_new, freed by mset_free;
- * not thread-safe: one owner at a time (a finished set is read-only and may
- * be shared by readers).
+ * ttl) or one target's collection. Created by mset_new, released by
+ * mset_free; reference-counted, because a set that merged another shares
+ * its samples' blocks: mset_free drops one reference and frees the set
+ * with the last. Not thread-safe while being built: one owner at a time (a
+ * finished set is read-only and may be shared by readers and merged from
+ * several threads at once).
  */
 struct mset {
 	struct family **fams; /* in order of creation */
 	size_t n, alloc;
 	struct strmap byname; /* name -> struct family * */
-	struct strmap series; /* series key -> NULL, for duplicate detection */
 	size_t nseries;
 	size_t dropped; /* duplicates and invalid samples dropped so far */
+	/* private */
+	atomic_uint refs;
+	struct mset_chunk *chunks; /* the blocks and strings this set made */
+	struct mset **held;	   /* sets whose blocks this one shares */
+	size_t nheld, aheld;
 };
 
 struct mset *mset_new(void);
+/*
+ * Take a reference on a finished set, to keep it (e.g. a cached result in
+ * a collection) without copying it; returns 'm'. Thread-safe.
+ */
+struct mset *mset_ref(struct mset *m);
+/* Drop a reference: the set goes with the last one. NULL is a no-op. */
 void mset_free(struct mset *m);
 
 /*
@@ -99,11 +125,13 @@ int mset_add(struct mset *m, struct family *f, const char *suffix,
 	     struct err *e);
 
 /*
- * Copy every sample of 'src' into 'dst', with 'extra' labels (e.g. target
+ * Add every sample of 'src' to 'dst', with 'extra' labels (e.g. target
  * name and static labels) appended to each. Families are created in 'dst' as
  * needed. Returns the number of samples dropped (duplicates, type clashes,
  * a label repeated by 'extra'); they are also added to dst->dropped.
- * src->dropped is not carried over.
+ * src->dropped is not carried over. Without 'extra' no label is copied:
+ * 'dst' shares the blocks of src's samples and keeps the sets that own them
+ * alive (src may be freed right after).
  */
 size_t mset_merge(struct mset *dst, const struct mset *src,
 		  const struct label *extra, size_t nextra);

@@ -50,7 +50,8 @@ char *scrape_run(const struct runtime *rt, struct target **targets, size_t n,
 {
 	struct job *jobs = xcalloc(n + 1, sizeof(*jobs));
 	struct mset **sets = xcalloc(n + 2, sizeof(*sets));
-	struct mset *merged = NULL, *self = mset_new();
+	struct expfmt_labels *extra = xcalloc(n + 2, sizeof(*extra));
+	struct mset *self = mset_new();
 	struct sb out = SB_INIT(PAGE_MAX);
 	size_t i, nsets = 0;
 	char *page = NULL;
@@ -72,34 +73,27 @@ char *scrape_run(const struct runtime *rt, struct target **targets, size_t n,
 			job_run(&jobs[i]);
 	}
 
-	if (label) {
-		merged = mset_new();
-		for (i = 0; i < n; i++) {
-			struct label *l;
-			size_t nl;
-
-			if (!jobs[i].c)
-				continue;
-			l = target_labels(jobs[i].t, &nl);
-			mset_merge(merged, jobs[i].c->m, l, nl);
-			free(l);
-		}
-		sets[nsets++] = merged;
-	} else {
-		for (i = 0; i < n; i++)
-			if (jobs[i].c)
-				sets[nsets++] = jobs[i].c->m;
+	/* target labels are added as the page is rendered, not copied */
+	for (i = 0; i < n; i++) {
+		if (!jobs[i].c)
+			continue;
+		if (label)
+			extra[nsets].v =
+				target_labels(jobs[i].t, &extra[nsets].n);
+		sets[nsets++] = jobs[i].c->m;
 	}
 	selfmetrics_add(self);
 	sets[nsets++] = self;
-	expfmt_render(&out, sets, nsets, fmt);
+	expfmt_render_labeled(&out, sets, extra, nsets, fmt);
 	if (!out.failed)
 		page = sb_detach(&out, len);
 	sb_release(&out);
 
 	for (i = 0; i < n; i++)
 		collection_put(jobs[i].t, jobs[i].c);
-	mset_free(merged);
+	for (i = 0; i < nsets; i++)
+		free((struct label *)extra[i].v);
+	free(extra);
 	mset_free(self);
 	free(sets);
 	free(jobs);

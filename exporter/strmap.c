@@ -38,6 +38,11 @@ static size_t hash_bytes(const char *s, size_t n)
 	return (size_t)h;
 }
 
+size_t strmap_hash(const char *key, size_t len)
+{
+	return hash_bytes(key, len);
+}
+
 /* The slot holding 'key', or the empty slot where it belongs. */
 static struct strmap_entry *find_slot(struct strmap_entry *slots, size_t nslots,
 				      const char *key, size_t len, size_t hash)

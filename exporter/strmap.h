@@ -60,5 +60,7 @@ size_t strmap_filter(struct strmap *m,
 void strmap_release_with(struct strmap *m, void (*free_value)(void *));
 /* Free the table and its keys, not the values. */
 void strmap_release(struct strmap *m);
+/* The hash the map uses, for tables of one's own (metric series keys). */
+size_t strmap_hash(const char *key, size_t len);
 
 #endif

@@ -7,6 +7,7 @@
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <stdio.h>
 #include <string.h>
 #include "metrics.h"
 
@@ -332,6 +333,98 @@ static void merge_drops_duplicates_clashes_and_repeated_labels(void **state)
 	mset_free(dst);
 }
 
+/* Samples 'from' .. 'to' - 1 of pg_t{i="<n>"}, value n, in 'm'. */
+static struct family *add_range(struct mset *m, int from, int to)
+{
+	struct family *f = mset_family(m, "pg_t", METRIC_GAUGE, "T.", NULL);
+	char buf[16];
+	struct label l = L("i", buf);
+	int i;
+
+	for (i = from; i < to; i++) {
+		snprintf(buf, sizeof(buf), "%d", i);
+		assert_int_equal(mset_add(m, f, "", &l, 1, i, NULL), 0);
+	}
+	return f;
+}
+
+static void merge_shares_samples_and_outlives_its_source(void **state)
+{
+	struct mset *src = mset_new(), *mid = mset_new(), *dst = mset_new();
+	struct family *f, *df;
+	int i;
+
+	(void)state;
+	f = add_range(src, 0, 40);
+	assert_int_equal(mset_merge(mid, src, NULL, 0), 0);
+	assert_int_equal(mset_merge(dst, mid, NULL, 0), 0);
+	df = dst->fams[0];
+	/* the labels are the source's, not copies */
+	assert_ptr_equal(df->samples[7].labels, f->samples[7].labels);
+	assert_ptr_equal(df->name, f->name);
+	mset_free(src);
+	mset_free(mid);
+	/* the blocks live as long as a set that shares them */
+	assert_string_equal(df->name, "pg_t");
+	assert_string_equal(df->help, "T.");
+	assert_int_equal(df->n, 40);
+	for (i = 0; i < 40; i++) {
+		char want[16];
+
+		snprintf(want, sizeof(want), "%d", i);
+		assert_string_equal(df->samples[i].labels[0].name, "i");
+		assert_string_equal(df->samples[i].labels[0].value, want);
+		assert_true(df->samples[i].value == i);
+	}
+	assert_int_equal(dst->nseries, 40);
+	mset_free(dst);
+}
+
+static void merges_into_one_family_find_duplicates_at_any_size(void **state)
+{
+	struct mset *a = mset_new(), *b = mset_new(), *dst = mset_new();
+	char buf[16];
+	struct label l = L("i", buf);
+	struct family *df;
+
+	(void)state;
+	add_range(a, 0, 100);
+	add_range(b, 50, 150);
+	/* the first merge fills the family as it is; the second checks */
+	assert_int_equal(mset_merge(dst, a, NULL, 0), 0);
+	assert_int_equal(mset_merge(dst, b, NULL, 0), 50);
+	df = dst->fams[0];
+	assert_int_equal(df->n, 150);
+	assert_int_equal(dst->nseries, 150);
+	assert_int_equal(dst->dropped, 50);
+	/* and so does an add after a merge */
+	snprintf(buf, sizeof(buf), "%d", 3);
+	assert_int_equal(mset_add(dst, df, "", &l, 1, 0, NULL), 1);
+	snprintf(buf, sizeof(buf), "%d", 150);
+	assert_int_equal(mset_add(dst, df, "", &l, 1, 0, NULL), 0);
+	assert_int_equal(mset_merge(dst, a, NULL, 0), 100);
+	mset_free(a);
+	mset_free(b);
+	assert_int_equal(df->n, 151);
+	assert_string_equal(df->samples[150].labels[0].value, "150");
+	assert_string_equal(df->samples[149].labels[0].value, "149");
+	mset_free(dst);
+}
+
+static void a_reference_keeps_a_set_alive(void **state)
+{
+	struct mset *m = mset_new();
+
+	(void)state;
+	add_range(m, 0, 3);
+	assert_ptr_equal(mset_ref(m), m);
+	mset_free(m);
+	/* still there: one reference left */
+	assert_int_equal(m->fams[0]->n, 3);
+	assert_string_equal(m->fams[0]->samples[2].labels[0].value, "2");
+	mset_free(m);
+}
+
 static void free_accepts_null(void **state)
 {
 	(void)state;
@@ -359,6 +452,10 @@ int main(void)
 		cmocka_unit_test(merge_appends_extra_labels),
 		cmocka_unit_test(
 			merge_drops_duplicates_clashes_and_repeated_labels),
+		cmocka_unit_test(merge_shares_samples_and_outlives_its_source),
+		cmocka_unit_test(
+			merges_into_one_family_find_duplicates_at_any_size),
+		cmocka_unit_test(a_reference_keeps_a_set_alive),
 		cmocka_unit_test(free_accepts_null),
 	};
 
