@@ -6,6 +6,7 @@
 #   make check SANITIZE=thread               the same under TSan
 #   make demo                 a throw-away PostgreSQL 15 with pgpulse on :9187
 #   make bench                pgpulse beside postgres_exporter, same cluster, ratios
+#   make soak                 10,000 scrapes with reloads and faults: RSS and fds flat?
 #   make install PREFIX=/usr/local DESTDIR=
 #   make format / make check-format
 
@@ -51,7 +52,7 @@ LIBOBJS := $(filter-out $(BUILD)/obj/main.o,$(OBJS))
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 
-.PHONY: FORCE fuzz all check unit integration deps demo bench install format check-format clean
+.PHONY: FORCE fuzz all check unit integration deps demo bench soak install format check-format clean
 
 all: $(BUILD)/pgpulse
 
@@ -112,6 +113,10 @@ demo: deps
 bench: deps
 	$(MAKE) all
 	@scripts/bench $(BUILD)/pgpulse
+
+soak: deps
+	$(MAKE) all
+	@scripts/soak $(BUILD)/pgpulse $(SOAK_ARGS)
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/pgpulse \

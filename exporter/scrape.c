@@ -19,13 +19,14 @@ struct job {
 	struct collection *c;
 	pthread_t thread;
 	bool started;
+	bool cut; /* the deadline came first: partial or earlier series */
 };
 
 static void *job_run(void *p)
 {
 	struct job *j = p;
 
-	j->c = collect_target(j->t, j->qs, j->deadline);
+	j->c = collect_target(j->t, j->qs, j->deadline, &j->cut);
 	return NULL;
 }
 
@@ -44,13 +45,33 @@ static struct label *target_labels(const struct target *t, size_t *n)
 	return l;
 }
 
+/*
+ * pgpulse_scrape_cut for one target (a set of its own, merged with the
+ * target's labels like its series).
+ */
+static struct mset *cut_set(bool cut)
+{
+	struct mset *m = mset_new();
+	struct family *f;
+
+	f = mset_family(m, "pgpulse_scrape_cut", METRIC_GAUGE,
+			"Whether the request's deadline cut this page's "
+			"collection of the target short: its series are "
+			"partial or from an earlier scrape (pg_up is the last "
+			"one known).",
+			NULL);
+	if (f)
+		mset_add(m, f, "", NULL, 0, cut ? 1 : 0, NULL);
+	return m;
+}
+
 char *scrape_run(const struct runtime *rt, struct target **targets, size_t n,
 		 bool label, double deadline, enum expfmt_format fmt,
 		 size_t *len)
 {
 	struct job *jobs = xcalloc(n + 1, sizeof(*jobs));
-	struct mset **sets = xcalloc(n + 2, sizeof(*sets));
-	struct mset *merged = NULL, *self = mset_new();
+	struct mset **sets = xcalloc(n + 3, sizeof(*sets));
+	struct mset *merged = NULL, *self = mset_new(), *cuts = NULL;
 	struct sb out = SB_INIT(PAGE_MAX);
 	size_t i, nsets = 0;
 	char *page = NULL;
@@ -78,17 +99,26 @@ char *scrape_run(const struct runtime *rt, struct target **targets, size_t n,
 			struct label *l;
 			size_t nl;
 
-			if (!jobs[i].c)
-				continue;
 			l = target_labels(jobs[i].t, &nl);
-			mset_merge(merged, jobs[i].c->m, l, nl);
+			if (jobs[i].c)
+				mset_merge(merged, jobs[i].c->m, l, nl);
+			cuts = cut_set(jobs[i].cut);
+			mset_merge(merged, cuts, l, nl);
+			mset_free(cuts);
 			free(l);
 		}
+		cuts = NULL;
 		sets[nsets++] = merged;
 	} else {
-		for (i = 0; i < n; i++)
+		bool cut = false;
+
+		for (i = 0; i < n; i++) {
 			if (jobs[i].c)
 				sets[nsets++] = jobs[i].c->m;
+			cut |= jobs[i].cut;
+		}
+		cuts = cut_set(cut);
+		sets[nsets++] = cuts;
 	}
 	selfmetrics_add(self);
 	sets[nsets++] = self;
@@ -100,6 +130,7 @@ char *scrape_run(const struct runtime *rt, struct target **targets, size_t n,
 	for (i = 0; i < n; i++)
 		collection_put(jobs[i].t, jobs[i].c);
 	mset_free(merged);
+	mset_free(cuts);
 	mset_free(self);
 	free(sets);
 	free(jobs);
