@@ -1055,6 +1055,7 @@ struct ctx {
 	double *est;	 /* per collector, seconds reserved for it (floored) */
 	double *last;	 /* per collector, seconds it took last time */
 	const struct variant **variants; /* per collector, when it runs */
+	double started;			 /* monotonic */
 };
 
 /*
@@ -1236,7 +1237,7 @@ static void run_collector(struct lane *ln, size_t i, struct pgconn *pc,
 	char *key, *sql = NULL;
 	size_t dropped = 0;
 	double start = clock_now(), secs;
-	bool limited;
+	bool limited = false, cut = false;
 	int ms;
 
 	*broken = false;
@@ -1307,14 +1308,18 @@ fail:
 	 * says nothing of the server, so no error value (pg_up 0) is made
 	 * up; the page says it was cut instead
 	 */
-	if (ms <= 0 || pc->timed_out ||
-	    (limited && strstr(e.msg, "SQLSTATE 57014")))
-		ln->cut = true;
-	else
+	cut = ms <= 0 || pc->timed_out ||
+	      (limited && strstr(e.msg, "SQLSTATE 57014"));
+	ln->cut |= cut;
+	if (!cut)
 		add_error_values(c, lane_out(ln, i));
 report:
 	run->failed = true;
-	if (report_changed(t, key, e.msg))
+	/* a request too short to run anything is no news of the collector */
+	if (cut && x->deadline - x->started < TARGET_FAIR_WAIT)
+		log_debug("collector cut short by the request's deadline",
+			  "target", t->name, "collector", c->name, NULL);
+	else if (report_changed(t, key, e.msg))
 		log_warn("collector failed", "target", t->name, "collector",
 			 c->name, "datname", db, "err", e.msg, NULL);
 	PQclear(res);
@@ -1796,6 +1801,7 @@ collect_once(struct target *t, const struct queryset *qs, double deadline)
 	x.qs = qs;
 	t->last_qs = qs;
 	x.deadline = deadline;
+	x.started = started;
 	x.out = col->m = mset_new();
 	x.runs = xcalloc(qs->n + 1, sizeof(*x.runs));
 	x.dropped = xcalloc(qs->n + 1, sizeof(*x.dropped));

@@ -87,11 +87,13 @@ def sessions(pg, user=pgfix.MONITOR_USER):
 
 
 def no_session_leaked(p, pg, user=pgfix.MONITOR_USER, bound=2):
-    """pgpulse keeps at most its bound, and the server sees just those."""
+    """pgpulse keeps at most its bound, and the server has no session of
+    pgpulse's beyond those it holds (it may hold one the server already
+    closed, found dead when next used)."""
     page = p.scrape()
     held = page.sample("pgpulse_connections_open", target="main")
-    assert held <= bound
-    assert pgfix.wait_for(lambda: sessions(pg, user) == held, timeout=20), \
+    assert 1 <= held <= bound
+    assert pgfix.wait_for(lambda: 1 <= sessions(pg, user) <= held, timeout=20), \
         (sessions(pg, user), held)
 
 
