@@ -1951,7 +1951,7 @@ collect_once(struct target *t, const struct queryset *qs, double deadline)
 	add_self(&x, started);
 	col->up = up;
 	col->cut = lanes[0].cut || lanes[1].cut;
-	col->deadline = deadline;
+	col->budget = deadline - started;
 	col->finished = clock_now();
 	pthread_mutex_lock(&t->lock);
 	old_nest = t->nest;
@@ -2051,7 +2051,7 @@ struct collection *collect_target(struct target *t, const struct queryset *qs,
 		if (!t->collecting &&
 		    !(t->want > deadline && t->want > clock_now())) {
 			t->collecting = true;
-			t->col_deadline = deadline;
+			t->col_budget = deadline - clock_now();
 			if (t->want <= deadline)
 				t->want = 0;
 			pthread_mutex_unlock(&t->lock);
@@ -2065,7 +2065,9 @@ struct collection *collect_target(struct target *t, const struct queryset *qs,
 			pthread_mutex_unlock(&t->lock);
 			return c;
 		}
-		longer = t->collecting && deadline > t->col_deadline;
+		/* more time left than the running collection had in all */
+		longer =
+			t->collecting && deadline - clock_now() > t->col_budget;
 		if (longer && deadline > t->want)
 			t->want = deadline;
 		while (t->generation == gen)
@@ -2073,13 +2075,15 @@ struct collection *collect_target(struct target *t, const struct queryset *qs,
 				break;
 		if (t->generation == gen || clock_now() >= deadline)
 			break;
-		c = t->last;
+		c = t->last_gen == t->generation ? t->last : NULL;
+		longer = deadline - clock_now() >
+			 (c ? c->budget : t->col_budget);
 		/*
-		 * what finished is served, unless it was cut short by a
-		 * shorter deadline than this request's: then this request
-		 * collects again (or joins a longer one) in the time it has
+		 * what finished is served, unless it was cut short by its
+		 * deadline and this request still has more time than it had:
+		 * then this request collects again (or joins a longer one)
 		 */
-		if (t->last_gen == t->generation && c && !(c->cut && longer)) {
+		if (c && !(c->cut && longer)) {
 			c->refs++;
 			*cut = c->cut;
 			if (t->want == deadline)

@@ -88,7 +88,7 @@ struct target {
 
 	/* collect.c's state */
 	bool collecting;
-	double col_deadline;	  /* the running collection's deadline */
+	double col_budget;	  /* seconds the last one started had */
 	double want;		  /* a waiter's deadline that needs a rerun */
 	unsigned long generation; /* collections finished */
 	unsigned long last_gen;	  /* the generation that set 'last' */
