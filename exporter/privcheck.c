@@ -1,6 +1,7 @@
 /*
  * Privileges a collector needs, checked against the catalogs before its SQL
- * runs, each missing one reported with the GRANT that fixes it.
+ * runs, each missing one reported with the GRANT that fixes it; and the
+ * tokenizer that decides whether an SQL text is a read-only query.
  */
 #include <ctype.h>
 #include <stdlib.h>

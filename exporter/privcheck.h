@@ -2,8 +2,9 @@
  * What a collector's SQL needs that the monitoring role lacks (EXECUTE on a
  * function, SELECT on a relation, the privileges of pg_read_all_stats or
  * pg_read_all_settings, CONNECT on a database, pgbouncer's stats_users),
- * each with the GRANT that fixes it; and a small SQL scanner for the names
- * and statements of a query text.
+ * each with the GRANT that fixes it; an SQL tokenizer for the names and
+ * statements of a query text; and the check that a text is one read-only
+ * query pgpulse may run (privcheck_statement).
  */
 #ifndef PRIVCHECK_H
 #define PRIVCHECK_H
