@@ -8,6 +8,7 @@
 #   make demo                 a throw-away PostgreSQL 15 with pgpulse on :9187
 #   make bench                pgpulse beside postgres_exporter, same cluster, ratios
 #   make bench-scale          the same at 100 databases x 20 tables, then behind a 1 ms proxy
+#   make soak                 10,000 scrapes with reloads and faults: RSS and fds flat?
 #   make install PREFIX=/usr/local DESTDIR=
 #   make install-systemd      the systemd unit and /etc/default/pgpulse
 #   make docker-check         build the image with podman and test it
@@ -59,7 +60,7 @@ PG_VERSIONS ?= $(or $(PGPULSE_PG_VERSIONS),13 14 15 16 17 18)
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 
-.PHONY: FORCE fuzz all check unit integration deps demo bench install format check-format clean
+.PHONY: FORCE fuzz all check unit integration deps demo bench soak install format check-format clean
 
 all: $(BUILD)/pgpulse
 
@@ -132,6 +133,10 @@ bench-scale: deps
 		--scrapes 20 --interval 5
 	@scripts/bench $(BUILD)/pgpulse --databases $(BENCH_DATABASES) --tables 20 \
 		--scrapes 20 --interval 5 --latency-ms 1
+
+soak: deps
+	$(MAKE) all
+	@scripts/soak $(BUILD)/pgpulse $(SOAK_ARGS)
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/pgpulse \

@@ -824,7 +824,8 @@ static bool requirement_met(struct target *t, struct pgconn *pc,
 		return false;
 	snprintf(sql, sizeof(sql), "SELECT current_setting(%s, true)", lit);
 	PQfreemem(lit);
-	r = target_query(t, pc, sql, pc->timeout_ms, deadline, &broken, &e);
+	r = target_query(t, pc, sql, target_timeout_ms(t), deadline, &broken,
+			 &e);
 	if (!r)
 		return false;
 	ok = PQntuples(r) == 1 && !PQgetisnull(r, 0, 0) &&
@@ -844,6 +845,7 @@ static const char *privileges(struct target *t, struct pgconn *pc,
 			      const struct variant *v, double deadline)
 {
 	size_t i = (size_t)(c - t->last_qs->v), off;
+	struct err e = ERR_INIT;
 	unsigned char state;
 	char *sql;
 
@@ -858,7 +860,8 @@ static const char *privileges(struct target *t, struct pgconn *pc,
 	if (!t->privstate[i]) {
 		/* a check that could not run (0) is asked again next scrape */
 		sql = collector_sql(c, v, t->gcfg);
-		if (privcheck_unsafe_call(sql, &off))
+		/* parameters from the config may make what loading refused */
+		if (privcheck_statement(sql, false, &off, &e) < 0)
 			state = 3;
 		else
 			switch (privcheck_would_fail(t, pc, sql, deadline)) {
@@ -1052,6 +1055,7 @@ struct ctx {
 	double *est;	 /* per collector, seconds reserved for it (floored) */
 	double *last;	 /* per collector, seconds it took last time */
 	const struct variant **variants; /* per collector, when it runs */
+	double started;			 /* monotonic */
 };
 
 /*
@@ -1074,6 +1078,7 @@ struct lane {
 	bool no_session;    /* lane 1 found no session: lane 0 runs its list */
 	struct run *runs;   /* per collector: x->runs, or lane 1's own */
 	size_t *dropped;    /* likewise */
+	bool cut;	    /* the deadline stopped one of its collectors */
 	pthread_t thread;
 };
 
@@ -1098,7 +1103,7 @@ static struct mset *lane_out(struct lane *ln, size_t i)
  * miss the deadline. Collectors run one after another on one session, so
  * without this one slow query would starve every later one.
  */
-static int timeout_ms(struct lane *ln, size_t i, double share)
+static int timeout_ms(struct lane *ln, size_t i, double share, bool *limited)
 {
 	struct ctx *x = ln->x;
 	const struct collector *c = &x->qs->v[i];
@@ -1115,7 +1120,8 @@ static int timeout_ms(struct lane *ln, size_t i, double share)
 		others = left * 0.9;
 	left -= others > 0 ? others : 0;
 	/* a timeout of 0 is no limit of its own: the deadline still is */
-	if (want <= 0 || left < want)
+	*limited = want <= 0 || left < want;
+	if (*limited)
 		want = left;
 	return want <= 0 ? 0 : (int)(want * 1000) + (want < 0.001);
 }
@@ -1231,6 +1237,7 @@ static void run_collector(struct lane *ln, size_t i, struct pgconn *pc,
 	char *key, *sql = NULL;
 	size_t dropped = 0;
 	double start = clock_now(), secs;
+	bool limited = false, cut = false;
 	int ms;
 
 	*broken = false;
@@ -1241,19 +1248,11 @@ static void run_collector(struct lane *ln, size_t i, struct pgconn *pc,
 	report_changed(t, key, NULL); /* runs again: a new skip is news */
 	free(key);
 	key = xasprintf("%s%c%s", c->name, KEY_SEP, db ? db : "");
-	ms = timeout_ms(ln, i, share);
+	ms = timeout_ms(ln, i, share, &limited);
 	if (ms <= 0) {
 		err_set(&e, "the scrape deadline passed before it could run");
 		goto fail;
 	}
-	/*
-	 * Under deadline pressure the share differs a little for each
-	 * collector: a session already a little stricter keeps its timeout
-	 * (stricter is safe), instead of a SET round trip before each query.
-	 */
-	if (pc->timeout_ms > 0 && pc->timeout_ms <= ms &&
-	    (long)pc->timeout_ms * 5 >= (long)ms * 4)
-		ms = pc->timeout_ms;
 	sql = collector_sql(c, v, t->gcfg);
 	res = target_query(t, pc, sql, ms, x->deadline, broken, &e);
 	if (!res)
@@ -1303,10 +1302,24 @@ static void run_collector(struct lane *ln, size_t i, struct pgconn *pc,
 fail:
 	run->seconds += clock_now() - start;
 	run->spent += clock_now() - start;
-	add_error_values(c, lane_out(ln, i));
+	/*
+	 * the scrape's deadline, not the collector's own timeout, stopped it
+	 * (a statement_timeout shortened for the deadline counts too): that
+	 * says nothing of the server, so no error value (pg_up 0) is made
+	 * up; the page says it was cut instead
+	 */
+	cut = ms <= 0 || pc->timed_out ||
+	      (limited && strstr(e.msg, "SQLSTATE 57014"));
+	ln->cut |= cut;
+	if (!cut)
+		add_error_values(c, lane_out(ln, i));
 report:
 	run->failed = true;
-	if (report_changed(t, key, e.msg))
+	/* a request too short to run anything is no news of the collector */
+	if (cut && x->deadline - x->started < TARGET_FAIR_WAIT)
+		log_debug("collector cut short by the request's deadline",
+			  "target", t->name, "collector", c->name, NULL);
+	else if (report_changed(t, key, e.msg))
 		log_warn("collector failed", "target", t->name, "collector",
 			 c->name, "datname", db, "err", e.msg, NULL);
 	PQclear(res);
@@ -1377,10 +1390,11 @@ static void run_list(struct lane *ln)
 		size_t i = ln->list[k];
 		const struct collector *c = &x->qs->v[i];
 		struct err e = ERR_INIT;
-		bool broken;
+		bool broken, cut = false;
 
 		if (!ln->pc) {
-			if (has_error_value(c)) {
+			/* the deadline took the session: nothing to say */
+			if (has_error_value(c) && !ln->cut) {
 				add_error_values(c, lane_out(ln, i));
 				ln->runs[i].attempted = true;
 				ln->runs[i].failed = true;
@@ -1390,7 +1404,8 @@ static void run_list(struct lane *ln)
 		run_collector(ln, i, ln->pc, NULL, 1, &broken);
 		if (broken) {
 			target_release(t, ln->pc, true);
-			ln->pc = target_acquire(t, NULL, x->deadline, &e);
+			ln->pc = target_acquire_first(t, x->deadline, &cut, &e);
+			ln->cut |= cut;
 		}
 	}
 }
@@ -1438,6 +1453,8 @@ static void run_databases(struct lane *ln, char **dbs, double share)
 			pc = target_acquire(t, *db, x->deadline, &e);
 		else
 			err_set(&e, "the scrape deadline passed first");
+		if (!pc && clock_now() >= x->deadline)
+			ln->cut = true;
 		connecting = clock_now() - connecting;
 		key = xasprintf("db%c%s", KEY_SEP, *db);
 		if (report_changed(t, key, pc ? NULL : e.msg) && !pc)
@@ -1698,6 +1715,74 @@ static bool share_out(struct ctx *x, const size_t *all, size_t n,
 	return true;
 }
 
+/*
+ * The collection's session to the main database, with the server facts
+ * read on it. A kept session that died (a restart between scrapes) or
+ * froze (a stopped backend) says nothing of the server now: it gets half
+ * the time left, and one new session is tried in the rest before the
+ * target is called down. '*cut' is set when the deadline, not the server,
+ * is why there is no session (TARGET_FAIR_WAIT).
+ */
+static struct pgconn *main_session(struct target *t, double deadline, bool *cut,
+				   struct err *e)
+{
+	double start = clock_now();
+	struct pgconn *pc;
+	bool retry;
+
+	pc = target_acquire_first(t, deadline, cut, e);
+	if (!pc)
+		return NULL;
+	if (target_refresh_facts(
+		    t, pc, pc->kept ? start + (deadline - start) / 2 : deadline,
+		    e) == 0)
+		return pc;
+	retry = pc->kept &&
+		(pc->timed_out || PQstatus(pc->conn) == CONNECTION_BAD);
+	if (!retry) {
+		*cut = pc->timed_out && clock_now() - start < TARGET_FAIR_WAIT;
+		target_release(t, pc, true);
+		return NULL;
+	}
+	target_release(t, pc, PQstatus(pc->conn) == CONNECTION_BAD);
+	err_clear(e);
+	pc = target_acquire_first(t, deadline, cut, e);
+	if (pc && target_refresh_facts(t, pc, deadline, e) < 0) {
+		*cut = pc->timed_out && clock_now() - start < TARGET_FAIR_WAIT;
+		target_release(t, pc, true);
+		pc = NULL;
+	}
+	return pc;
+}
+
+/*
+ * Log an outage when it starts and when it ends, not on every scrape of
+ * it; keep the target's state for the landing page.
+ */
+static void note_outage(struct target *t, bool up, const char *why)
+{
+	double now = clock_now(), since;
+	bool began, ended;
+
+	pthread_mutex_lock(&t->lock);
+	since = t->down_since;
+	began = !up && !since;
+	ended = up && since;
+	t->down_since = up ? 0 : since ? since : now;
+	t->up = up;
+	t->ever_up |= up;
+	pthread_mutex_unlock(&t->lock);
+	if (began) {
+		log_warn("target is down", "target", t->name, "err", why, NULL);
+	} else if (ended) {
+		char secs[32];
+
+		snprintf(secs, sizeof(secs), "%.1f", now - since);
+		log_info("target is up again", "target", t->name,
+			 "down_seconds", secs, NULL);
+	}
+}
+
 static struct collection *
 collect_once(struct target *t, const struct queryset *qs, double deadline)
 {
@@ -1709,12 +1794,14 @@ collect_once(struct target *t, const struct queryset *qs, double deadline)
 	size_t *cluster, ncluster = 0, old_nest, ndbs = 0;
 	char **dbs = NULL;
 	bool want_dbs = false, up = false, two = false, side = false;
+	bool cut = false;
 	double started = clock_now(), perdb = 0;
 
 	x.t = t;
 	x.qs = qs;
 	t->last_qs = qs;
 	x.deadline = deadline;
+	x.started = started;
 	x.out = col->m = mset_new();
 	x.runs = xcalloc(qs->n + 1, sizeof(*x.runs));
 	x.dropped = xcalloc(qs->n + 1, sizeof(*x.dropped));
@@ -1735,35 +1822,14 @@ collect_once(struct target *t, const struct queryset *qs, double deadline)
 	pthread_mutex_unlock(&t->lock);
 	cluster = xcalloc(qs->n + 1, sizeof(*cluster));
 
-	pc = target_acquire(t, NULL, deadline, &e);
-	if (pc && target_refresh_facts(t, pc, deadline, &e) < 0) {
-		bool dead = PQstatus(pc->conn) == CONNECTION_BAD;
-
-		target_release(t, pc, true);
-		pc = NULL;
-		/*
-		 * A session kept from the last scrape dies with a server
-		 * restart in between: that says nothing of the server now,
-		 * so try one new session before calling the target down.
-		 */
-		if (dead) {
-			err_clear(&e);
-			pc = target_acquire(t, NULL, deadline, &e);
-			if (pc &&
-			    target_refresh_facts(t, pc, deadline, &e) < 0) {
-				target_release(t, pc, true);
-				pc = NULL;
-			}
-		}
+	pc = main_session(t, deadline, &cut, &e);
+	if (!pc && cut) {
+		/* too short to say anything of the server: nothing to keep */
+		col->cut = col->unread = true;
+		goto out;
 	}
 	up = pc != NULL;
-	if (report_changed(t, "up", up ? NULL : e.msg)) {
-		if (up)
-			log_info("target is up", "target", t->name, NULL);
-		else
-			log_warn("target is down", "target", t->name, "err",
-				 e.msg, NULL);
-	}
+	note_outage(t, up, e.msg);
 	gate_all(&x, pc, cluster, &ncluster, &want_dbs);
 	if (pc && want_dbs) {
 		struct err de = ERR_INIT;
@@ -1881,13 +1947,11 @@ collect_once(struct target *t, const struct queryset *qs, double deadline)
 	}
 	target_free_list(dbs);
 
-	pthread_mutex_lock(&t->lock);
-	t->up = up;
-	t->ever_up |= up;
-	pthread_mutex_unlock(&t->lock);
 	forget_stale(t, clock_now());
 	add_self(&x, started);
 	col->up = up;
+	col->cut = lanes[0].cut || lanes[1].cut;
+	col->budget = deadline - started;
 	col->finished = clock_now();
 	pthread_mutex_lock(&t->lock);
 	old_nest = t->nest;
@@ -1906,6 +1970,7 @@ collect_once(struct target *t, const struct queryset *qs, double deadline)
 	pthread_mutex_unlock(&t->lock);
 	free(lanes[0].list);
 	free(lanes[1].list);
+out:
 	free(cluster);
 	free(x.est);
 	free(x.last);
@@ -1923,37 +1988,115 @@ static void collection_unref_locked(struct collection *c)
 	}
 }
 
-struct collection *collect_target(struct target *t, const struct queryset *qs,
-				  double deadline)
+/*
+ * Run a collection for 't' under 'deadline' (t->collecting was set by the
+ * caller) and publish it: waiters are woken, and it becomes the target's
+ * last unless it read nothing of the server. Returns the caller's
+ * reference, or NULL for a collection that read nothing.
+ */
+static struct collection *
+run_and_publish(struct target *t, const struct queryset *qs, double deadline)
 {
-	struct collection *c, *old;
+	struct collection *c = collect_once(t, qs, deadline), *old = NULL;
 
 	pthread_mutex_lock(&t->lock);
-	if (t->collecting) {
-		unsigned long gen = t->generation;
-
-		while (t->collecting && t->generation == gen)
-			if (target_wait(t, deadline) == ETIMEDOUT)
-				break;
-		c = t->last;
-		if (c)
-			c->refs++;
-		pthread_mutex_unlock(&t->lock);
-		return c;
-	}
-	t->collecting = true;
-	pthread_mutex_unlock(&t->lock);
-
-	c = collect_once(t, qs, deadline);
-
-	pthread_mutex_lock(&t->lock);
-	c->refs = 2; /* the target's and the caller's */
-	old = t->last;
-	t->last = c;
 	t->collecting = false;
 	t->generation++;
+	if (c->unread) {
+		mset_free(c->m);
+		free(c);
+		c = NULL;
+	} else {
+		c->refs = 2; /* the target's and the caller's */
+		old = t->last;
+		t->last = c;
+		t->last_gen = t->generation;
+	}
 	collection_unref_locked(old);
 	pthread_cond_broadcast(&t->cond);
+	pthread_mutex_unlock(&t->lock);
+	return c;
+}
+
+/*
+ * The fallback when 'deadline' came first (t->lock held): the last kept
+ * collection, marked cut for the page.
+ */
+static struct collection *last_kept(struct target *t, bool *cut)
+{
+	struct collection *c = t->last;
+
+	if (c)
+		c->refs++;
+	*cut = true;
+	return c;
+}
+
+struct collection *collect_target(struct target *t, const struct queryset *qs,
+				  double deadline, bool *cut)
+{
+	struct collection *c;
+
+	*cut = false;
+	pthread_mutex_lock(&t->lock);
+	for (;;) {
+		unsigned long gen = t->generation;
+		bool longer;
+
+		/*
+		 * not running: start one, unless a waiter with a longer
+		 * deadline is about to (a short request must not take the
+		 * turn of the one it would cut short)
+		 */
+		if (!t->collecting &&
+		    !(t->want > deadline && t->want > clock_now())) {
+			t->collecting = true;
+			t->col_budget = deadline - clock_now();
+			if (t->want <= deadline)
+				t->want = 0;
+			pthread_mutex_unlock(&t->lock);
+			c = run_and_publish(t, qs, deadline);
+			if (c) {
+				*cut = c->cut;
+				return c;
+			}
+			pthread_mutex_lock(&t->lock);
+			c = last_kept(t, cut);
+			pthread_mutex_unlock(&t->lock);
+			return c;
+		}
+		/* more time left than the running collection had in all */
+		longer =
+			t->collecting && deadline - clock_now() > t->col_budget;
+		if (longer && deadline > t->want)
+			t->want = deadline;
+		while (t->generation == gen)
+			if (target_wait(t, deadline) == ETIMEDOUT)
+				break;
+		if (t->generation == gen || clock_now() >= deadline)
+			break;
+		c = t->last_gen == t->generation ? t->last : NULL;
+		longer = deadline - clock_now() >
+			 (c ? c->budget : t->col_budget);
+		/*
+		 * what finished is served, unless it was cut short by its
+		 * deadline and this request still has more time than it had:
+		 * then this request collects again (or joins a longer one)
+		 */
+		if (c && !(c->cut && longer)) {
+			c->refs++;
+			*cut = c->cut;
+			if (t->want == deadline)
+				t->want = 0;
+			pthread_mutex_unlock(&t->lock);
+			return c;
+		}
+		if (!longer)
+			break;
+	}
+	if (t->want == deadline)
+		t->want = 0;
+	c = last_kept(t, cut);
 	pthread_mutex_unlock(&t->lock);
 	return c;
 }

@@ -24,17 +24,28 @@ struct collection {
 	struct mset *m;
 	int refs;
 	double finished; /* monotonic */
+	double budget;	 /* seconds its deadline gave it */
 	bool up;	 /* the main session worked */
+	/* its deadline stopped something: some series may be missing */
+	bool cut;
+	/* it could not read the server in time: not kept, not served */
+	bool unread;
 };
 
 /*
  * Collect 't' with the collectors of 'qs', or join the collection already
- * running for it. Returns a reference (give it back with collection_put),
- * or NULL when a joined collection did not finish before 'deadline' and
- * there is no earlier one.
+ * running for it. A request's deadline limits only its own wait: a
+ * collection cut short by its deadline is not taken by a request that
+ * still has more time than that collection had (it collects again), and a
+ * collection that could not even read the server in time (TARGET_FAIR_WAIT)
+ * says nothing of it: it is not kept, and the target stays as it was (its
+ * backoff, pg_up). Returns a reference (give it back with collection_put): the
+ * collection, or, when 'deadline' came first, the last one kept (NULL when
+ * there is none); '*cut' is then set, as it is when the collection itself was
+ * cut.
  */
 struct collection *collect_target(struct target *t, const struct queryset *qs,
-				  double deadline);
+				  double deadline, bool *cut);
 void collection_put(struct target *t, struct collection *c);
 /* Drop the target's last collection and caches (before target_free). */
 void collect_forget(struct target *t);

@@ -540,57 +540,32 @@ static struct srcpos sql_pos(struct run *x, const struct collector *c,
 			      exact);
 }
 
-static bool is_show(const char *sql)
-{
-	const char *p = sql;
-
-	while (isspace((unsigned char)*p))
-		p++;
-	return !strncasecmp(p, "SHOW", 4) && isspace((unsigned char)p[4]);
-}
-
-/* Checks that need no server: one statement; SHOW only for pgbouncer. */
+/*
+ * Checks that need no server: one read-only query (privcheck_statement),
+ * SHOW only for pgbouncer. Loading the file already reported a text that
+ * fails them; here they run again on the text with its parameters, as the
+ * daemon runs it, and a collector that fails is never run.
+ */
 static void check_offline(struct run *x, size_t ci)
 {
 	const struct collector *c = &x->qs.v[ci];
+	bool bouncer = c->kind == TARGET_PGBOUNCER;
 	size_t i;
 
 	for (i = 0; i < c->nvariants; i++) {
 		const struct variant *v = &c->variants[i];
 		char *sql = collector_sql(c, v, &x->cfg);
-		long second = privcheck_second_statement(sql);
-		const char *unsafe;
-		size_t off = 0;
+		struct err e = ERR_INIT, raw = ERR_INIT;
+		size_t off = 0, roff;
 		bool exact;
 
-		if (second >= 0) {
-			struct srcpos p =
-				sql_pos(x, c, v, sql, (size_t)second, &exact);
-
-			report(x, NULL, c, NULL, DIAG_ERROR, p,
-			       "the sql holds more than one statement (the "
-			       "second starts %s); a collector runs exactly "
-			       "one query",
-			       exact ? "here" : "after a ';'");
+		if (privcheck_statement(sql, bouncer, &off, &e) < 0) {
 			x->bad[ci] = true;
-		} else if ((unsafe = privcheck_unsafe_call(sql, &off))) {
-			struct srcpos p = sql_pos(x, c, v, sql, off, &exact);
-
-			report(x, NULL, c, NULL, DIAG_ERROR, p,
-			       "calls %s(), which acts outside the "
-			       "transaction: "
-			       "a read-only transaction does not refuse it and "
-			       "a rollback cannot undo it; collectors must "
-			       "only "
-			       "read",
-			       unsafe);
-			x->bad[ci] = true;
-		} else if (c->kind == TARGET_PGBOUNCER && !is_show(sql)) {
-			report(x, NULL, c, NULL, DIAG_ERROR, v->pos,
-			       "pgbouncer collectors may run SHOW commands "
-			       "only (the console would run anything else, "
-			       "such as PAUSE or SHUTDOWN)");
-			x->bad[ci] = true;
+			if (privcheck_statement(v->sql, bouncer, &roff, &raw) ==
+			    0)
+				report(x, NULL, c, NULL, DIAG_ERROR,
+				       sql_pos(x, c, v, sql, off, &exact),
+				       "with its parameters: %s", e.msg);
 		}
 		free(sql);
 	}

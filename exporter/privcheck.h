@@ -2,8 +2,9 @@
  * What a collector's SQL needs that the monitoring role lacks (EXECUTE on a
  * function, SELECT on a relation, the privileges of pg_read_all_stats or
  * pg_read_all_settings, CONNECT on a database, pgbouncer's stats_users),
- * each with the GRANT that fixes it; and a small SQL scanner for the names
- * and statements of a query text.
+ * each with the GRANT that fixes it; an SQL tokenizer for the names and
+ * statements of a query text; and the check that a text is one read-only
+ * query pgpulse may run (privcheck_statement).
  */
 #ifndef PRIVCHECK_H
 #define PRIVCHECK_H
@@ -41,11 +42,26 @@ long privcheck_second_statement(const char *sql);
 
 /*
  * The first call in 'sql' of a function whose effect a rollback cannot
- * undo (pg_terminate_backend, pg_stat_reset, pg_advisory_lock, dblink_exec,
- * pg_logical_slot_get_changes...): its name (static), with its byte offset
- * in '*off'; or NULL when there is none.
+ * undo or that changes the session (pg_terminate_backend, pg_stat_reset*,
+ * pg_advisory*, dblink*, lo_*, set_config, nextval...), matched on name
+ * tokens, so neither a comment before its '(' nor quotes nor a schema
+ * hide it: its name (lower case, in a static buffer), with its byte
+ * offset in '*off'; or NULL when there is none.
  */
 const char *privcheck_unsafe_call(const char *sql, size_t *off);
+
+/*
+ * Whether 'sql' is a statement pgpulse may run: for PostgreSQL, one query
+ * (SELECT, WITH, VALUES, TABLE or SHOW, perhaps in parentheses) with no
+ * data-modifying part (INSERT, UPDATE, DELETE, MERGE, SELECT INTO, FOR
+ * UPDATE/SHARE) and no call privcheck_unsafe_call finds; for pgbouncer's
+ * console ('pgbouncer'), 'SHOW <word>' and nothing else. The text is
+ * tokenized as PostgreSQL does (comments, nested comments, quoted names,
+ * strings, E'' strings, dollar quotes). Returns 0, or -1 with 'e' set and
+ * the byte offset of the offending token in '*off'.
+ */
+int privcheck_statement(const char *sql, bool pgbouncer, size_t *off,
+			struct err *e) MUST_CHECK;
 
 /* One thing the role lacks. Owned by its struct privcheck. */
 struct privproblem {

@@ -15,6 +15,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 #include "querydef.h"
+#include "privcheck.h"
 #include "metrics.h"
 #include "sb.h"
 #include "xalloc.h"
@@ -538,6 +539,21 @@ static void parse_extbounds(struct loader *l, struct variant *v, yaml_node_t *n,
 	free(pairs);
 }
 
+/*
+ * Refuse, where it goes wrong in 'n', an SQL text that is not one
+ * read-only query (privcheck_statement): such a file does not load.
+ */
+static void check_statement(struct loader *l, const struct collector *c,
+			    const yaml_node_t *n, const char *sql)
+{
+	struct err e = ERR_INIT;
+	size_t off;
+
+	if (privcheck_statement(sql, c->kind == TARGET_PGBOUNCER, &off, &e) < 0)
+		ydoc_report_at(&l->y, DIAG_ERROR,
+			       ydoc_offset_pos(&l->y, n, off), "%s", e.msg);
+}
+
 static void parse_sql(struct loader *l, struct collector *c, struct variant *v,
 		      const yaml_node_t *n, bool *used)
 {
@@ -546,6 +562,7 @@ static void parse_sql(struct loader *l, struct collector *c, struct variant *v,
 	v->pos = ydoc_text_pos(&l->y, n);
 	v->pos.file = c->file;
 	check_placeholders(l, c, n, v->sql, used);
+	check_statement(l, c, n, v->sql);
 }
 
 static void parse_variants(struct loader *l, struct collector *c,
@@ -1654,6 +1671,7 @@ static void parse_compat_collector(struct loader *l, const struct ypair *p,
 			c->variants[i].pos = ydoc_text_pos(y, v[P_QUERY]);
 			c->variants[i].pos.file = c->file;
 		}
+		check_statement(l, c, v[P_QUERY], sql);
 	}
 	free(sql);
 	if (!v[P_METRICS]) {

@@ -19,13 +19,14 @@ struct job {
 	struct collection *c;
 	pthread_t thread;
 	bool started;
+	bool cut; /* the deadline came first: partial or earlier series */
 };
 
 static void *job_run(void *p)
 {
 	struct job *j = p;
 
-	j->c = collect_target(j->t, j->qs, j->deadline);
+	j->c = collect_target(j->t, j->qs, j->deadline, &j->cut);
 	return NULL;
 }
 
@@ -44,16 +45,39 @@ static struct label *target_labels(const struct target *t, size_t *n)
 	return l;
 }
 
+/*
+ * pgpulse_scrape_cut for one target (a set of its own, merged with the
+ * target's labels like its series).
+ */
+static struct mset *cut_set(bool cut)
+{
+	struct mset *m = mset_new();
+	struct family *f;
+
+	f = mset_family(m, "pgpulse_scrape_cut", METRIC_GAUGE,
+			"Whether the request's deadline cut this page's "
+			"collection of the target short: its series are "
+			"partial or from an earlier scrape (pg_up is the last "
+			"one known).",
+			NULL);
+	if (f)
+		mset_add(m, f, "", NULL, 0, cut ? 1 : 0, NULL);
+	return m;
+}
+
 char *scrape_run(const struct runtime *rt, struct target **targets, size_t n,
 		 bool label, double deadline, enum expfmt_format fmt,
 		 size_t *len)
 {
 	struct job *jobs = xcalloc(n + 1, sizeof(*jobs));
-	struct mset **sets = xcalloc(n + 2, sizeof(*sets));
-	struct expfmt_labels *extra = xcalloc(n + 2, sizeof(*extra));
+	/* per target its collection and its cut gauge, then the self set */
+	struct mset **sets = xcalloc(2 * n + 3, sizeof(*sets));
+	struct expfmt_labels *extra = xcalloc(2 * n + 3, sizeof(*extra));
+	struct mset **cuts = xcalloc(n + 1, sizeof(*cuts));
 	struct mset *self = mset_new();
 	struct sb out = SB_INIT(PAGE_MAX);
-	size_t i, nsets = 0;
+	size_t i, nsets = 0, ncuts = 0;
+	bool cut = false;
 	char *page = NULL;
 
 	selfmetrics_count_scrape();
@@ -75,13 +99,21 @@ char *scrape_run(const struct runtime *rt, struct target **targets, size_t n,
 
 	/* target labels are added as the page is rendered, not copied */
 	for (i = 0; i < n; i++) {
-		if (!jobs[i].c)
-			continue;
-		if (label)
+		if (jobs[i].c) {
+			if (label)
+				extra[nsets].v = target_labels(jobs[i].t,
+							       &extra[nsets].n);
+			sets[nsets++] = jobs[i].c->m;
+		}
+		if (label) {
 			extra[nsets].v =
 				target_labels(jobs[i].t, &extra[nsets].n);
-		sets[nsets++] = jobs[i].c->m;
+			sets[nsets++] = cuts[ncuts++] = cut_set(jobs[i].cut);
+		}
+		cut |= jobs[i].cut;
 	}
+	if (!label)
+		sets[nsets++] = cuts[ncuts++] = cut_set(cut);
 	selfmetrics_add(self);
 	sets[nsets++] = self;
 	expfmt_render_labeled(&out, sets, extra, nsets, fmt);
@@ -93,6 +125,9 @@ char *scrape_run(const struct runtime *rt, struct target **targets, size_t n,
 		collection_put(jobs[i].t, jobs[i].c);
 	for (i = 0; i < nsets; i++)
 		free((struct label *)extra[i].v);
+	for (i = 0; i < ncuts; i++)
+		mset_free(cuts[i]);
+	free(cuts);
 	free(extra);
 	mset_free(self);
 	free(sets);

@@ -397,8 +397,13 @@ static int connect_poll(PGconn *c, double deadline)
 	}
 }
 
+/*
+ * Connect to 'dbname'. '*cut' is set when 'deadline', shorter than
+ * connect_timeout and TARGET_FAIR_WAIT, ended the attempt: the server was
+ * given too little time for its silence to mean anything.
+ */
 static PGconn *connect_db(struct target *t, const char *dbname, double deadline,
-			  struct err *e)
+			  bool *cut, struct err *e)
 {
 	const char **keys = NULL, **vals = NULL;
 	char *password = NULL, *options = NULL, *msg = NULL;
@@ -470,6 +475,7 @@ static PGconn *connect_db(struct target *t, const char *dbname, double deadline,
 	case 0:
 		break;
 	case 1:
+		*cut = left < limit && left < TARGET_FAIR_WAIT;
 		err_set(e, "cannot connect: timeout expired after %.1f s",
 			left);
 		PQfinish(c);
@@ -615,27 +621,59 @@ static bool session_alive(PGconn *c)
 	return true;
 }
 
+/* How a session is asked for (see acquire). */
+enum acquire_mode {
+	ACQ_NORMAL,
+	ACQ_SPARE, /* the caller can do without: not waited for */
+	ACQ_FIRST, /* a collection's first: tried even while backing off */
+};
+
+/* A slot checked out by 'acquire' goes back unused (t->lock held). */
+static void unbusy(struct target *t, struct pgconn *s)
+{
+	s->busy = false;
+	t->stats.busy--;
+	pthread_cond_broadcast(&t->cond);
+}
+
+/* The server failed a connect: back off from it (t->lock held). */
+static void arm_backoff(struct target *t, const char *why)
+{
+	t->backoff = t->backoff ? t->backoff * 2 : 1;
+	if (t->backoff > BACKOFF_MAX)
+		t->backoff = BACKOFF_MAX;
+	t->next_attempt = clock_now() + t->backoff;
+	free(t->last_error);
+	t->last_error = xstrdup(why);
+}
+
 /*
- * A 'spare' session is one the caller can do without: it is not waited
- * for, and failing to connect it neither arms the target's backoff nor
- * becomes its last error (the target is not down for it).
+ * Check out a slot for 'dbname' and connect it if it has no session. A
+ * spare session is one the caller can do without: it is not waited for,
+ * and failing to connect it neither arms the target's backoff nor becomes
+ * its last error (the target is not down for it). '*cut' is set when the
+ * caller's deadline, not the server, is why there is no session.
  */
 static struct pgconn *acquire(struct target *t, const char *dbname,
-			      double deadline, bool spare, struct err *e)
+			      double deadline, enum acquire_mode mode,
+			      bool *cut, struct err *e)
 {
 	const char *db = dbname ? dbname : t->main_db;
 	struct pgconn *s = NULL;
 	PGconn *c;
 	double start, now;
+	bool timed = false;
 
+	*cut = false;
 	pthread_mutex_lock(&t->lock);
 	for (;;) {
 		s = find_slot(t, db);
 		if (s)
 			break;
-		if (spare || clock_now() >= deadline ||
+		if (mode == ACQ_SPARE || clock_now() >= deadline ||
 		    target_wait(t, deadline) == ETIMEDOUT) {
 			pthread_mutex_unlock(&t->lock);
+			*cut = mode != ACQ_SPARE;
 			err_set(e, "no free connection before the deadline");
 			return NULL;
 		}
@@ -650,22 +688,22 @@ static struct pgconn *acquire(struct target *t, const char *dbname,
 		s->dbname = NULL;
 		t->stats.open--;
 	}
+	s->kept = s->conn != NULL;
+	s->timed_out = false;
 	if (s->conn) {
 		pthread_mutex_unlock(&t->lock);
 		return s;
 	}
 	now = clock_now();
 	if (now >= deadline) {
-		s->busy = false;
-		t->stats.busy--;
-		pthread_cond_broadcast(&t->cond);
+		unbusy(t, s);
 		pthread_mutex_unlock(&t->lock);
+		*cut = true;
 		err_set(e, "the scrape deadline passed before connecting");
 		return NULL;
 	}
-	if (now < t->next_attempt) {
-		s->busy = false;
-		t->stats.busy--;
+	if (now < t->next_attempt && mode != ACQ_FIRST) {
+		unbusy(t, s);
 		err_set(e, "not reconnecting for %.1fs after: %s",
 			t->next_attempt - now,
 			t->last_error ? t->last_error : "an error");
@@ -676,32 +714,25 @@ static struct pgconn *acquire(struct target *t, const char *dbname,
 	pthread_mutex_unlock(&t->lock);
 
 	start = clock_now();
-	c = connect_db(t, db, deadline, e);
+	c = connect_db(t, db, deadline, &timed, e);
 
 	pthread_mutex_lock(&t->lock);
 	t->stats.last_connect_seconds = clock_now() - start;
 	if (!c) {
 		t->stats.failures++;
-		s->busy = false;
-		t->stats.busy--;
-		/* back off only when the server itself is unreachable */
-		if (same_db(db, t->main_db) && !spare) {
-			t->backoff = t->backoff ? t->backoff * 2 : 1;
-			if (t->backoff > BACKOFF_MAX)
-				t->backoff = BACKOFF_MAX;
-			t->next_attempt = clock_now() + t->backoff;
-			free(t->last_error);
-			t->last_error = xstrdup(e->msg);
-		}
-		pthread_cond_broadcast(&t->cond);
+		unbusy(t, s);
+		*cut = timed;
+		/* back off only when the server itself failed the attempt */
+		if (same_db(db, t->main_db) && mode != ACQ_SPARE && !timed)
+			arm_backoff(t, e->msg);
 		pthread_mutex_unlock(&t->lock);
 		return NULL;
 	}
-	if (same_db(db, t->main_db))
-		t->backoff = 0;
+	/* the server answered: whatever failed before is over */
+	t->backoff = 0;
+	t->next_attempt = 0;
 	s->conn = c;
 	s->dbname = xstrdup_or_null(db);
-	s->timeout_ms = (int)(t->gcfg->statement_timeout * 1000);
 	t->stats.open++;
 	pthread_mutex_unlock(&t->lock);
 	return s;
@@ -710,13 +741,23 @@ static struct pgconn *acquire(struct target *t, const char *dbname,
 struct pgconn *target_acquire(struct target *t, const char *dbname,
 			      double deadline, struct err *e)
 {
-	return acquire(t, dbname, deadline, false, e);
+	bool cut;
+
+	return acquire(t, dbname, deadline, ACQ_NORMAL, &cut, e);
+}
+
+struct pgconn *target_acquire_first(struct target *t, double deadline,
+				    bool *cut, struct err *e)
+{
+	return acquire(t, NULL, deadline, ACQ_FIRST, cut, e);
 }
 
 struct pgconn *target_acquire_spare(struct target *t, double deadline,
 				    struct err *e)
 {
-	return acquire(t, NULL, deadline, true, e);
+	bool cut;
+
+	return acquire(t, NULL, deadline, ACQ_SPARE, &cut, e);
 }
 
 void target_release(struct target *t, struct pgconn *pc, bool broken)
@@ -826,75 +867,141 @@ static void result_error(PGresult *r, struct err *e)
 }
 
 /*
+ * When to cancel a query that must be over by 'deadline': a moment
+ * before it, so that the wait for the server to answer the cancel ends by
+ * the deadline too and the page goes out on time.
+ */
+static double cancel_point(double deadline)
+{
+	double grace = (deadline - clock_now()) * 0.2;
+
+	if (grace > CANCEL_GRACE)
+		grace = CANCEL_GRACE;
+	return deadline - (grace > 0 ? grace : 0);
+}
+
+/*
+ * Wait until a result of 'c' can be read; past 'soft', cancel the query
+ * and wait until 'deadline' for the server to answer. Returns 0 when a
+ * result can be read (perhaps the cancel's error), -1 when the session
+ * must be given up ('*broken', 'e' set).
+ */
+static int wait_result(PGconn *c, double soft, double deadline, bool *canceled,
+		       bool *broken, struct err *e)
+{
+	int w = target_wait_ready(c, *canceled ? deadline : soft);
+
+	if (w == 1 && !*canceled) {
+		cancel_async(c);
+		*canceled = true;
+		err_set(e, "canceled: its deadline passed");
+		w = target_wait_ready(c, deadline);
+	}
+	if (w == 1) {
+		/* past the grace the session is closed, not waited for */
+		err_set(e, "canceled: its deadline passed");
+		*broken = true;
+		return -1;
+	}
+	if (w < 0) {
+		char *msg = conn_error(c);
+
+		err_set(e, "connection lost: %s", msg);
+		free(msg);
+		*broken = true;
+		return -1;
+	}
+	return 0;
+}
+
+static bool is_cancel(const PGresult *r)
+{
+	const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+
+	return state && !strcmp(state, "57014");
+}
+
+/*
+ * One result of the server, sorted: rows and command results are kept in
+ * '*keep' when 'keep' is not NULL (else cleared); errors set 'e' (the
+ * first goes to '*error' when not NULL), and '*canceled' when the error
+ * is a cancel's. Returns -1 for COPY, which leaves the session unusable.
+ */
+static int sort_result(PGresult *r, PGresult **keep, PGresult **error,
+		       bool *canceled, bool *broken, struct err *e)
+{
+	switch (PQresultStatus(r)) {
+	case PGRES_TUPLES_OK:
+	case PGRES_COMMAND_OK:
+		if (keep) {
+			PQclear(*keep);
+			*keep = r;
+		} else {
+			PQclear(r);
+		}
+		return 0;
+	case PGRES_PIPELINE_ABORTED:
+		PQclear(r);
+		return 0;
+	case PGRES_COPY_OUT:
+	case PGRES_COPY_IN:
+	case PGRES_COPY_BOTH:
+		/* PQgetResult would hand back COPY states forever */
+		err_set(e, "COPY is not a query pgpulse can run");
+		PQclear(r);
+		*broken = true;
+		return -1;
+	default:
+		*canceled |= is_cancel(r);
+		result_error(r, e);
+		if (error && !*error)
+			*error = r;
+		else
+			PQclear(r);
+		return 0;
+	}
+}
+
+/*
+ * A lost connection makes '*broken' and, failing a better one, 'e'. So
+ * does a cancel sent ('timed_out') but not seen answered ('canceled'): it
+ * may still be on its way, and would cancel the session's next query.
+ */
+static void check_lost(PGconn *c, bool timed_out, bool canceled, bool *broken,
+		       struct err *e)
+{
+	if (timed_out && !canceled)
+		*broken = true;
+	if (PQstatus(c) != CONNECTION_BAD)
+		return;
+	if (!err_isset(e)) {
+		char *msg = conn_error(c);
+
+		err_set(e, "connection lost: %s", msg);
+		free(msg);
+	}
+	*broken = true;
+}
+
+/*
  * Collect every result of the query sent on 'c'. Returns the last rows
  * (or command) result, or NULL with 'e' set; the server's first error
  * result goes to '*error' when it is not NULL.
  */
 static PGresult *read_results(PGconn *c, double deadline, bool *broken,
-			      PGresult **error, struct err *e)
+			      bool *timed_out, PGresult **error, struct err *e)
 {
 	PGresult *keep = NULL, *r;
-	int w;
+	double soft = cancel_point(deadline);
+	bool canceled = false;
 
-	for (;;) {
-		w = target_wait_ready(c, deadline);
-		if (w == 1) {
-			cancel_async(c);
-			err_set(e, "canceled: its deadline passed");
-			/*
-			 * a moment for the server to answer the cancel, so the
-			 * session can be kept; past it, it is closed and the
-			 * page goes out on time
-			 */
-			w = target_wait_ready(c, clock_now() + CANCEL_GRACE);
-			if (w) {
-				*broken = true;
-				break;
-			}
-		} else if (w < 0) {
-			char *msg = conn_error(c);
-
-			err_set(e, "connection lost: %s", msg);
-			free(msg);
-			*broken = true;
-			break;
-		}
+	while (wait_result(c, soft, deadline, timed_out, broken, e) == 0) {
 		r = PQgetResult(c);
-		if (!r)
+		if (!r ||
+		    sort_result(r, &keep, error, &canceled, broken, e) < 0)
 			break;
-		switch (PQresultStatus(r)) {
-		case PGRES_TUPLES_OK:
-		case PGRES_COMMAND_OK:
-			PQclear(keep);
-			keep = r;
-			break;
-		case PGRES_COPY_OUT:
-		case PGRES_COPY_IN:
-		case PGRES_COPY_BOTH:
-			/* PQgetResult would hand back COPY states forever */
-			err_set(e, "COPY is not a query pgpulse can run");
-			PQclear(r);
-			*broken = true;
-			goto done;
-		default:
-			result_error(r, e);
-			if (error && !*error)
-				*error = r;
-			else
-				PQclear(r);
-			break;
-		}
 	}
-done:
-	if (PQstatus(c) == CONNECTION_BAD) {
-		if (!err_isset(e)) {
-			char *msg = conn_error(c);
-
-			err_set(e, "connection lost: %s", msg);
-			free(msg);
-		}
-		*broken = true;
-	}
+	check_lost(c, *timed_out, canceled, broken, e);
 	if (err_isset(e)) {
 		PQclear(keep);
 		return NULL;
@@ -902,10 +1009,12 @@ done:
 	return keep;
 }
 
-PGresult *target_exec(PGconn *c, const char *sql, bool simple, double deadline,
-		      bool *broken, PGresult **error, struct err *e)
+static PGresult *exec_ex(PGconn *c, const char *sql, bool simple,
+			 double deadline, bool *broken, bool *timed_out,
+			 PGresult **error, struct err *e)
 {
 	*broken = false;
+	*timed_out = false;
 	if (error)
 		*error = NULL;
 	if (!(simple ? PQsendQuery(c, sql)
@@ -918,7 +1027,100 @@ PGresult *target_exec(PGconn *c, const char *sql, bool simple, double deadline,
 		*broken = true;
 		return NULL;
 	}
-	return read_results(c, deadline, broken, error, e);
+	return read_results(c, deadline, broken, timed_out, error, e);
+}
+
+PGresult *target_exec(PGconn *c, const char *sql, bool simple, double deadline,
+		      bool *broken, PGresult **error, struct err *e)
+{
+	bool timed_out;
+
+	return exec_ex(c, sql, simple, deadline, broken, &timed_out, error, e);
+}
+
+static bool send_one(PGconn *c, const char *sql)
+{
+	return PQsendQueryParams(c, sql, 0, NULL, NULL, NULL, NULL, 0);
+}
+
+/*
+ * Send 'sql' inside its own read-only transaction, as one pipeline: the
+ * transaction costs no round trip of its own. The statement_timeout is
+ * set for it when it is not the session's ('session_ms'). Returns the
+ * index of 'sql' among the commands sent, or -1.
+ */
+static int send_in_transaction(PGconn *c, const char *sql, int timeout_ms,
+			       int session_ms)
+{
+	char set[64];
+	bool own = timeout_ms != session_ms;
+
+	snprintf(set, sizeof(set), "SET LOCAL statement_timeout = %d",
+		 timeout_ms > 0 ? timeout_ms : 0);
+	if (!PQenterPipelineMode(c) || !send_one(c, "BEGIN READ ONLY") ||
+	    (own && !send_one(c, set)) || !send_one(c, sql) ||
+	    !send_one(c, "ROLLBACK") || !PQpipelineSync(c))
+		return -1;
+	return own ? 2 : 1;
+}
+
+/*
+ * Run 'sql' on PostgreSQL session 'c' in a read-only transaction rolled
+ * back after it (see target_query). A query that failed leaves the
+ * transaction aborted (the pipeline skips the ROLLBACK): it is rolled
+ * back then, at the cost of a round trip.
+ */
+static PGresult *query_in_transaction(PGconn *c, const char *sql,
+				      int timeout_ms, int session_ms,
+				      double deadline, bool *broken,
+				      bool *timed_out, struct err *e)
+{
+	double soft = cancel_point(deadline);
+	PGresult *keep = NULL, *r;
+	bool canceled = false;
+	int cmd = 0, mine;
+
+	*broken = *timed_out = false;
+	mine = send_in_transaction(c, sql, timeout_ms, session_ms);
+	if (mine < 0) {
+		char *msg = conn_error(c);
+
+		err_set(e, "cannot send query: %s", msg);
+		free(msg);
+		*broken = true;
+		return NULL;
+	}
+	while (wait_result(c, soft, deadline, timed_out, broken, e) == 0) {
+		r = PQgetResult(c);
+		if (!r) {
+			cmd++; /* the end of one command's results */
+			continue;
+		}
+		if (PQresultStatus(r) == PGRES_PIPELINE_SYNC) {
+			PQclear(r);
+			break;
+		}
+		if (sort_result(r, cmd == mine ? &keep : NULL, NULL, &canceled,
+				broken, e) < 0)
+			break;
+	}
+	check_lost(c, *timed_out, canceled, broken, e);
+	if (!*broken && !PQexitPipelineMode(c))
+		*broken = true;
+	if (!*broken && PQtransactionStatus(c) != PQTRANS_IDLE) {
+		struct err re = ERR_INIT;
+		bool b, tmo;
+
+		r = exec_ex(c, "ROLLBACK", false, deadline, &b, &tmo, NULL,
+			    &re);
+		*broken = !r || b;
+		PQclear(r);
+	}
+	if (err_isset(e)) {
+		PQclear(keep);
+		return NULL;
+	}
+	return keep;
 }
 
 static PGresult *query(struct target *t, struct pgconn *pc, const char *sql,
@@ -926,22 +1128,12 @@ static PGresult *query(struct target *t, struct pgconn *pc, const char *sql,
 		       struct err *e)
 {
 	/* the console speaks the simple protocol only */
-	bool bouncer = t->cfg->kind == TARGET_PGBOUNCER;
-	PGresult *r;
-
-	if (!bouncer && timeout_ms != pc->timeout_ms) {
-		char set[64];
-
-		snprintf(set, sizeof(set), "SET statement_timeout = %d",
-			 timeout_ms);
-		r = target_exec(pc->conn, set, true, deadline, broken, NULL, e);
-		if (!r)
-			return NULL;
-		PQclear(r);
-		pc->timeout_ms = timeout_ms;
-	}
-	/* the extended protocol refuses several statements in one text */
-	return target_exec(pc->conn, sql, bouncer, deadline, broken, NULL, e);
+	if (t->cfg->kind == TARGET_PGBOUNCER)
+		return exec_ex(pc->conn, sql, true, deadline, broken,
+			       &pc->timed_out, NULL, e);
+	return query_in_transaction(pc->conn, sql, timeout_ms,
+				    target_timeout_ms(t), deadline, broken,
+				    &pc->timed_out, e);
 }
 
 PGresult *target_query(struct target *t, struct pgconn *pc, const char *sql,
@@ -1051,8 +1243,8 @@ int target_refresh_facts(struct target *t, struct pgconn *pc, double deadline,
 		pthread_mutex_unlock(&t->lock);
 		return 0;
 	}
-	r = target_query(t, pc, facts_sql, pc->timeout_ms, deadline, &broken,
-			 e);
+	r = target_query(t, pc, facts_sql, target_timeout_ms(t), deadline,
+			 &broken, e);
 	if (!r)
 		return err_wrap(e, "reading server facts");
 	if (PQntuples(r) != 1) {
@@ -1091,6 +1283,11 @@ int target_refresh_facts(struct target *t, struct pgconn *pc, double deadline,
 			 "target", t->name, "fix", "GRANT pg_monitor TO <role>",
 			 NULL);
 	return 0;
+}
+
+int target_timeout_ms(const struct target *t)
+{
+	return (int)(t->gcfg->statement_timeout * 1000);
 }
 
 bool target_has_extension(const struct target *t, const char *name)

@@ -23,13 +23,16 @@ struct pgconn {
 	char *dbname;	/* database it is connected to (owned) */
 	bool busy;	/* checked out by a collection */
 	double idle_at; /* monotonic time it was last released */
-	int timeout_ms; /* statement_timeout the session has now */
 	/*
 	 * set by target_query when the session is unusable (lost, a cancel
 	 * unanswered, a transaction left open): target_release closes it,
 	 * whatever its caller says
 	 */
 	bool broken;
+	/* the last target_query was ended by its deadline, not the server */
+	bool timed_out;
+	/* target_acquire handed out a session opened by an earlier caller */
+	bool kept;
 };
 
 /* What a session told us of its server. */
@@ -78,14 +81,18 @@ struct target {
 	struct pool_stats stats;
 	double next_attempt; /* no connect before this (backoff) */
 	double backoff;
-	char *last_error; /* redacted, for the landing page and logs */
+	double down_since; /* monotonic start of the outage; 0 while up */
+	char *last_error;  /* redacted, for the landing page and logs */
 	bool up, ever_up;
 	struct server_facts facts;
 	bool warned_role; /* the role warning is logged once */
 
 	/* collect.c's state */
 	bool collecting;
+	double col_budget;	  /* seconds the last one started had */
+	double want;		  /* a waiter's deadline that needs a rerun */
 	unsigned long generation; /* collections finished */
+	unsigned long last_gen;	  /* the generation that set 'last' */
 	struct collection *last;
 	struct strmap cache;  /* "collector\x1fdb" -> struct cache_entry */
 	struct strmap logged; /* things logged once: key -> message */
@@ -116,14 +123,34 @@ struct target *target_new(const struct target_config *cfg,
 void target_free(struct target *t);
 
 /*
+ * A connect or query ended by the caller's deadline before it had this
+ * many seconds (or connect_timeout, if shorter) says nothing of the
+ * server: the request was too short, not the server too slow. It arms no
+ * backoff and does not make the target down.
+ */
+#define TARGET_FAIR_WAIT 0.5
+
+/*
  * Check out a connection to database 'dbname' (NULL: the main database),
  * connecting if needed, waiting for a free slot until 'deadline' (monotonic
  * seconds). The pool never holds more than connections_per_target. Returns
- * the slot, or NULL with 'e' set. Connect failures arm the backoff; while
- * it runs, no connection is attempted and the last error is returned.
+ * the slot, or NULL with 'e' set. Connect failures the server caused
+ * (refused, an authentication error, no answer within connect_timeout or
+ * TARGET_FAIR_WAIT) arm the backoff; while it runs, no connection is
+ * attempted and the last error is returned. A successful connect resets
+ * it.
  */
 struct pgconn *target_acquire(struct target *t, const char *dbname,
 			      double deadline, struct err *e);
+/*
+ * target_acquire for the first session of a collection, to the main
+ * database: attempted even while the backoff runs, so that a server that
+ * came back is found by the next scrape. '*cut' is set when the caller's
+ * deadline ended it too soon to say anything of the server (see
+ * TARGET_FAIR_WAIT): then the backoff and the last error are left alone.
+ */
+struct pgconn *target_acquire_first(struct target *t, double deadline,
+				    bool *cut, struct err *e);
 /*
  * One more session to the main database, for work the caller can also do
  * on the one it holds: NULL at once when no slot is free, and a failed
@@ -159,11 +186,16 @@ void target_free_list(char **list);
 
 /*
  * Run 'sql' on 'pc' with statement_timeout 'timeout_ms' (not for
- * pgbouncer), waiting at most until 'deadline' and cancelling the query
- * past it. pgbouncer's console gets the simple protocol, PostgreSQL the
- * extended protocol (one statement only). Returns the PGRES_TUPLES_OK or
+ * pgbouncer), waiting at most until 'deadline': the query is cancelled a
+ * moment before it, so that the wait for the cancel ends by 'deadline'
+ * too. pgbouncer's console gets the simple protocol. On PostgreSQL the
+ * query runs in the extended protocol (one statement only) inside its
+ * own read-only transaction, pipelined in one round trip:
+ * BEGIN READ ONLY; SET LOCAL statement_timeout; sql; ROLLBACK. Nothing
+ * it does to the session outlasts it. Returns the PGRES_TUPLES_OK or
  * PGRES_COMMAND_OK result (PQclear it), or NULL with 'e' set to the
- * server's message; '*broken' is set when the session is unusable.
+ * server's message; '*broken' is set when the session is unusable, and
+ * pc->timed_out when the deadline ended it.
  */
 PGresult *target_query(struct target *t, struct pgconn *pc, const char *sql,
 		       int timeout_ms, double deadline, bool *broken,
@@ -195,5 +227,8 @@ int target_wait(struct target *t, double deadline);
 int target_wait_ready(PGconn *c, double deadline);
 
 bool target_has_extension(const struct target *t, const char *name);
+
+/* The config's statement_timeout in milliseconds, for target_query. */
+int target_timeout_ms(const struct target *t);
 
 #endif

@@ -203,6 +203,8 @@ collectors:
 
 
 def test_deadline_pressure_does_not_cost_a_round_trip_per_query(pg, pgpulse):
+    # each query's statement_timeout is a SET LOCAL in the pipeline that
+    # wraps it in its read-only transaction: never a round trip of its own
     body = "".join(f"""
   rt_{i}:
     help: Answers at once.
@@ -222,10 +224,10 @@ def test_deadline_pressure_does_not_cost_a_round_trip_per_query(pg, pgpulse):
         assert all(page.sample(f"rt_{i}_v") == i for i in range(12))
     sets = pg.scalar("SELECT coalesce(sum(calls), 0)::int FROM pg_stat_statements "
                      "WHERE query ILIKE 'SET statement_timeout%%'")
-    # one to lower it from the session's 20 s, and one or two a scrape as
-    # the share of each collector drifts (6 here, unloaded); not one
-    # before each of the 36 queries, as it was
-    assert 1 <= sets <= 12, sets
+    assert sets == 0, sets
+    local = pg.scalar("SELECT coalesce(sum(calls), 0)::int FROM pg_stat_statements "
+                      "WHERE query ILIKE 'SET LOCAL statement_timeout%%'")
+    assert local >= 36, local
 
 
 SLOW_PAIR = """
@@ -824,11 +826,6 @@ collectors:
     sql: SELECT count(*) AS files FROM pg_ls_waldir()
     metrics:
       files: gauge
-  resets:
-    help: Calls something a rollback cannot undo.
-    sql: SELECT 1 AS v FROM pg_stat_reset()
-    metrics:
-      v: gauge
   plain:
     help: Anybody may run this.
     sql: SELECT 1 AS v
@@ -842,12 +839,8 @@ collectors:
         assert page.sample("plain_v") == 1
         assert page.sample("pgpulse_collector_skipped", collector="waldir",
                            reason="privileges") == 1
-        assert page.sample("pgpulse_collector_skipped", collector="resets",
-                           reason="unsafe") == 1
         assert not page.has("pgpulse_scrape_success", collector="waldir")
         assert page.sample("pgpulse_role_pg_monitor") == 0
-        # nothing was reset, even though pg_stat_reset is not refused by a
-        # read-only transaction
         assert pg.scalar("SELECT stats_reset FROM pg_stat_database "
                          "WHERE datname = 'postgres'") == before
         assert p.stderr_text().count("reason=privileges") == 1
@@ -856,7 +849,9 @@ collectors:
         pg.psql("DROP ROLE IF EXISTS weak")
 
 
-def test_a_copy_query_fails_without_wedging_the_session(pg, pgpulse):
+def test_a_copy_query_is_refused_when_the_file_loads(pg, pgpulse):
+    # refused when the file loads (tests/integration/test_faults.py has
+    # the statements refused); the daemon does not start with it
     q = pgpulse.write("copy.yaml", """
 collectors:
   copier:
@@ -864,20 +859,10 @@ collectors:
     sql: COPY (SELECT 1 AS v) TO STDOUT
     metrics:
       v: gauge
-  after:
-    help: Runs after it on the same target.
-    sql: SELECT 5 AS v
-    metrics:
-      v: gauge
 """)
-    p = pgpulse(queries=[q])
-    for _ in range(2):
-        start = time.monotonic()
-        page = p.scrape()
-        assert time.monotonic() - start < 3
-        assert page.sample("pgpulse_scrape_success", collector="copier") == 0
-        assert page.sample("after_v") == 5
-    assert "COPY is not a query" in p.stderr_text()
+    p = pgpulse(queries=[q], wait=False)
+    assert p.wait() != 0
+    assert f"{q}:5:10: error: collector 'copier': the sql is not a query" in p.stderr_text()
 
 
 def test_the_main_session_outlives_per_database_work(pg, pgpulse):
@@ -928,3 +913,44 @@ collectors:
     assert page.sample("pgpulse_scrape_success", collector="plain", target="main") == 1
     # bounded by the scrape deadline (10 s, less the others' share), not 0
     assert s[0].labels["t"].endswith("s") and s[0].labels["t"] != "0"
+
+
+def test_a_collector_cannot_change_the_session_for_the_next(pg, pgpulse):
+    # set_config is refused in a query file, but a function of the
+    # database may call it: each query runs in a read-only transaction
+    # that is rolled back, so what it set ends with it
+    pg.psql("CREATE OR REPLACE FUNCTION pgpulse_sneaky() RETURNS int LANGUAGE sql AS $$ "
+            "SELECT length(set_config('application_name', 'sneaky', false)) "
+            "+ length(set_config('work_mem', '77kB', false)) $$")
+    q = pgpulse.write("sneaky.yaml", """
+collectors:
+  sneaky:
+    help: Changes settings of its session, not locally.
+    sql: SELECT pgpulse_sneaky() AS v
+    metrics:
+      v: gauge
+  after:
+    help: Runs next, on the same session.
+    sql: |
+      SELECT current_setting('application_name') AS app,
+             current_setting('work_mem') AS wm,
+             current_setting('transaction_read_only') AS ro, 1 AS v
+    metrics:
+      app: label
+      wm: label
+      ro: label
+      v: gauge
+""")
+    cfg = pgpulse.write("sneaky-config.yaml", config(
+        pg, q, "limits: {connections_per_target: 1}\n"))
+    p = pgpulse(config=cfg, env={"MONITOR_PW": pgfix.MONITOR_PASSWORD})
+    for _ in range(3):
+        page = p.scrape()
+        assert page.sample("sneaky_v", target="main") == 10  # it ran
+        s = page.samples("after_v", target="main")
+        assert len(s) == 1
+        assert s[0].labels["app"] == "pgpulse" and s[0].labels["ro"] == "on", s[0].labels
+        assert s[0].labels["wm"] != "77kB", s[0].labels
+    assert pg.scalar("SELECT count(*) FROM pg_stat_activity WHERE usename = 'monitor' "
+                     "AND application_name = 'sneaky'") == 0
+    pg.psql("DROP FUNCTION pgpulse_sneaky()")

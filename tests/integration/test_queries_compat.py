@@ -148,7 +148,7 @@ def settings_block(rows):
            "        CASE WHEN vartype = 'bool' THEN (val = 'on')::int::float8\n"
            "             WHEN val::float8 = -1 THEN -1\n"
            f"             ELSE val::float8 * coalesce(CASE unit {cases_s} {cases_b} END, 1) END) AS j\n"
-           "      FROM (SELECT *, CASE WHEN source = 'client' THEN boot_val\n"
+           "      FROM (SELECT *, CASE WHEN source IN ('client', 'session') THEN boot_val\n"
            "                           WHEN name = 'transaction_read_only' THEN reset_val\n"
            "                           ELSE setting END AS val FROM pg_settings) AS p\n"
            "      WHERE vartype IN ('bool', 'integer', 'real')\n"
@@ -302,7 +302,7 @@ HEADER = """\
 # as "untyped" are gauges; pg_stat_replication's slot_name is the slot (0.11.1
 # gave the walsender's pid); pg_settings shows the server's value, not the
 # session's (for the settings pgpulse sets on its own sessions,
-# source 'client', the built-in default boot_val); pg_settings covers the numeric settings of
+# source 'client' or 'session', the built-in default boot_val); pg_settings covers the numeric settings of
 # PostgreSQL 15 (a setting only other versions have gives no series); the
 # exporter's self-metrics (pg_exporter_*, pg_scrape_collector_*,
 # postgres_exporter_build_info) are pgpulse's own (pgpulse_*).

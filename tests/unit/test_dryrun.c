@@ -309,6 +309,50 @@ static void calls_a_rollback_cannot_undo_are_found(void **state)
 	assert_null(privcheck_unsafe_call("SELECT \"PG_RELOAD_CONF\"()", &off));
 }
 
+/* 0, or the offset privcheck_statement reports (-1 when it accepts). */
+static long refused_at(const char *sql, bool bouncer)
+{
+	struct err e = ERR_INIT;
+	size_t off = 0;
+
+	return privcheck_statement(sql, bouncer, &off, &e) < 0 ? (long)off : -1;
+}
+
+static void statements_must_be_one_read_only_query(void **state)
+{
+	(void)state;
+	assert_int_equal(refused_at("(SELECT 1)", false), -1);
+	assert_int_equal(refused_at("WITH a AS (SELECT 1) TABLE a", false), -1);
+	assert_int_equal(refused_at("SELECT 1 AS \"delete\" -- UPDATE", false),
+			 -1);
+	assert_int_equal(refused_at("SELECT 'a;b' || $q$ ; $q$", false), -1);
+	/* a comment, a schema or quotes before the '(' hide nothing */
+	assert_int_equal(
+		refused_at("SELECT pg_terminate_backend/**/(1)", false), 7);
+	assert_int_equal(
+		refused_at("SELECT pg_catalog.pg_terminate_backend(1)", false),
+		18);
+	assert_int_equal(
+		refused_at("SELECT \"set_config\"('a', 'b', false)", false), 8);
+	assert_int_equal(refused_at("SELECT lo_put(1, 0, 'x')", false), 7);
+	assert_int_equal(refused_at("SELECT my_ext_reset()", false), 7);
+	/* E'' takes escapes; 1e' is a number and an E'' string */
+	assert_int_equal(refused_at("SELECT E'\\'', nextval('s') --'", false),
+			 14);
+	assert_int_equal(refused_at("SELECT 1e'\\'', nextval('s') --'", false),
+			 15);
+	assert_int_equal(refused_at("SELECT '\\'', 1", false), 8);
+	assert_int_equal(
+		refused_at("WITH d AS (DELETE FROM t) SELECT 1", false), 11);
+	assert_int_equal(refused_at("SELECT * FROM t FOR UPDATE", false), 20);
+	assert_int_equal(refused_at("  VACUUM", false), 2);
+	assert_int_equal(refused_at("", false), 0);
+	assert_int_equal(refused_at("SHOW POOLS;", true), -1);
+	assert_int_equal(refused_at("SHOW POOLS; PAUSE", true), 12);
+	assert_int_equal(refused_at("SHOW /* x */ POOLS", true), 5);
+	assert_int_equal(refused_at("PAUSE", true), 0);
+}
+
 static void pgbouncer_refusal_gets_the_stats_users_fix(void **state)
 {
 	char *fix;
@@ -336,6 +380,7 @@ int main(void)
 			scanner_finds_a_second_statement_outside_quotes),
 		cmocka_unit_test(scanner_reports_names_calls_and_strings),
 		cmocka_unit_test(calls_a_rollback_cannot_undo_are_found),
+		cmocka_unit_test(statements_must_be_one_read_only_query),
 		cmocka_unit_test(pgbouncer_refusal_gets_the_stats_users_fix),
 	};
 
