@@ -474,3 +474,59 @@ params:
         for c in clients:
             c.close()
         console.close()
+
+
+def test_base_backup_progress_matches_its_view(pg_factory, pgpulse):
+    pg = pg_factory()
+    basebackup = pgfix.PG_BIN / "pg_basebackup"
+    target = pg.dir / "backup"
+    # slow enough to be seen streaming (32 kB/s is the lowest rate)
+    proc = subprocess.Popen(pgfix.as_owner([basebackup, "-D", target, "-h", pg.sockdir,
+                                            "-p", pg.port, "-U", "postgres", "-X", "none",
+                                            "-P", "--max-rate=32k", "--no-sync"]),
+                            env=pgfix.owner_env(pg.dir), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        done_sql = ("SELECT backup_streamed::float8 / backup_total FROM pg_stat_progress_basebackup "
+                    "WHERE phase = 'streaming database files' AND backup_total > 0")
+        assert wait_for(lambda: pg.scalar(done_sql), timeout=60)
+        p = pgpulse(config=config(pg, ["progress.yaml"]))
+        before = pg.scalar(done_sql)
+        page = p.scrape()
+        after = pg.scalar(done_sql)
+        s = page.samples("pg_progress_phase_done_ratio", command="BASE_BACKUP")
+        assert len(s) == 1, s
+        assert s[0].labels["phase"] == "streaming database files"
+        assert s[0].labels["datname"] == "" and s[0].labels["relname"] == ""
+        assert 0 < before <= s[0].value <= after < 1
+        assert page.sample("pg_progress_running_seconds", command="BASE_BACKUP") > 0
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
+def test_standby_feedback_holds_the_horizon_by_application_name(pg_factory, pgpulse):
+    pg = pg_factory(settings={"hot_standby_feedback": "on", "wal_receiver_status_interval": "1s"})
+    replica = pg.create_replica()
+    try:
+        pg.psql("CREATE TABLE f (v int)")
+        burn_xids(pg, 3)
+        replica.catch_up()
+        with replica.connect(autocommit=False) as c:
+            c.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            c.execute("SELECT count(*) FROM f")
+            sql = ("SELECT age(backend_xmin) FROM pg_stat_replication "
+                   "WHERE application_name = %s AND backend_xmin IS NOT NULL")
+            assert wait_for(lambda: pg.scalar(sql, (replica.name,)), timeout=30)
+            burn_xids(pg, 5)
+            p = pgpulse(config=config(pg, ["horizon.yaml"]))
+            before = pg.scalar(sql, (replica.name,))
+            page = p.scrape()
+            after = pg.scalar(sql, (replica.name,))
+            got = page.sample("pg_xmin_horizon_age_xids", holder="standby", name=replica.name)
+            assert min(before, after) <= got <= max(before, after)
+            assert got >= 5
+            # a walsender's xmin is the standby's, not a backend's
+            assert not page.has("pg_xmin_horizon_age_xids", holder="backend", datname="")
+    finally:
+        replica.destroy()
