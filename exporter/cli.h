@@ -14,13 +14,18 @@
 /* Parsed options. Strings point into argv or the environment. */
 struct cli {
 	const char *config_file;
-	const char **queries; /* --queries / --extend.query-path, malloc'ed */
+	const char **queries; /* --queries, malloc'ed: replaces the set */
 	size_t nqueries;
-	const char *listen;	  /* HOST:PORT, default :9187 */
-	const char *web_config;	  /* --web.config.file */
-	bool lifecycle;		  /* --web.enable-lifecycle: POST /-/reload */
-	unsigned max_connections; /* --web.max-connections, default 128 */
-	unsigned read_timeout;	  /* --web.read-timeout, seconds; 30 */
+	const char **extend; /* --extend.query-path, malloc'ed: added to it */
+	size_t nextend;
+	const char **compat; /* --compat NAME (config_compat_find), malloc'ed */
+	size_t ncompat;
+	const char *pgbouncer_dsn; /* --pgBouncer.connectionString, or NULL */
+	const char *listen;	   /* HOST:PORT, default :9187 */
+	const char *web_config;	   /* --web.config.file */
+	bool lifecycle;		   /* --web.enable-lifecycle: POST /-/reload */
+	unsigned max_connections;  /* --web.max-connections, default 128 */
+	unsigned read_timeout;	   /* --web.read-timeout, seconds; 30 */
 	enum log_level log_level;
 	enum log_format log_format;
 	bool dry_run, offline, show_metrics;

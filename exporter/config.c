@@ -30,8 +30,25 @@ struct cloader {
 };
 
 static const char *const top_keys[] = {"targets", "limits",	  "queries",
-				       "probe",	  "auth_modules", "params"};
-enum { T_TARGETS, T_LIMITS, T_QUERIES, T_PROBE, T_AUTH, T_PARAMS, T_N };
+				       "probe",	  "auth_modules", "params",
+				       "compat"};
+enum {
+	T_TARGETS,
+	T_LIMITS,
+	T_QUERIES,
+	T_PROBE,
+	T_AUTH,
+	T_PARAMS,
+	T_COMPAT,
+	T_N
+};
+
+const struct compat_set config_compat_sets[] = {
+	{"postgres_exporter", "compat/postgres_exporter.yaml", "database.yaml"},
+	{"pgbouncer_exporter", "compat/pgbouncer_exporter.yaml",
+	 "pgbouncer.yaml"},
+};
+const size_t config_ncompat_sets = ARRAY_SIZE(config_compat_sets);
 
 /*
  * libpq keywords a target may give as keys of its own, passed on as they
@@ -78,6 +95,7 @@ enum {
 	K_CONNINFO,
 	K_PASSWORD_FILE,
 	K_PASSWORD_ENV,
+	K_PASSWORD_COMMAND,
 	K_PASSWORD,
 	K_LABELS,
 	K_TAGS,
@@ -94,6 +112,7 @@ static const char *const target_own_keys[K_N] = {
 	[K_CONNINFO] = "conninfo",
 	[K_PASSWORD_FILE] = "password_file",
 	[K_PASSWORD_ENV] = "password_env",
+	[K_PASSWORD_COMMAND] = "password_command",
 	[K_PASSWORD] = "password",
 	[K_LABELS] = "labels",
 	[K_TAGS] = "tags",
@@ -142,6 +161,30 @@ void config_init(struct config *cfg)
 	cfg->probe_max_targets = 64;
 }
 
+static void argv_free(char **argv)
+{
+	size_t i;
+
+	for (i = 0; argv && argv[i]; i++)
+		free(argv[i]);
+	free(argv);
+}
+
+static char **argv_dup(char *const *argv)
+{
+	size_t n = 0, i;
+	char **v;
+
+	if (!argv)
+		return NULL;
+	while (argv[n])
+		n++;
+	v = xcalloc(n + 1, sizeof(*v));
+	for (i = 0; i < n; i++)
+		v[i] = xstrdup(argv[i]);
+	return v;
+}
+
 void target_config_release(struct target_config *t)
 {
 	size_t i;
@@ -158,6 +201,7 @@ void target_config_release(struct target_config *t)
 	free(t->vals);
 	free(t->password_file);
 	free(t->password_env);
+	argv_free(t->password_command);
 	for (i = 0; i < t->nlabels; i++) {
 		free(t->labels[i].name);
 		free(t->labels[i].value);
@@ -179,6 +223,7 @@ static void auth_module_release(struct auth_module *m)
 	free(m->password);
 	free(m->password_file);
 	free(m->password_env);
+	argv_free(m->password_command);
 	ydoc_strv_free(m->opt_keys, m->nopts);
 	ydoc_strv_free(m->opt_vals, m->nopts);
 	memset(m, 0, sizeof(*m));
@@ -193,6 +238,7 @@ void config_free(struct config *cfg)
 	free(cfg->targets);
 	free(cfg->path);
 	ydoc_strv_free(cfg->query_paths, cfg->nquery_paths);
+	free(cfg->compat);
 	ydoc_strv_free(cfg->probe_allow, cfg->nprobe_allow);
 	for (i = 0; i < cfg->nauth_modules; i++)
 		auth_module_release(&cfg->auth_modules[i]);
@@ -489,14 +535,47 @@ static void parse_connection(struct cloader *l, struct target_config *t,
 }
 
 /*
- * A password given one of three ways, for a target or an auth module: the
- * nodes 'lit', 'file' and 'env' (each may be NULL) into '*literal' (warned
- * about: the caller stores it, then wipes it), '*pfile' (resolved against
- * the config's directory) and '*penv'. More than one is an error.
+ * 'password_command': a list, the program (a relative path with a '/' taken
+ * from the config's directory, a bare name searched in PATH) and its
+ * arguments, run without a shell. Into '*pcmd', NULL-terminated.
+ */
+static void parse_password_command(struct cloader *l, yaml_node_t *n,
+				   char ***pcmd)
+{
+	char **v;
+	size_t nv, i;
+
+	if (n->type != YAML_SEQUENCE_NODE) {
+		ydoc_error(&l->y, n,
+			   "'password_command' must be a list: the program "
+			   "and its arguments, run without a shell");
+		return;
+	}
+	if (ydoc_strlist(&l->y, n, "password_command", &v, &nv) < 0)
+		return;
+	if (!nv || !*v[0]) {
+		ydoc_error(&l->y, n, "'password_command' names no program");
+		ydoc_strv_free(v, nv);
+		return;
+	}
+	*pcmd = xcalloc(nv + 1, sizeof(**pcmd));
+	for (i = 0; i < nv; i++)
+		(*pcmd)[i] = i == 0 && strchr(v[0], '/') ? resolve_path(l, v[0])
+							 : xstrdup(v[i]);
+	ydoc_strv_free(v, nv);
+}
+
+/*
+ * A password given one of four ways, for a target or an auth module: the
+ * nodes 'lit', 'file', 'env' and 'cmd' (each may be NULL) into '*literal'
+ * (warned about: the caller stores it, then wipes it), '*pfile' (resolved
+ * against the config's directory), '*penv' and '*pcmd'. More than one is
+ * an error.
  */
 static void parse_password_source(struct cloader *l, yaml_node_t *lit,
 				  yaml_node_t *file, yaml_node_t *env,
-				  char **literal, char **pfile, char **penv)
+				  yaml_node_t *cmd, char **literal,
+				  char **pfile, char **penv, char ***pcmd)
 {
 	char *s;
 
@@ -504,6 +583,12 @@ static void parse_password_source(struct cloader *l, yaml_node_t *lit,
 		ydoc_error(&l->y, lit ? lit : env,
 			   "give only one of 'password_file', 'password_env' "
 			   "and 'password'");
+	if (cmd && (lit || file || env))
+		ydoc_error(&l->y, cmd,
+			   "'password_command' gives the password: leave out "
+			   "'password_file', 'password_env' and 'password'");
+	if (cmd)
+		parse_password_command(l, cmd, pcmd);
 	if (file && ydoc_str(&l->y, file, "password_file", &s) == 0) {
 		*pfile = resolve_path(l, s);
 		free(s);
@@ -528,8 +613,9 @@ static void parse_password(struct cloader *l, struct target_config *t,
 	char *s = NULL;
 
 	parse_password_source(l, v[K_PASSWORD], v[K_PASSWORD_FILE],
-			      v[K_PASSWORD_ENV], &s, &t->password_file,
-			      &t->password_env);
+			      v[K_PASSWORD_ENV], v[K_PASSWORD_COMMAND], &s,
+			      &t->password_file, &t->password_env,
+			      &t->password_command);
 	if (s) {
 		push_param(t, "password", s);
 		explicit_bzero(s, strlen(s));
@@ -673,6 +759,50 @@ static void parse_queries(struct cloader *l, yaml_node_t *n)
 	ydoc_strv_free(v, nv);
 }
 
+static void parse_compat(struct cloader *l, yaml_node_t *n)
+{
+	struct config *cfg = l->cfg;
+	char **v;
+	size_t nv, i;
+
+	if (ydoc_strlist(&l->y, n, "compat", &v, &nv) < 0)
+		return;
+	cfg->compat = xcalloc(nv + 1, sizeof(*cfg->compat));
+	for (i = 0; i < nv; i++) {
+		const char *name = config_compat_find(v[i], strlen(v[i]));
+
+		if (name)
+			cfg->compat[cfg->ncompat++] = name;
+		else
+			ydoc_error(&l->y, n,
+				   "unknown compat '%.64s': postgres_exporter "
+				   "or pgbouncer_exporter",
+				   v[i]);
+	}
+	ydoc_strv_free(v, nv);
+}
+
+const char *config_compat_find(const char *name, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < config_ncompat_sets; i++)
+		if (strlen(config_compat_sets[i].name) == len &&
+		    !strncmp(config_compat_sets[i].name, name, len))
+			return config_compat_sets[i].name;
+	return NULL;
+}
+
+const struct compat_set *config_compat_set(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < config_ncompat_sets; i++)
+		if (!strcmp(config_compat_sets[i].name, name))
+			return &config_compat_sets[i];
+	return NULL;
+}
+
 static void parse_timeout(struct cloader *l, yaml_node_t *n, const char *what,
 			  bool zero_ok, double *out)
 {
@@ -751,17 +881,19 @@ static void parse_userpass(struct cloader *l, struct auth_module *m,
 			   yaml_node_t *n)
 {
 	static const char *const keys[] = {"username", "password",
-					   "password_file", "password_env"};
-	yaml_node_t *v[4];
+					   "password_file", "password_env",
+					   "password_command"};
+	yaml_node_t *v[5];
 
-	if (ydoc_fields(&l->y, n, "userpass", keys, 4, v, DIAG_ERROR) < 0)
+	if (ydoc_fields(&l->y, n, "userpass", keys, 5, v, DIAG_ERROR) < 0)
 		return;
 	if (!v[0])
 		ydoc_error(&l->y, n, "missing 'username'");
 	else
 		(void)!ydoc_str(&l->y, v[0], "username", &m->username);
-	parse_password_source(l, v[1], v[2], v[3], &m->password,
-			      &m->password_file, &m->password_env);
+	parse_password_source(l, v[1], v[2], v[3], v[4], &m->password,
+			      &m->password_file, &m->password_env,
+			      &m->password_command);
 }
 
 static void parse_auth_options(struct cloader *l, struct auth_module *m,
@@ -937,8 +1069,13 @@ int config_load(struct config *cfg, const char *path, struct diags *d)
 	if (ydoc_load(&l.y, path, text, len, d) < 0)
 		goto out;
 	root = ydoc_root(&l.y);
-	if (!root)
+	if (!root || ydoc_is_null(root)) {
+		/* a file cut short while being written must not drop targets */
+		diags_add(d, DIAG_ERROR, path, 1, 1,
+			  "the config file is empty; for a config without "
+			  "targets write 'targets: []'");
 		goto out;
+	}
 	if (ydoc_fields(&l.y, root, "config", top_keys, T_N, v, DIAG_ERROR) < 0)
 		goto out;
 	if (v[T_TARGETS])
@@ -953,6 +1090,8 @@ int config_load(struct config *cfg, const char *path, struct diags *d)
 		parse_auth_modules(&l, v[T_AUTH]);
 	if (v[T_PARAMS])
 		parse_params(&l, v[T_PARAMS]);
+	if (v[T_COMPAT])
+		parse_compat(&l, v[T_COMPAT]);
 out:
 	ydoc_sort_diags(d, first);
 	ydoc_release(&l.y);
@@ -1015,6 +1154,7 @@ void config_probe_target(struct target_config *t, const char *name,
 	t->password_file =
 		am->password_file ? xstrdup(am->password_file) : NULL;
 	t->password_env = am->password_env ? xstrdup(am->password_env) : NULL;
+	t->password_command = argv_dup(am->password_command);
 	for (i = 0; i < am->nopts; i++)
 		push_param(t, am->opt_keys[i], am->opt_vals[i]);
 	t->pos = am->pos;
@@ -1075,13 +1215,13 @@ int config_parse_duration(const char *s, double *out)
 
 char *config_read_secret(const char *path, struct err *e)
 {
-	FILE *fp = fopen(path, "rb");
+	const char *why = NULL;
+	FILE *fp = ydoc_open_regular(path, &why);
 	char *buf, *start;
 	size_t len = 0, got;
 
 	if (!fp) {
-		err_set(e, "cannot read secret file '%s': %s", path,
-			strerror(errno));
+		err_set(e, "cannot read secret file '%s': %s", path, why);
 		return NULL;
 	}
 	buf = xmalloc(MAX_SECRET_BYTES + 1);
@@ -1152,6 +1292,19 @@ static int check_env_conninfo(const char *var, const char *s, struct err *e)
 	return err_set(e, "%s: invalid connection string: %s", var, safe);
 }
 
+/*
+ * DATA_SOURCE_PASS[_FILE], read at each connect. They go with
+ * DATA_SOURCE_NAME too (the README's first example): a password in the
+ * DSN itself is then overridden.
+ */
+static void env_password(struct target_config *t)
+{
+	if (env("DATA_SOURCE_PASS_FILE"))
+		t->password_file = xstrdup(env("DATA_SOURCE_PASS_FILE"));
+	else if (env("DATA_SOURCE_PASS"))
+		t->password_env = xstrdup("DATA_SOURCE_PASS");
+}
+
 int config_add_env_target(struct config *cfg, const char *name, struct err *e)
 {
 	struct target_config t;
@@ -1179,6 +1332,7 @@ int config_add_env_target(struct config *cfg, const char *name, struct err *e)
 		if (check_env_conninfo(var, dsn, e) < 0)
 			goto out;
 		push_param(&t, "dbname", dsn);
+		env_password(&t);
 		push_target(cfg, &t);
 		rc = 0;
 		goto out;
@@ -1198,10 +1352,7 @@ int config_add_env_target(struct config *cfg, const char *name, struct err *e)
 	/* After the URI, so they override what it says. */
 	if (user && *user)
 		push_param(&t, "user", user);
-	if (env("DATA_SOURCE_PASS_FILE"))
-		t.password_file = xstrdup(env("DATA_SOURCE_PASS_FILE"));
-	else if (env("DATA_SOURCE_PASS"))
-		t.password_env = xstrdup("DATA_SOURCE_PASS");
+	env_password(&t);
 	push_target(cfg, &t);
 	rc = 0;
 out:
@@ -1210,4 +1361,28 @@ out:
 	free(user);
 	free(full);
 	return rc;
+}
+
+int config_add_dsn_target(struct config *cfg, const char *name,
+			  enum target_kind kind, const char *what,
+			  const char *dsn, struct err *e)
+{
+	struct target_config t;
+	size_t i;
+
+	for (i = 0; i < cfg->ntargets; i++)
+		if (strcmp(cfg->targets[i].name, name) == 0)
+			return err_set(e, "target '%s' is already defined",
+				       name);
+	if (check_env_conninfo(what, dsn, e) < 0)
+		return -1;
+	memset(&t, 0, sizeof(t));
+	t.name = xstrdup(name);
+	t.kind = kind;
+	t.keys = xcalloc(1, sizeof(*t.keys));
+	t.vals = xcalloc(1, sizeof(*t.vals));
+	push_param(&t, "dbname", dsn);
+	push_target(cfg, &t);
+	target_config_release(&t);
+	return 0;
 }

@@ -37,8 +37,11 @@ struct target_config {
 	enum target_kind kind;
 	char **keys, **vals; /* libpq keywords/values, NULL-terminated arrays */
 	size_t nparams;
-	char *password_file;  /* read (trimmed) at each connect; or NULL */
-	char *password_env;   /* environment variable to read; or NULL */
+	char *password_file; /* read (trimmed) at each connect; or NULL */
+	char *password_env;  /* environment variable to read; or NULL */
+	/* argv run at each connect, its stdout the password (pwcmd.h); or NULL
+	 */
+	char **password_command;
 	struct label *labels; /* static labels added to every series */
 	size_t nlabels;
 	char **tags;
@@ -61,6 +64,7 @@ struct auth_module {
 	char *password;	     /* written in the config (warned about); or NULL */
 	char *password_file; /* or NULL */
 	char *password_env;  /* or NULL */
+	char **password_command;     /* NULL-terminated argv; or NULL */
 	char **opt_keys, **opt_vals; /* libpq keywords from 'options' */
 	size_t nopts;
 	struct srcpos pos;
@@ -78,6 +82,8 @@ struct config {
 	size_t ntargets;
 	char **query_paths; /* files or directories of query files */
 	size_t nquery_paths;
+	const char **compat; /* 'compat': names from config_compat_sets */
+	size_t ncompat;
 	unsigned connections_per_target; /* default 2 */
 	double scrape_timeout;		 /* seconds; default 10 */
 	double connect_timeout;		 /* seconds; default 5 */
@@ -95,6 +101,27 @@ struct config {
 	struct srcpos *param_pos; /* where each override was written */
 	size_t nparams;
 };
+
+/*
+ * A peer exporter whose metric names pgpulse can serve (--compat, the
+ * config's 'compat'): the query file (relative to the default query
+ * directory) loaded instead of the default file it overlaps.
+ */
+struct compat_set {
+	const char *name;     /* "postgres_exporter" */
+	const char *file;     /* "compat/postgres_exporter.yaml" */
+	const char *replaces; /* "database.yaml" */
+};
+extern const struct compat_set config_compat_sets[];
+extern const size_t config_ncompat_sets;
+
+/*
+ * The set named by the 'len' bytes at 'name': its static name, or NULL
+ * when there is none.
+ */
+const char *config_compat_find(const char *name, size_t len);
+/* The set named 'name' (as config_compat_find returned it), or NULL. */
+const struct compat_set *config_compat_set(const char *name);
 
 /* A config with every default set and no targets. */
 void config_init(struct config *cfg);
@@ -124,6 +151,16 @@ int config_load(struct config *cfg, const char *path,
  */
 int config_add_env_target(struct config *cfg, const char *name,
 			  struct err *e) MUST_CHECK;
+
+/*
+ * Add a target named 'name' of 'kind' from the connection string 'dsn' (a
+ * URI or conninfo, used as it is), which came from 'what' (a flag or
+ * variable, for messages, which never show the string). Returns 0, or -1
+ * with 'e' set.
+ */
+int config_add_dsn_target(struct config *cfg, const char *name,
+			  enum target_kind kind, const char *what,
+			  const char *dsn, struct err *e) MUST_CHECK;
 
 void config_free(struct config *cfg);
 

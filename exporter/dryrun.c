@@ -22,6 +22,7 @@
 #include "runtime.h"
 #include "strmap.h"
 #include "target.h"
+#include "webconfig.h"
 #include "xalloc.h"
 #include "ydoc.h"
 #include "compat.h"
@@ -1203,6 +1204,9 @@ static void load(struct run *x)
 	size_t i;
 	bool cfg_ok = true;
 
+	/* the web config the daemon would refuse to start with */
+	if (o->web_config)
+		webconfig_free(webconfig_load(o->web_config, d));
 	if (o->config_file) {
 		if (config_load(&x->cfg, o->config_file, d) < 0) {
 			cfg_ok = false;
@@ -1212,21 +1216,11 @@ static void load(struct run *x)
 		}
 	} else {
 		config_init(&x->cfg);
-		if (!o->offline && env_has_target() &&
-		    config_add_env_target(&x->cfg, "default", &e) < 0)
-			diags_add(d, DIAG_ERROR, "environment", 0, 0, "%s",
-				  e.msg);
+		if (!o->offline && (env_has_target() || o->pgbouncer_dsn))
+			(void)!runtime_env_targets(&x->cfg, o, d);
 	}
-	if (o->nqueries) {
-		for (i = 0; i < o->nqueries; i++)
-			(void)!querydef_load_path(&x->qs, o->queries[i], d);
-	} else if (x->cfg.nquery_paths) {
-		for (i = 0; i < x->cfg.nquery_paths; i++)
-			(void)!querydef_load_path(&x->qs, x->cfg.query_paths[i],
-						  d);
-	} else if (cfg_ok) {
-		(void)!querydef_load_path(&x->qs, runtime_default_queries(), d);
-	}
+	if (o->nqueries || cfg_ok)
+		(void)!runtime_load_queries(&x->qs, o, &x->cfg, d);
 	if (x->have_cfg)
 		querydef_check_overrides(&x->qs, &x->cfg, d);
 	x->targets = xcalloc(x->cfg.ntargets + 1, sizeof(*x->targets));

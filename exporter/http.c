@@ -7,7 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <errno.h>
 #include <pthread.h>
+#include <time.h>
+#include <unistd.h>
 #include <gnutls/abstract.h>
 #include <gnutls/gnutls.h>
 #include <microhttpd.h>
@@ -18,12 +21,16 @@
 #include "runtime.h"
 #include "sb.h"
 #include "scrape.h"
+#include "selfmetrics.h"
 #include "target.h"
 #include "webconfig.h"
 #include "xalloc.h"
 #include "compat.h"
 
-#define SCRAPE_MARGIN 0.5 /* seconds kept for rendering and sending */
+#define SCRAPE_MARGIN  0.5  /* seconds kept for rendering and sending */
+#define SWEEP_EVERY    0.25 /* seconds between checks of request deadlines */
+#define STOP_WAIT      5    /* seconds requests get to finish at shutdown */
+#define AUTH_LOG_EVERY 10   /* seconds between lines about failed logins */
 
 struct request {
 	struct MHD_Connection *conn;
@@ -510,16 +517,62 @@ static bool client_cert_ok(struct request *r)
 	return gnutls_certificate_verify_peers2(s, &status) == 0 && status == 0;
 }
 
-/* Basic auth against the current snapshot's users; false: 401 sent. */
-static bool authorised(struct request *r)
+/* Failed logins since the last line about them, for the rate limit. */
+static struct {
+	pthread_mutex_t lock;
+	unsigned long count;
+	double logged_at;
+} failures = {PTHREAD_MUTEX_INITIALIZER, 0, 0};
+
+/*
+ * Count a failed login, and log at most one line per AUTH_LOG_EVERY
+ * seconds with the failures since the previous line: a flood of guesses
+ * does not flood the log. The user name is not logged (it may be a
+ * password typed in the wrong field).
+ */
+static void note_failure(struct request *r)
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(
+		r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	char addr[NI_MAXHOST] = "?", count[32];
+	double now = clock_now();
+	unsigned long n = 0;
+
+	selfmetrics_count_auth_failure();
+	pthread_mutex_lock(&failures.lock);
+	failures.count++;
+	if (!failures.logged_at || now - failures.logged_at >= AUTH_LOG_EVERY) {
+		n = failures.count;
+		failures.count = 0;
+		failures.logged_at = now;
+	}
+	pthread_mutex_unlock(&failures.lock);
+	if (!n)
+		return;
+	if (ci && ci->client_addr)
+		getnameinfo(ci->client_addr,
+			    ci->client_addr->sa_family == AF_INET6
+				    ? sizeof(struct sockaddr_in6)
+				    : sizeof(struct sockaddr_in),
+			    addr, sizeof(addr), NULL, 0, NI_NUMERICHOST);
+	snprintf(count, sizeof(count), "%lu", n);
+	log_warn("failed web logins", "count", count, "last_client", addr,
+		 NULL);
+}
+
+/* Basic auth against the current snapshot's users. */
+static enum web_auth authorised(struct request *r)
 {
 	struct runtime *rt = runtime_acquire();
 	char *pass = NULL, *user = NULL;
-	bool ok = true;
+	enum web_auth ok = WEB_AUTH_OK;
 
 	if (rt && webconfig_has_users(rt->web)) {
 		user = MHD_basic_auth_get_username_password(r->conn, &pass);
 		ok = webconfig_check(rt->web, user, pass);
+		/* no credentials at all is a first request, not a guess */
+		if (ok == WEB_AUTH_DENIED && user)
+			note_failure(r);
 		if (pass) {
 			explicit_bzero(pass, strlen(pass));
 			MHD_free(pass);
@@ -548,6 +601,168 @@ static enum MHD_Result refuse_auth(struct request *r)
 	return ret;
 }
 
+/* 'why' is not WEB_AUTH_OK: a 401, or a 503 when checks are all busy. */
+static enum MHD_Result refuse(struct request *r, enum web_auth why)
+{
+	if (why == WEB_AUTH_BUSY)
+		return respond_text(r, MHD_HTTP_SERVICE_UNAVAILABLE,
+				    "too many logins being checked; try "
+				    "again\n");
+	return refuse_auth(r);
+}
+
+/*
+ * The connections being read, so that a request trickled in a byte at a
+ * time cannot hold a slot: libmicrohttpd's connection timeout is an idle
+ * timeout, so pgpulse also gives each request a total deadline, from the
+ * connection (or the end of the previous response) to its last header.
+ * A sweeper thread shuts down the sockets of requests past it.
+ */
+struct conn_slot {
+	int fd;
+	double since;	   /* when reading this request began */
+	bool serving, cut; /* headers in; socket shut down */
+	struct conn_slot *prev, *next;
+};
+
+static struct {
+	pthread_mutex_t lock;
+	pthread_cond_t wake;
+	struct conn_slot *head;
+	double deadline; /* seconds: --web.read-timeout */
+	bool stop;
+	pthread_t thread;
+	bool running;
+} conns = {PTHREAD_MUTEX_INITIALIZER,
+	   PTHREAD_COND_INITIALIZER,
+	   NULL,
+	   0,
+	   false,
+	   0,
+	   false};
+
+static void on_connection(void *cls, struct MHD_Connection *conn, void **ctx,
+			  enum MHD_ConnectionNotificationCode what)
+{
+	const union MHD_ConnectionInfo *ci;
+	struct conn_slot *c = *ctx;
+
+	(void)cls;
+	pthread_mutex_lock(&conns.lock);
+	if (what == MHD_CONNECTION_NOTIFY_STARTED) {
+		ci = MHD_get_connection_info(conn,
+					     MHD_CONNECTION_INFO_CONNECTION_FD);
+		c = xcalloc(1, sizeof(*c));
+		c->fd = ci ? ci->connect_fd : -1;
+		c->since = clock_now();
+		c->next = conns.head;
+		if (conns.head)
+			conns.head->prev = c;
+		conns.head = c;
+		*ctx = c;
+	} else if (c) {
+		/* called before libmicrohttpd closes the socket */
+		if (c->prev)
+			c->prev->next = c->next;
+		else
+			conns.head = c->next;
+		if (c->next)
+			c->next->prev = c->prev;
+		free(c);
+		*ctx = NULL;
+	}
+	pthread_mutex_unlock(&conns.lock);
+}
+
+static struct conn_slot *slot_of(struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(
+		conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+	return ci ? ci->socket_context : NULL;
+}
+
+/* The request's headers are in: its read deadline no longer applies. */
+static void conn_serving(struct MHD_Connection *conn)
+{
+	struct conn_slot *c = slot_of(conn);
+
+	pthread_mutex_lock(&conns.lock);
+	if (c)
+		c->serving = true;
+	pthread_mutex_unlock(&conns.lock);
+}
+
+/* A response is done: a kept-alive connection reads its next request. */
+static void on_completed(void *cls, struct MHD_Connection *conn, void **state,
+			 enum MHD_RequestTerminationCode toe)
+{
+	struct conn_slot *c = slot_of(conn);
+
+	(void)cls;
+	(void)state;
+	(void)toe;
+	pthread_mutex_lock(&conns.lock);
+	if (c) {
+		c->serving = false;
+		c->since = clock_now();
+	}
+	pthread_mutex_unlock(&conns.lock);
+}
+
+static void *sweeper(void *arg)
+{
+	struct timespec until;
+	struct conn_slot *c;
+	double now;
+
+	(void)arg;
+	pthread_mutex_lock(&conns.lock);
+	while (!conns.stop) {
+		now = clock_now();
+		for (c = conns.head; c; c = c->next)
+			if (!c->serving && !c->cut && c->fd >= 0 &&
+			    now - c->since > conns.deadline) {
+				/* the connection's thread sees EOF and closes
+				 */
+				shutdown(c->fd, SHUT_RDWR);
+				c->cut = true;
+			}
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_nsec += (long)(SWEEP_EVERY * 1e9);
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&conns.wake, &conns.lock, &until);
+	}
+	pthread_mutex_unlock(&conns.lock);
+	return NULL;
+}
+
+static void sweeper_start(double deadline)
+{
+	conns.deadline = deadline;
+	conns.stop = false;
+	conns.running = pthread_create(&conns.thread, NULL, sweeper, NULL) == 0;
+	if (!conns.running)
+		log_warn("cannot start the request deadline thread; only the "
+			 "idle timeout applies",
+			 NULL);
+}
+
+static void sweeper_stop(void)
+{
+	if (!conns.running)
+		return;
+	pthread_mutex_lock(&conns.lock);
+	conns.stop = true;
+	pthread_cond_signal(&conns.wake);
+	pthread_mutex_unlock(&conns.lock);
+	pthread_join(conns.thread, NULL);
+	conns.running = false;
+}
+
 static enum MHD_Result handle(void *cls, struct MHD_Connection *conn,
 			      const char *url, const char *method,
 			      const char *version, const char *upload_data,
@@ -555,6 +770,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn,
 {
 	static int first_call;
 	struct request r = {conn, cls, method, url};
+	enum web_auth auth;
 	size_t i;
 
 	(void)version;
@@ -562,6 +778,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn,
 	/* answer once the headers are in; a request body is ignored */
 	if (!*state) {
 		*state = &first_call;
+		conn_serving(conn);
 		return MHD_YES;
 	}
 	if (*upload_data_size) {
@@ -575,8 +792,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn,
 	for (i = 0; i < ARRAY_SIZE(routes); i++) {
 		if (strcmp(url, routes[i].path))
 			continue;
-		if (!routes[i].open && !authorised(&r))
-			return refuse_auth(&r);
+		if (!routes[i].open && (auth = authorised(&r)) != WEB_AUTH_OK)
+			return refuse(&r, auth);
 		if (!strcmp(method, routes[i].method) ||
 		    (!strcmp(method, "HEAD") &&
 		     !strcmp(routes[i].method, "GET")))
@@ -584,8 +801,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn,
 		return respond_text(&r, MHD_HTTP_METHOD_NOT_ALLOWED,
 				    "method not allowed\n");
 	}
-	if (!authorised(&r))
-		return refuse_auth(&r);
+	if ((auth = authorised(&r)) != WEB_AUTH_OK)
+		return refuse(&r, auth);
 	return respond_text(&r, MHD_HTTP_NOT_FOUND, "not found\n");
 }
 
@@ -657,6 +874,8 @@ static struct MHD_Daemon *start(unsigned flags, struct sockaddr_storage *ss,
 	OPT(MHD_OPTION_CONNECTION_MEMORY_LIMIT, 32768, NULL);
 	OPT(MHD_OPTION_THREAD_STACK_SIZE, 1024 * 1024, NULL);
 	OPT(MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL);
+	OPT(MHD_OPTION_NOTIFY_CONNECTION, on_connection, NULL);
+	OPT(MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL);
 	if (listen_web && listen_web->tls) {
 		webconfig_priorities(listen_web, prio, sizeof(prio));
 		OPT(MHD_OPTION_HTTPS_CERT_CALLBACK, 0, retrieve_cert);
@@ -723,8 +942,10 @@ struct MHD_Daemon *http_start(const struct cli *o, struct err *e)
 		in->sin_addr.s_addr = htonl(INADDR_ANY);
 		d = start(flags & ~(unsigned)MHD_USE_DUAL_STACK, &ss, o);
 	}
-	if (d)
+	if (d) {
+		sweeper_start(o->read_timeout);
 		return d;
+	}
 	err_set(e,
 		"cannot listen on '%s' (in use, not allowed, or a bad "
 		"certificate or key)",
@@ -738,10 +959,61 @@ fail:
 	return NULL;
 }
 
+static struct {
+	pthread_mutex_t lock;
+	pthread_cond_t done_cond;
+	bool done;
+} stopping = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false};
+
+static void *stop_daemon(void *d)
+{
+	MHD_stop_daemon(d);
+	pthread_mutex_lock(&stopping.lock);
+	stopping.done = true;
+	pthread_cond_signal(&stopping.done_cond);
+	pthread_mutex_unlock(&stopping.lock);
+	return NULL;
+}
+
+/*
+ * Stop the daemon, giving requests in flight STOP_WAIT seconds: a scrape
+ * or a login check that takes longer does not hold up the shutdown, the
+ * process exits under it.
+ */
+static void stop_within(struct MHD_Daemon *d)
+{
+	struct timespec until;
+	pthread_t th;
+	bool done;
+
+	if (pthread_create(&th, NULL, stop_daemon, d) != 0) {
+		MHD_stop_daemon(d);
+		return;
+	}
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += STOP_WAIT;
+	pthread_mutex_lock(&stopping.lock);
+	while (!stopping.done)
+		if (pthread_cond_timedwait(&stopping.done_cond, &stopping.lock,
+					   &until) == ETIMEDOUT)
+			break;
+	done = stopping.done;
+	pthread_mutex_unlock(&stopping.lock);
+	if (!done) {
+		log_warn("requests still running after the shutdown wait; "
+			 "exiting without them",
+			 "wait", "5s", NULL);
+		fflush(NULL);
+		_exit(0);
+	}
+	pthread_join(th, NULL);
+}
+
 void http_stop(struct MHD_Daemon *d)
 {
 	if (d)
-		MHD_stop_daemon(d);
+		stop_within(d);
+	sweeper_stop();
 	runtime_on_reload(NULL);
 	tls_keys_free(keys);
 	keys = NULL;

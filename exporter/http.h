@@ -16,6 +16,12 @@ struct MHD_Daemon;
  * named there). Returns NULL with 'e' set.
  */
 struct MHD_Daemon *http_start(const struct cli *o, struct err *e);
+
+/*
+ * Stop serving. Requests in flight get 5 seconds to finish; past that the
+ * process exits (status 0) without waiting for them, so a shutdown is
+ * bounded whatever runs.
+ */
 void http_stop(struct MHD_Daemon *d);
 
 #endif

@@ -3,6 +3,8 @@
  * mutable state besides signal flags.
  */
 #include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
 #include <limits.h>
 #include <stdint.h>
 #include <pthread.h>
@@ -106,6 +108,165 @@ void runtime_free(struct runtime *rt)
 	free(rt);
 }
 
+/*
+ * What the engine serves whatever query files are loaded: whether each kind
+ * of target answers, 0 when it is down. A file that defines the same
+ * metric (an older server.yaml, a user's own) wins: it is not served twice.
+ */
+static const struct builtin {
+	const char *collector, *metric, *yaml;
+} builtins[] = {
+	{"pg_up", "pg_up",
+	 "collectors:\n"
+	 "  pg_up:\n"
+	 "    help: Whether pgpulse could connect to the server and run a "
+	 "query (1) or not (0).\n"
+	 "    sql: SELECT 1 AS up\n"
+	 "    metrics:\n"
+	 "      up: {type: gauge, name: pg_up, error_value: 0}\n"},
+	{"pgbouncer_up", "pgbouncer_up",
+	 "collectors:\n"
+	 "  pgbouncer_up:\n"
+	 "    kind: pgbouncer\n"
+	 "    help: Whether pgbouncer's admin console answers.\n"
+	 "    sql: SHOW VERSION\n"
+	 "    metrics:\n"
+	 "      version:\n"
+	 "        type: gauge\n"
+	 "        name: pgbouncer_up\n"
+	 "        value: 1\n"
+	 "        error_value: 0\n"
+	 "        help: Whether pgpulse could connect to pgbouncer's admin "
+	 "console and run a SHOW command (1) or not (0).\n"},
+};
+
+static int load_builtins(struct queryset *qs, struct diags *d)
+{
+	int rc = 0;
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(builtins); i++) {
+		const struct builtin *b = &builtins[i];
+
+		if (strmap_get(&qs->bymetric, b->metric) ||
+		    queryset_find(qs, b->collector))
+			continue;
+		if (querydef_load_buffer(qs, "<built-in>", b->yaml,
+					 strlen(b->yaml), d) < 0)
+			rc = -1;
+	}
+	return rc;
+}
+
+static int yaml_name(const struct dirent *de)
+{
+	size_t n = strlen(de->d_name);
+
+	return de->d_name[0] != '.' &&
+	       ((n > 5 && !strcmp(de->d_name + n - 5, ".yaml")) ||
+		(n > 4 && !strcmp(de->d_name + n - 4, ".yml")));
+}
+
+/*
+ * The default directory's files but those the compat sets replace, then
+ * the compat sets' own files.
+ */
+static int load_default_compat(struct queryset *qs, const char *const *compat,
+			       size_t ncompat, struct diags *d)
+{
+	const char *dir = runtime_default_queries();
+	struct dirent **names = NULL;
+	int n, k, rc = 0;
+	size_t i;
+
+	n = scandir(dir, &names, yaml_name, alphasort);
+	if (n < 0) {
+		diags_add(d, DIAG_ERROR, dir, 0, 0,
+			  "cannot read the query directory: %s",
+			  strerror(errno));
+		return -1;
+	}
+	for (k = 0; k < n; k++) {
+		bool replaced = false;
+		char *path;
+
+		for (i = 0; i < ncompat; i++)
+			replaced |=
+				!strcmp(names[k]->d_name,
+					config_compat_set(compat[i])->replaces);
+		path = xasprintf("%s/%s", dir, names[k]->d_name);
+		if (!replaced && querydef_load_path(qs, path, d) < 0)
+			rc = -1;
+		free(path);
+		free(names[k]);
+	}
+	free(names);
+	return rc;
+}
+
+int runtime_load_queries(struct queryset *qs, const struct cli *o,
+			 const struct config *cfg, struct diags *d)
+{
+	const char *const *compat = o->ncompat ? o->compat : cfg->compat;
+	size_t ncompat = o->ncompat ? o->ncompat : cfg->ncompat;
+	int rc = 0;
+	size_t i;
+
+	if (o->nqueries) {
+		for (i = 0; i < o->nqueries; i++)
+			if (querydef_load_path(qs, o->queries[i], d) < 0)
+				rc = -1;
+	} else if (cfg->nquery_paths) {
+		for (i = 0; i < cfg->nquery_paths; i++)
+			if (querydef_load_path(qs, cfg->query_paths[i], d) < 0)
+				rc = -1;
+	} else if (ncompat) {
+		rc = load_default_compat(qs, compat, ncompat, d);
+	} else if (querydef_load_path(qs, runtime_default_queries(), d) < 0) {
+		rc = -1;
+	}
+	for (i = 0; i < ncompat; i++) {
+		char *path = xasprintf("%s/%s", runtime_default_queries(),
+				       config_compat_set(compat[i])->file);
+
+		if (querydef_load_path(qs, path, d) < 0)
+			rc = -1;
+		free(path);
+	}
+	for (i = 0; i < o->nextend; i++)
+		if (querydef_load_path(qs, o->extend[i], d) < 0)
+			rc = -1;
+	if (load_builtins(qs, d) < 0)
+		rc = -1;
+	return rc;
+}
+
+int runtime_env_targets(struct config *cfg, const struct cli *o,
+			struct diags *d)
+{
+	static const char *const vars[] = {"DATA_SOURCE_NAME", "DATABASE_URL",
+					   "DATA_SOURCE_URI",
+					   "DATA_SOURCE_URI_FILE"};
+	struct err e = ERR_INIT;
+	bool named = false;
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(vars); i++)
+		named |= getenv(vars[i]) && *getenv(vars[i]);
+	if ((named || !o->pgbouncer_dsn) &&
+	    config_add_env_target(cfg, "default", &e) < 0)
+		goto fail;
+	if (o->pgbouncer_dsn &&
+	    config_add_dsn_target(cfg, "pgbouncer", TARGET_PGBOUNCER,
+				  "--pgBouncer.connectionString",
+				  o->pgbouncer_dsn, &e) < 0)
+		goto fail;
+	return 0;
+fail:
+	diags_add(d, DIAG_ERROR, "environment", 0, 0, "%s", e.msg);
+	return -1;
+}
+
 struct runtime *runtime_build(const struct cli *o, struct diags *d)
 {
 	struct runtime *rt = xcalloc(1, sizeof(*rt));
@@ -127,25 +288,12 @@ struct runtime *runtime_build(const struct cli *o, struct diags *d)
 		rt->label_targets = true;
 	} else {
 		config_init(&rt->cfg);
-		if (config_add_env_target(&rt->cfg, "default", &e) < 0) {
-			diags_add(d, DIAG_ERROR, "environment", 0, 0, "%s",
-				  e.msg);
+		if (runtime_env_targets(&rt->cfg, o, d) < 0)
 			ok = false;
-		}
+		rt->label_targets = rt->cfg.ntargets > 1;
 	}
-	if (o->nqueries) {
-		for (i = 0; i < o->nqueries; i++)
-			if (querydef_load_path(&rt->qs, o->queries[i], d) < 0)
-				ok = false;
-	} else if (rt->cfg.nquery_paths) {
-		for (i = 0; i < rt->cfg.nquery_paths; i++)
-			if (querydef_load_path(&rt->qs, rt->cfg.query_paths[i],
-					       d) < 0)
-				ok = false;
-	} else if (querydef_load_path(&rt->qs, runtime_default_queries(), d) <
-		   0) {
+	if (runtime_load_queries(&rt->qs, o, &rt->cfg, d) < 0)
 		ok = false;
-	}
 	rt->targets = xcalloc(rt->cfg.ntargets + 1, sizeof(*rt->targets));
 	for (i = 0; i < rt->cfg.ntargets; i++) {
 		struct target *t;

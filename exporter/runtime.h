@@ -44,6 +44,26 @@ struct runtime {
  * returns NULL when any is an error.
  */
 struct runtime *runtime_build(const struct cli *o, struct diags *d);
+/*
+ * Load the active query set into 'qs': the files of --queries, else of the
+ * config's 'queries', else the default directory (without the files the
+ * compat sets replace); then each compat set's file (--compat, else the
+ * config's 'compat'), each --extend.query-path file, and the engine's own
+ * pg_up and pgbouncer_up unless a file defined them. Problems go to 'd';
+ * returns 0 when none was an error.
+ */
+int runtime_load_queries(struct queryset *qs, const struct cli *o,
+			 const struct config *cfg, struct diags *d);
+/*
+ * Without a config file, add to 'cfg' the PostgreSQL target of the
+ * environment (config_add_env_target, "default") and, with
+ * --pgBouncer.connectionString, the pgbouncer target "pgbouncer"; then the
+ * PostgreSQL one only when the environment names it (DATA_SOURCE_NAME,
+ * DATABASE_URL, DATA_SOURCE_URI[_FILE]), not libpq's defaults. Problems go
+ * to 'd'; returns -1 on error.
+ */
+int runtime_env_targets(struct config *cfg, const struct cli *o,
+			struct diags *d);
 /* Publish 'rt' as the current snapshot; the previous one is released. */
 void runtime_install(struct runtime *rt);
 /* Drop the current snapshot (at exit). */

@@ -22,6 +22,13 @@ void selfmetrics_count_scrape(void)
 	atomic_fetch_add(&scrapes, 1);
 }
 
+static atomic_ulong auth_failures;
+
+void selfmetrics_count_auth_failure(void)
+{
+	atomic_fetch_add(&auth_failures, 1);
+}
+
 /* Process start time from /proc/self/stat and the boot time. */
 static double process_start(void)
 {
@@ -141,6 +148,9 @@ void selfmetrics_add(struct mset *m)
 	add1(m, "pgpulse_config_reload_failures_total", METRIC_COUNTER,
 	     "Reloads rejected because the new configuration was invalid.",
 	     (double)rs.failed);
+	add1(m, "pgpulse_web_auth_failures_total", METRIC_COUNTER,
+	     "Requests with basic auth credentials that did not match.",
+	     (double)atomic_load(&auth_failures));
 
 	add1(m, "process_cpu_seconds_total", METRIC_COUNTER,
 	     "Total user and system CPU time spent in seconds.", cpu_seconds());

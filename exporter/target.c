@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 #include "target.h"
+#include "pwcmd.h"
 #include "log.h"
 #include "xalloc.h"
 #include "compat.h"
@@ -295,11 +296,23 @@ static char *session_options(const struct target *t)
 	return xstrdup(buf);
 }
 
-/* Read the password at each connect, so rotated secrets work. */
-static char *current_password(const struct target *t, struct err *e)
+/*
+ * Read the password at each connect, so rotated secrets work; a
+ * password_command gets the time left until 'deadline', at most the
+ * connect timeout.
+ */
+static char *current_password(const struct target *t, double deadline,
+			      struct err *e)
 {
 	const struct target_config *cfg = t->cfg;
 
+	if (cfg->password_command) {
+		double left = deadline - clock_now();
+
+		if (left > t->gcfg->connect_timeout)
+			left = t->gcfg->connect_timeout;
+		return pwcmd_run(cfg->password_command, left, t->name, e);
+	}
 	if (cfg->password_file)
 		return config_read_secret(cfg->password_file, e);
 	if (cfg->password_env) {
@@ -395,7 +408,7 @@ static PGconn *connect_db(struct target *t, const char *dbname, double deadline,
 	PGconn *c = NULL;
 	size_t i, n = 0;
 
-	password = current_password(t, e);
+	password = current_password(t, deadline, e);
 	if (!password && err_isset(e))
 		return NULL;
 	keys = xcalloc(t->nparams + 6, sizeof(*keys));

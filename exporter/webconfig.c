@@ -3,6 +3,8 @@
  * loaded with positions like the other YAML files.
  */
 #include <crypt.h>
+#include <ctype.h>
+#include <time.h>
 #include <gnutls/crypto.h>
 #include <gnutls/gnutls.h>
 #include <stdio.h>
@@ -15,6 +17,21 @@
 #define MAX_WEBCONFIG_BYTES (1u << 20)
 #define MAX_PEM_BYTES	    (1u << 20)
 #define MAX_CACHED	    16
+#define MIN_COST	    4  /* bcrypt's own minimum */
+#define MAX_COST	    14 /* about a second of CPU per check */
+#define MAX_CHECKS	    2  /* bcrypt checks at once, process-wide */
+#define CHECK_WAIT	    2  /* seconds a check waits for a slot */
+
+/* The salt of the hash an unknown user is checked against. */
+#define DUMMY_SALT "ihdNY8hVwsi1Uh9khjVS0uJIG9/apIk2.8dcquaLkzznHHF.JLBja"
+
+static const char bcrypt_alphabet[] =
+	"./ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+
+/* Slots for bcrypt checks: a flood of guesses cannot take every core. */
+static pthread_mutex_t slots_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t slots_free = PTHREAD_COND_INITIALIZER;
+static unsigned slots_used;
 
 static const char *const top_keys[] = {"tls_server_config", "basic_auth_users",
 				       "http_server_config"};
@@ -145,6 +162,46 @@ static void parse_tls(struct ydoc *y, struct webconfig *w, yaml_node_t *n,
 				     tls_keys[i]);
 }
 
+/*
+ * The cost of a bcrypt hash: "$2a$", "$2b$" or "$2y$", two digits, "$",
+ * then 53 characters of salt and hash in bcrypt's base64. -1 if it is not
+ * one.
+ */
+static int bcrypt_cost(const char *h)
+{
+	if (strlen(h) != 60 || h[0] != '$' || h[1] != '2' || !h[2] ||
+	    !strchr("aby", h[2]) || h[3] != '$' ||
+	    !isdigit((unsigned char)h[4]) || !isdigit((unsigned char)h[5]) ||
+	    h[6] != '$' || strspn(h + 7, bcrypt_alphabet) != 53)
+		return -1;
+	return (h[4] - '0') * 10 + (h[5] - '0');
+}
+
+/* The hash itself is never shown: it can be attacked offline. */
+static int check_hash(struct ydoc *y, const yaml_node_t *at, const char *user,
+		      const char *hash)
+{
+	int cost = bcrypt_cost(hash);
+
+	if (cost < 0 || crypt_checksalt(hash) != CRYPT_SALT_OK) {
+		ydoc_error(y, at,
+			   "user '%.64s': not a bcrypt hash ($2y$, two digits "
+			   "of cost, $, 53 characters; make one with htpasswd "
+			   "-nBC 10 USER)",
+			   user);
+		return -1;
+	}
+	if (cost < MIN_COST || cost > MAX_COST) {
+		ydoc_error(y, at,
+			   "user '%.64s': bcrypt cost %d is not from %d to %d "
+			   "(each login costs 2^cost rounds; make a hash with "
+			   "htpasswd -nBC 10 USER)",
+			   user, cost, MIN_COST, MAX_COST);
+		return -1;
+	}
+	return 0;
+}
+
 static void parse_users(struct ydoc *y, struct webconfig *w, yaml_node_t *n)
 {
 	struct ypair *pairs;
@@ -168,13 +225,7 @@ static void parse_users(struct ydoc *y, struct webconfig *w, yaml_node_t *n)
 		}
 		if (ydoc_str(y, pairs[i].vnode, "hash", &hash) < 0)
 			continue;
-		/* the hash is not shown: it can be attacked offline */
-		if (strncmp(hash, "$2", 2) != 0 ||
-		    crypt_checksalt(hash) != CRYPT_SALT_OK) {
-			ydoc_error(y, pairs[i].vnode,
-				   "user '%.64s': not a bcrypt hash (make one "
-				   "with htpasswd -nBC 10 USER)",
-				   pairs[i].key);
+		if (check_hash(y, pairs[i].vnode, pairs[i].key, hash) < 0) {
 			free(hash);
 			continue;
 		}
@@ -182,6 +233,10 @@ static void parse_users(struct ydoc *y, struct webconfig *w, yaml_node_t *n)
 		w->users[w->nusers++].hash = hash;
 	}
 	free(pairs);
+	/* unknown users cost a check of the first user's cost too */
+	if (w->nusers)
+		w->dummy = xasprintf("$2b$%.2s$%s", w->users[0].hash + 4,
+				     DUMMY_SALT);
 }
 
 struct webconfig *webconfig_load(const char *path, struct diags *d)
@@ -255,6 +310,7 @@ void webconfig_free(struct webconfig *w)
 		free(w->users[i].hash);
 	}
 	free(w->users);
+	free(w->dummy);
 	for (i = 0; i < w->nok; i++) {
 		free(w->ok_user[i]);
 		wipe(w->ok_pass[i]);
@@ -355,7 +411,35 @@ static void remember(struct webconfig *w, const char *user, const char *pass)
 	pthread_mutex_unlock(&w->lock);
 }
 
-bool webconfig_check(struct webconfig *w, const char *user, const char *pass)
+/* Take a bcrypt slot, waiting at most CHECK_WAIT seconds. */
+static bool slot_take(void)
+{
+	struct timespec until;
+	bool got;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += CHECK_WAIT;
+	pthread_mutex_lock(&slots_lock);
+	while (slots_used >= MAX_CHECKS)
+		if (pthread_cond_timedwait(&slots_free, &slots_lock, &until))
+			break;
+	got = slots_used < MAX_CHECKS;
+	if (got)
+		slots_used++;
+	pthread_mutex_unlock(&slots_lock);
+	return got;
+}
+
+static void slot_give(void)
+{
+	pthread_mutex_lock(&slots_lock);
+	slots_used--;
+	pthread_cond_signal(&slots_free);
+	pthread_mutex_unlock(&slots_lock);
+}
+
+enum web_auth webconfig_check(struct webconfig *w, const char *user,
+			      const char *pass)
 {
 	const struct web_user *u = NULL;
 	struct crypt_data *cd;
@@ -364,24 +448,27 @@ bool webconfig_check(struct webconfig *w, const char *user, const char *pass)
 	size_t i;
 
 	if (!webconfig_has_users(w))
-		return true;
+		return WEB_AUTH_OK;
 	if (!user || !pass)
-		return false;
+		return WEB_AUTH_DENIED;
 	/* bcrypt costs tens of milliseconds: remember what passed */
 	if (cached(w, user, pass))
-		return true;
+		return WEB_AUTH_OK;
 	for (i = 0; i < w->nusers; i++)
 		if (ct_equal(w->users[i].name, user))
 			u = &w->users[i];
+	if (!slot_take())
+		return WEB_AUTH_BUSY;
 	cd = xcalloc(1, sizeof(*cd));
 	/* an unknown user costs a bcrypt as well, so timing tells nothing */
-	out = crypt_r(pass, u ? u->hash : w->users[0].hash, cd);
+	out = crypt_r(pass, u ? u->hash : w->dummy, cd);
 	ok = u && out && out[0] != '*' && ct_equal(out, u->hash);
 	explicit_bzero(cd, sizeof(*cd));
 	free(cd);
+	slot_give();
 	if (ok)
 		remember(w, user, pass);
-	return ok;
+	return ok ? WEB_AUTH_OK : WEB_AUTH_DENIED;
 }
 
 static bool same(const char *a, const char *b)

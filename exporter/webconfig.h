@@ -20,10 +20,13 @@ enum client_auth {
 	CLIENT_AUTH_REQUIRE_VERIFY,  /* RequireAndVerifyClientCert */
 };
 
-/* One basic_auth_users entry. */
+/*
+ * One basic_auth_users entry: a bcrypt hash ($2a$, $2b$, $2y$) of cost 4
+ * to 14, checked at load.
+ */
 struct web_user {
 	char *name;
-	char *hash; /* bcrypt ($2a$, $2b$, $2y$) */
+	char *hash;
 };
 
 /*
@@ -39,6 +42,7 @@ struct webconfig {
 	int min_version, max_version; /* 10..13 for TLS 1.0..1.3 */
 	struct web_user *users;
 	size_t nusers;
+	char *dummy; /* a bcrypt setting to check unknown users against */
 
 	pthread_mutex_t lock;
 	/*
@@ -60,13 +64,23 @@ struct webconfig {
 struct webconfig *webconfig_load(const char *path, struct diags *d);
 void webconfig_free(struct webconfig *w);
 
+enum web_auth {
+	WEB_AUTH_OK,	 /* good credentials, or no users configured */
+	WEB_AUTH_DENIED, /* missing or wrong */
+	WEB_AUTH_BUSY,	 /* not checked: too many checks at once */
+};
+
 /*
  * Whether the request's credentials are good: 'user' is in
- * basic_auth_users and 'pass' matches its bcrypt hash. The time taken does
- * not tell whether the user exists; comparisons are constant time. True
- * when the config has no users.
+ * basic_auth_users and 'pass' matches its bcrypt hash. An unknown user
+ * costs a bcrypt of the first user's cost, so the time taken does not tell
+ * whether the user exists; comparisons are constant time. Credentials that
+ * passed are remembered (a salted SHA-256, not the password) and pass
+ * again without a bcrypt. At most 2 bcrypt checks run at once in the
+ * process; a check that waited 2 seconds for its turn is WEB_AUTH_BUSY.
  */
-bool webconfig_check(struct webconfig *w, const char *user, const char *pass);
+enum web_auth webconfig_check(struct webconfig *w, const char *user,
+			      const char *pass);
 
 /* Whether basic auth is on. */
 bool webconfig_has_users(const struct webconfig *w);

@@ -11,6 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include "ydoc.h"
 #include "strmap.h"
 #include "xalloc.h"
@@ -23,6 +26,8 @@
  * of the depth, and no real file comes near this.
  */
 #define MAX_NESTING 512
+/* Nodes of a document once its aliases are expanded (see check_expansion) */
+#define MAX_EXPANDED_NODES 200000
 
 static void report(struct ydoc *y, enum diag_severity sev, const yaml_node_t *n,
 		   const char *fmt, va_list ap) PRINTF(4, 0);
@@ -167,16 +172,41 @@ static void report_syntax(struct ydoc *y, const yaml_parser_t *p)
 		  p->problem ? p->problem : "syntax error", ctx);
 }
 
+FILE *ydoc_open_regular(const char *path, const char **why)
+{
+	struct stat st;
+	FILE *fp;
+	int fd;
+
+	/* non-blocking: opening a FIFO without a writer must not hang */
+	fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0) {
+		*why = strerror(errno);
+		return NULL;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		*why = "not a regular file";
+		close(fd);
+		return NULL;
+	}
+	fp = fdopen(fd, "rb");
+	if (!fp) {
+		*why = strerror(errno);
+		close(fd);
+	}
+	return fp;
+}
+
 char *ydoc_read_file(const char *path, size_t max, size_t *len, struct diags *d)
 {
-	FILE *fp = fopen(path, "rb");
+	const char *why = NULL;
+	FILE *fp = ydoc_open_regular(path, &why);
 	char *buf = NULL;
 	size_t cap = 0, got;
 
 	*len = 0;
 	if (!fp) {
-		diags_add(d, DIAG_ERROR, path, 0, 0, "cannot read: %s",
-			  strerror(errno));
+		diags_add(d, DIAG_ERROR, path, 0, 0, "cannot read: %s", why);
 		return NULL;
 	}
 	for (;;) {
@@ -234,6 +264,167 @@ static size_t too_deep(const char *text, size_t len)
 	return len;
 }
 
+/*
+ * Alias expansion: nodes of a document counted as its readers see them,
+ * each alias as a copy of what it names. The memo and reference counts are
+ * per node (aliases are shared nodes in libyaml's document API).
+ */
+struct expansion {
+	yaml_document_t *doc;
+	size_t *size;	     /* expanded size of each node; 0: not yet */
+	unsigned char *busy; /* on the current path */
+	size_t *refs;	     /* how many collections refer to the node */
+	size_t cap;
+};
+
+static size_t add_capped(size_t a, size_t b, size_t cap)
+{
+	return a > cap || b > cap - a ? cap + 1 : a + b;
+}
+
+static void children(yaml_node_t *n, yaml_node_item_t **items, size_t *nitems,
+		     yaml_node_pair_t **pairs, size_t *npairs)
+{
+	*nitems = *npairs = 0;
+	if (n->type == YAML_SEQUENCE_NODE) {
+		*items = n->data.sequence.items.start;
+		*nitems = (size_t)(n->data.sequence.items.top - *items);
+	} else if (n->type == YAML_MAPPING_NODE) {
+		*pairs = n->data.mapping.pairs.start;
+		*npairs = (size_t)(n->data.mapping.pairs.top - *pairs);
+	}
+}
+
+/*
+ * Expanded size of node 'id', at most cap + 1. An alias to a node that
+ * contains it counts as one node: readers follow the schema, not every
+ * alias, so a cycle is reported by them (a list where a mapping belongs,
+ * merges past MAX_MERGE_DEPTH), not expanded.
+ */
+static size_t expanded(struct expansion *x, int id)
+{
+	yaml_node_t *n = yaml_document_get_node(x->doc, id);
+	size_t i = (size_t)(id - 1), total = 1, ni, np, k;
+	yaml_node_item_t *items = NULL;
+	yaml_node_pair_t *pairs = NULL;
+
+	if (!n)
+		return 1;
+	if (x->size[i])
+		return x->size[i];
+	if (x->busy[i])
+		return 1;
+	x->busy[i] = 1;
+	children(n, &items, &ni, &pairs, &np);
+	for (k = 0; k < ni; k++)
+		total = add_capped(total, expanded(x, items[k]), x->cap);
+	for (k = 0; k < np; k++) {
+		total = add_capped(total, expanded(x, pairs[k].key), x->cap);
+		total = add_capped(total, expanded(x, pairs[k].value), x->cap);
+	}
+	x->busy[i] = 0;
+	x->size[i] = total;
+	return total;
+}
+
+static size_t size_of(struct expansion *x, int id)
+{
+	return id >= 1 ? x->size[id - 1] : 1;
+}
+
+static bool shared(struct expansion *x, int id)
+{
+	return id >= 1 && x->refs[id - 1] > 1;
+}
+
+/*
+ * The collection where the count passes the cap: follow the first child
+ * that does not fit in what is left, until that child is an alias (a node
+ * referred to more than once) or a node of its own making.
+ */
+static yaml_node_t *where_capped(struct expansion *x, int id, size_t left)
+{
+	yaml_node_t *n = yaml_document_get_node(x->doc, id);
+	yaml_node_item_t *items = NULL;
+	yaml_node_pair_t *pairs = NULL;
+	size_t ni, np, k;
+	int kids[2];
+
+	for (;;) {
+		int next = 0;
+
+		children(n, &items, &ni, &pairs, &np);
+		left = left ? left - 1 : 0;
+		for (k = 0; k < ni + np && !next; k++) {
+			kids[0] = k < ni ? items[k] : pairs[k - ni].key;
+			kids[1] = k < ni ? 0 : pairs[k - ni].value;
+			for (int j = 0; j < 2 && !next; j++) {
+				if (!kids[j])
+					continue;
+				if (size_of(x, kids[j]) <= left)
+					left -= size_of(x, kids[j]);
+				else
+					next = kids[j];
+			}
+		}
+		if (!next || shared(x, next))
+			return n;
+		n = yaml_document_get_node(x->doc, next);
+		if (!n || (n->type != YAML_SEQUENCE_NODE &&
+			   n->type != YAML_MAPPING_NODE))
+			return yaml_document_get_node(x->doc, id);
+		id = next;
+	}
+}
+
+static void count_refs(struct expansion *x, size_t nnodes)
+{
+	yaml_node_item_t *items = NULL;
+	yaml_node_pair_t *pairs = NULL;
+	size_t i, k, ni, np;
+
+	for (i = 0; i < nnodes; i++) {
+		children(x->doc->nodes.start + i, &items, &ni, &pairs, &np);
+		for (k = 0; k < ni; k++)
+			x->refs[items[k] - 1]++;
+		for (k = 0; k < np; k++) {
+			x->refs[pairs[k].key - 1]++;
+			x->refs[pairs[k].value - 1]++;
+		}
+	}
+}
+
+/*
+ * Readers walk aliases as copies: a few kilobytes of anchors and aliases
+ * can stand for millions of nodes. Refuse a document that expands to more
+ * than MAX_EXPANDED_NODES, or to more than twice its own nodes when it is
+ * that large already.
+ */
+static int check_expansion(struct ydoc *y)
+{
+	size_t nnodes = (size_t)(y->doc.nodes.top - y->doc.nodes.start);
+	struct expansion x = {&y->doc, NULL, NULL, NULL, MAX_EXPANDED_NODES};
+	int rc = 0;
+
+	if (nnodes * 2 > x.cap)
+		x.cap = nnodes * 2;
+	x.size = xcalloc(nnodes + 1, sizeof(*x.size));
+	x.busy = xcalloc(nnodes + 1, 1);
+	x.refs = xcalloc(nnodes + 1, sizeof(*x.refs));
+	count_refs(&x, nnodes);
+	if (expanded(&x, 1) > x.cap) {
+		ydoc_error(y, where_capped(&x, 1, x.cap),
+			   "the document expands to more than %zu nodes "
+			   "through aliases",
+			   x.cap);
+		rc = -1;
+	}
+	free(x.size);
+	free(x.busy);
+	free(x.refs);
+	return rc;
+}
+
 int ydoc_load(struct ydoc *y, const char *file, const char *text, size_t len,
 	      struct diags *d)
 {
@@ -273,6 +464,8 @@ int ydoc_load(struct ydoc *y, const char *file, const char *text, size_t len,
 		rc = 0;
 		goto out;
 	}
+	if (check_expansion(y) < 0)
+		goto out;
 	/* A stream may hold more documents; we read one, so say so. */
 	if (!yaml_parser_load(&parser, &extra)) {
 		report_syntax(y, &parser);

@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <yaml.h>
 #include "compat.h"
 #include "config.h"
@@ -39,7 +40,14 @@ struct ypair {
 };
 
 /*
- * Read the file 'path' whole (at most 'max' bytes) into a malloc'ed,
+ * Open 'path' for reading if it is a regular file, without blocking on a
+ * FIFO or a device. Returns NULL with *why set to the reason (a static
+ * string: strerror's, or "not a regular file").
+ */
+FILE *ydoc_open_regular(const char *path, const char **why);
+
+/*
+ * Read the regular file 'path' whole (at most 'max' bytes) into a malloc'ed,
  * NUL-terminated buffer; *len gets its length. Returns NULL after adding
  * the reason to 'd' ("path: error: cannot read: ...").
  */

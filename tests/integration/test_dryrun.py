@@ -114,7 +114,7 @@ def test_schema_errors_are_all_reported_at_exact_positions(pgpulse):
         f"{q}:8:5: error: collector 'second': unknown key 'sqll' (did you mean 'sql'?)",
     ]
     assert r.err.splitlines()[-1] == \
-        "0 collectors, 0 targets (offline: files only): 5 errors, 0 warnings"
+        "2 collectors, 0 targets (offline: files only): 5 errors, 0 warnings"  # pg_up, pgbouncer_up
 
 
 def test_several_statements_are_rejected_before_connecting(pgpulse):
@@ -401,7 +401,7 @@ def test_json_output_for_ci(pg, pgpulse):
     assert (doc["diagnostics"][0]["line"], doc["diagnostics"][0]["column"]) == (6, 14)
     assert doc["diagnostics"][0]["severity"] == "error"
     by = {c["collector"]: c for c in doc["collectors"]}
-    assert set(by) == {"typo", "needs_ext", "future", "picked"}
+    assert set(by) == {"typo", "needs_ext", "future", "picked", "pg_up"}  # pg_up: built in
     assert by["typo"]["status"] == "error"
     assert by["picked"]["status"] == "ok" and by["picked"]["variant"] == 2
     assert by["picked"]["rows"] == 1 and by["picked"]["series"] == 1

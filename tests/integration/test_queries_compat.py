@@ -280,13 +280,15 @@ HEADER = """\
 # postgres_exporter 0.11.1 compatibility set (the Debian package's names,
 # types and labels), in postgres_exporter's own queries.yaml format, so
 # counters keep their names without _total. Not loaded by default (it is in
-# a subdirectory). Use it INSTEAD OF queries/database.yaml:
+# a subdirectory). `--compat postgres_exporter` (or `compat:
+# [postgres_exporter]` in the config) loads it INSTEAD OF
+# queries/database.yaml, beside the other default files; by hand:
 #
-#   queries: [queries/server.yaml, queries/connections.yaml, ...every default
-#             file but database.yaml..., queries/compat]
+#   queries: [queries/server.yaml, ...every default file but
+#             database.yaml..., queries/compat/postgres_exporter.yaml]
 #
-# (or just [queries/server.yaml, queries/compat] for exactly 0.11.1's set;
-# server.yaml gives pg_up, which is 0 when the server is down).
+# (or just [queries/compat/postgres_exporter.yaml] for exactly 0.11.1's set;
+# pg_up, 0 when the server is down, is always served by the engine).
 # database.yaml cannot be loaded beside it: pg_stat_database_xact_commit_total
 # and pg_stat_database_xact_commit would be one counter, and
 # pg_database_size_bytes would have two label sets.
@@ -387,7 +389,7 @@ def test_compat_set_matches_postgres_exporter_0_11_1(pg, replica, pgpulse, postg
     holder.execute("LOCK TABLE held_a IN SHARE ROW EXCLUSIVE MODE")
     holder.execute("LOCK TABLE held_b IN EXCLUSIVE MODE")
     try:
-        p = pgpulse(queries=["queries/server.yaml", "queries/compat"],
+        p = pgpulse(queries=["queries/server.yaml", "queries/compat/postgres_exporter.yaml"],
                     dsn=pg.dsn(sslmode="disable"))
         theirs_text = postgres_exporter()
         ours_text = p.scrape()
@@ -461,7 +463,7 @@ def test_compat_set_matches_postgres_exporter_0_11_1(pg, replica, pgpulse, postg
 def test_compat_loads_beside_every_default_file_but_database_yaml(pg, pgpulse):
     files = sorted(str(f.relative_to(REPO)) for f in (REPO / "queries").glob("*.yaml")
                    if f.name != "database.yaml")
-    p = pgpulse(queries=files + ["queries/compat"])
+    p = pgpulse(queries=files + ["queries/compat/postgres_exporter.yaml"])
     page = p.scrape()
     assert page.sample("pg_up") == 1
     assert page.has("pg_connections_max") and page.has("pg_stat_activity_count")

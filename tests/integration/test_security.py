@@ -2,6 +2,7 @@
 request limits, and secrets that never show in pages or logs, against a
 real PostgreSQL 15."""
 
+import os
 import signal
 import socket
 import ssl
@@ -9,6 +10,7 @@ import shutil
 import subprocess
 import time
 import warnings
+from pathlib import Path
 
 import pytest
 import requests
@@ -352,3 +354,98 @@ def test_no_password_conninfo_or_key_path_in_pages_or_logs(pg, pgpulse, pki):
     for secret in (pgfix.MONITOR_PASSWORD, wrong, WEB_PASSWORD, str(pki), str(wrongfile),
                    str(pwfile), pgfix.SUPERUSER_PASSWORD):
         assert secret not in "\n".join(texts) + p.log_text(), secret
+
+
+# --- operator traps -------------------------------------------------------------
+
+def test_the_readme_example_data_source_name_with_a_pass_file_connects(pg, pgpulse):
+    pwfile = pgpulse.write("readme-pw", pgfix.MONITOR_PASSWORD + "\n")
+    p = pgpulse(dsn=pg.dsn(password=None), env={"DATA_SOURCE_PASS_FILE": str(pwfile)})
+    page = p.scrape()
+    assert page.sample("pg_up") == 1
+    assert page.samples("pg_info")[0].labels["server_version_num"] == str(pg.version_num)
+    assert "no password supplied" not in p.log_text()
+
+
+def test_a_listen_port_out_of_range_is_a_usage_error_not_another_port(pgpulse):
+    for port in ("124464", "0", "65536", "http", ""):
+        p = pgpulse("--web.listen-address", f"127.0.0.1:{port}", listen=False, wait=False)
+        assert p.wait() == 2, port
+        assert (f"--web.listen-address must be HOST:PORT with a port from 1 to 65535, "
+                f"not '127.0.0.1:{port}'") in p.stderr_text()
+
+
+def test_a_fifo_as_password_or_config_file_is_an_error_not_a_hang(pg, pgpulse):
+    fifo = pgpulse.workdir / "pw-fifo"
+    os.mkfifo(fifo)
+    cfg = ("targets:\n"
+           "  - name: main\n"
+           f"    url: {pg.dsn(password=None)}\n"
+           "    password_env: MONITOR_PW\n"
+           "  - name: fifo\n"
+           f"    url: {pg.dsn(password=None)}\n"
+           f"    password_file: {fifo}\n"
+           f"queries: [{QUERIES}/server.yaml]\n")
+    p = pgpulse(config=cfg, env=ENV)
+    page, took = p.scrape_timed(10)
+    assert page.sample("pg_up", target="main") == 1
+    assert page.sample("pg_up", target="fifo") == 0
+    assert took < 9
+    assert "not a regular file" in p.log_text()
+    # as the config on reload: refused at once, the old one serves
+    cfgpath = p.argv[p.argv.index("--config") + 1]
+    os.unlink(cfgpath)
+    os.mkfifo(cfgpath)
+    p.reload()
+    assert wait_for(lambda: "not a regular file" in p.log_text().split("reloading")[-1])
+    page = p.scrape()
+    assert page.sample("pgpulse_config_last_reload_successful") == 0
+    assert page.sample("pg_up", target="main") == 1
+    p.stop()
+    # and at start
+    q = pgpulse("--config", cfgpath, env=ENV, wait=False)
+    assert q.wait(timeout=20) == 1
+    assert f"{cfgpath}: error: cannot read: not a regular file" in q.stderr_text()
+
+
+def test_an_empty_config_on_reload_is_refused_but_targets_empty_list_is_taken(pg, pgpulse):
+    p = pgpulse(config=config(pg), env=ENV)
+    cfgpath = p.argv[p.argv.index("--config") + 1]
+    for text in ("", "\n  \n# nothing yet\n"):
+        pgfix.write_owned(Path(cfgpath), text)
+        p.reload()
+        assert wait_for(lambda: p.scrape().sample("pgpulse_config_reload_failures_total") >= 1)
+        page = p.scrape()
+        assert page.sample("pgpulse_config_last_reload_successful") == 0
+        assert page.sample("pg_up", target="main") == 1
+    assert f"at={cfgpath}:1:1 " in p.log_text()
+    assert "the config file is empty; for a config without targets write 'targets: []'" \
+        in p.log_text()
+    pgfix.write_owned(Path(cfgpath), f"targets: []\nqueries: [{QUERIES}/server.yaml]\n")
+    p.reload()
+    assert wait_for(lambda: p.scrape().sample("pgpulse_config_last_reload_successful") == 1)
+    assert p.scrape().samples("pg_up") == []
+
+
+def test_statement_texts_show_no_password_literals(pg, pgpulse):
+    secrets = ["pw-LEAK-7731", "pw-LEAK-e'sc", "pw-LEAK-dollar"]
+    pg.psql("SELECT pg_stat_statements_reset()")
+    pg.psql("CREATE ROLE leaky1 PASSWORD 'pw-LEAK-7731'")
+    pg.psql("ALTER ROLE leaky1 PASSWORD E'pw-LEAK-e\\'sc'")
+    pg.psql("CREATE ROLE leaky2 PASSWORD $q$pw-LEAK-dollar$q$")
+    try:
+        cfg = ("targets:\n  - name: main\n"
+               f"    url: {pg.dsn(password=None)}\n    password_env: MONITOR_PW\n"
+               "    tags: [statement_texts]\n"
+               f"queries: [{QUERIES}/statements.yaml]\n")
+        p = pgpulse(config=cfg, env=ENV)
+        page = p.scrape()
+        texts = [s.labels["query"] for s in page.samples("pg_stat_statements_query_info")]
+        assert "CREATE ROLE leaky1 PASSWORD '***'" in texts, texts
+        assert "ALTER ROLE leaky1 PASSWORD '***'" in texts, texts
+        assert "CREATE ROLE leaky2 PASSWORD $$***$$" in texts, texts
+        for s in secrets:
+            assert s not in page
+    finally:
+        pg.psql("DROP ROLE IF EXISTS leaky1")
+        pg.psql("DROP ROLE IF EXISTS leaky2")

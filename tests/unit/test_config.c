@@ -126,12 +126,17 @@ static void every_key_of_the_config_loads(void **state)
 	assert_int_equal(cfg.ntargets, 0);
 }
 
-static void an_empty_file_gives_the_defaults(void **state)
+static void
+an_empty_file_is_refused_and_no_targets_gives_the_defaults(void **state)
 {
 	struct config cfg;
 
 	(void)state;
-	expect_load(&cfg, FIX "empty.yaml", 0, "");
+	/* a file cut short while being written must not drop every target */
+	expect_load(&cfg, FIX "empty.yaml", -1,
+		    FIX "empty.yaml:1:1: error: the config file is empty; for "
+			"a config without targets write 'targets: []'\n");
+	expect_load(&cfg, FIX "no_targets.yaml", 0, "");
 	assert_int_equal(cfg.ntargets, 0);
 	assert_int_equal(cfg.nquery_paths, 0);
 	assert_int_equal(cfg.connections_per_target, 2);
@@ -488,11 +493,17 @@ static void env_data_source_name_wins_over_database_url(void **state)
 	config_free(&cfg);
 
 	setenv("DATA_SOURCE_NAME", "host=dsn dbname=x", 1);
-	/* Ignored, as postgres_exporter ignores them with a DSN. */
+	/* Ignored, as postgres_exporter ignores it with a DSN. */
 	setenv("DATA_SOURCE_URI", "other/db", 1);
+	/* The password goes with the DSN (the README's first example) */
 	setenv("DATA_SOURCE_PASS", "pw", 1);
 	env_target(&cfg);
 	expect_params(&cfg.targets[0], "dbname", "host=dsn dbname=x", NULL);
+	assert_string_equal(cfg.targets[0].password_env, "DATA_SOURCE_PASS");
+	config_free(&cfg);
+	setenv("DATA_SOURCE_PASS_FILE", "/run/secrets/pw", 1);
+	env_target(&cfg);
+	assert_string_equal(cfg.targets[0].password_file, "/run/secrets/pw");
 	assert_null(cfg.targets[0].password_env);
 	config_free(&cfg);
 }
@@ -598,7 +609,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(every_key_of_the_config_loads),
-		cmocka_unit_test(an_empty_file_gives_the_defaults),
+		cmocka_unit_test(
+			an_empty_file_is_refused_and_no_targets_gives_the_defaults),
 		cmocka_unit_test(every_problem_is_reported_with_its_position),
 		cmocka_unit_test(passwords_are_never_echoed),
 		cmocka_unit_test(syntax_errors_and_missing_files_are_reported),
