@@ -498,6 +498,25 @@ def pools():
         table("Version", "pgbouncer's version (pgbouncer_version_info).", "none",
               q(f"pgbouncer_version_info{{{T}}}", instant=True, table=True), w=6, h=4,
               hide=["cluster", "Value"], columns={"target": "Target", "version": "Version"}),
+        stat("Paused or suspended", "Whether pgbouncer is paused (PAUSE) or suspended (SUSPEND) "
+             "as a whole (pgbouncer_state_*, SHOW STATE: pgbouncer 1.19 and later); clients "
+             "wait meanwhile.", "none",
+             q(f"pgbouncer_state_paused{{{T}}} + 2 * pgbouncer_state_suspended{{{T}}}", "{{target}}"),
+             w=6, mappings=[{"type": "value", "options": {
+                 "0": {"text": "RUNNING", "color": "green", "index": 0},
+                 "1": {"text": "PAUSED", "color": "orange", "index": 1},
+                 "2": {"text": "SUSPENDED", "color": "red", "index": 2},
+                 "3": {"text": "SUSPENDED", "color": "red", "index": 3}}}]),
+        table("Per-user limits", "Each user's server and client connections against its limits "
+              "(pgbouncer_users_*, SHOW USERS: pgbouncer 1.23 and later).", "short",
+              q(f"pgbouncer_users_current_connections{{{T}}}", instant=True, table=True),
+              q(f"pgbouncer_users_max_connections{{{T}}}", instant=True, table=True),
+              q(f"pgbouncer_users_current_client_connections{{{T}}}", instant=True, table=True),
+              q(f"pgbouncer_users_max_client_connections{{{T}}}", instant=True, table=True),
+              w=18, h=4, hide=["cluster"],
+              columns={"target": "Target", "name": "User", "Value #A": "Server connections",
+                       "Value #B": "Max", "Value #C": "Client connections",
+                       "Value #D": "Max clients"}),
         row("Clients"),
         ts("Clients active", "Client connections linked to a server or idle, per pool "
            "(pgbouncer_pools_client_active_connections).", "short",

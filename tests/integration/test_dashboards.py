@@ -255,6 +255,9 @@ EMPTY_BY_NATURE = {
        for r in "AB"},
     **{("pgpulse-database.json", "Sequences close to exhaustion", r):
        "pgbench's tables have no sequence, none is past the threshold" for r in "AB"},
+    ("pgpulse-pools.json", "Paused or suspended", "A"): "SHOW STATE is new in pgbouncer 1.19",
+    **{("pgpulse-pools.json", "Per-user limits", r):
+       "SHOW USERS has the limit columns from pgbouncer 1.23/1.24" for r in "ABCD"},
     **{("pgpulse-database.json", "Unused and invalid indexes", r):
        "pgbench's indexes are primary keys, never reported as unused" for r in "AB"},
 }
