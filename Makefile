@@ -4,6 +4,7 @@
 #   make check                install missing Debian packages, build, run every test
 #   make check SANITIZE=address,undefined   the same under ASan/UBSan
 #   make check SANITIZE=thread               the same under TSan
+#   make check PG_VERSIONS=17  the version tests on PostgreSQL 17 only
 #   make demo                 a throw-away PostgreSQL 15 with pgpulse on :9187
 #   make bench                pgpulse beside postgres_exporter, same cluster, ratios
 #   make install PREFIX=/usr/local DESTDIR=
@@ -50,6 +51,10 @@ endif
 SRCS    := $(sort $(wildcard exporter/*.c))
 OBJS    := $(patsubst exporter/%.c,$(BUILD)/obj/%.o,$(SRCS))
 LIBOBJS := $(filter-out $(BUILD)/obj/main.o,$(OBJS))
+# PostgreSQL majors the version tests (the pgv fixture) run on: 15 is
+# Debian's, scripts/pgversions fetches the others once into a cache.
+PG_VERSIONS ?= $(or $(PGPULSE_PG_VERSIONS),13 14 15 16 17 18)
+
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 
@@ -98,9 +103,11 @@ unit: $(UNIT_BINS) $(BUILD)/locale/de_DE.UTF-8
 
 integration: $(BUILD)/pgpulse
 	PGPULSE_BIN=$(CURDIR)/$(BUILD)/pgpulse PGPULSE_SANITIZE=$(SANITIZE) \
+		PGPULSE_PG_VERSIONS="$(PG_VERSIONS)" \
 		$(PYTHON) -m pytest -q -p no:cacheprovider tests/integration $(PYTEST_ARGS)
 
 check: deps node-deps
+	scripts/pgversions fetch $(PG_VERSIONS)
 	$(MAKE) DEVELOPER=1 all
 	$(MAKE) DEVELOPER=1 check-format
 	$(MAKE) DEVELOPER=1 unit

@@ -991,15 +991,15 @@ const char *collect_gate(struct target *t, struct pgconn *pc,
 		if (c->role == ROLE_REPLICA && !t->facts.in_recovery)
 			return "role";
 	}
-	*v = collector_variant(c, t->facts.version);
-	if (!*v)
-		return "version";
+	*v = collector_variant_ext(c, t->facts.version, t->facts.extensions,
+				   t->facts.extversions);
+	/* a missing extension, not the version bound on it, is the reason */
 	for (i = 0; i < c->nrequires; i++)
 		if (!requirement_met(t, pc, c->requires[i], deadline)) {
 			*req = c->requires[i];
 			return "requires";
 		}
-	return NULL;
+	return *v ? NULL : "version";
 }
 
 /* Why 'c' does not run on 't' now, or NULL when it does. */

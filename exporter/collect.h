@@ -61,8 +61,9 @@ int collect_rows(const struct collector *c, const PGresult *res,
 
 /*
  * Why collector 'c' does not run on 't' now, before privileges are
- * weighed: "tags", "role", "version" or "requires" (then '*req' names the
- * requirement not met), or NULL when it runs, with variant '*v'. May query
+ * weighed: "tags", "role", "requires" (then '*req' names the requirement
+ * not met) or "version" (no variant fits the server version and installed
+ * extension versions), or NULL when it runs, with variant '*v'. May query
  * 'pc' (setting requirements). The daemon and the dry run decide alike.
  */
 const char *collect_gate(struct target *t, struct pgconn *pc,

@@ -913,6 +913,16 @@ lost:
 	return false;
 }
 
+static bool has_extbounds(const struct collector *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->nvariants; i++)
+		if (c->variants[i].next)
+			return true;
+	return false;
+}
+
 /* Why 'c' does not run on 't', or NULL; '*v' gets the variant. */
 static const char *gate(struct run *x, struct target *t, struct pgconn *pc,
 			const struct collector *c, const struct variant **v,
@@ -931,7 +941,8 @@ static const char *gate(struct run *x, struct target *t, struct pgconn *pc,
 		set_note(row, "role: runs on %s only",
 			 c->role == ROLE_PRIMARY ? "primaries" : "replicas");
 	} else if (!strcmp(why, "version")) {
-		set_note(row, "version: no variant for %d", t->facts.version);
+		set_note(row, "version: no variant for %d%s", t->facts.version,
+			 has_extbounds(c) ? " and its extension versions" : "");
 	} else if (!strncmp(req, "setting:", 8)) {
 		report(x, row, c, t, DIAG_WARNING, c->pos,
 		       "requires %s, which the server does not have; "

@@ -522,7 +522,7 @@ static struct {
 	pthread_mutex_t lock;
 	unsigned long count;
 	double logged_at;
-} failures = {PTHREAD_MUTEX_INITIALIZER, 0, 0};
+} failures = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 /*
  * Count a failed login, and log at most one line per AUTH_LOG_EVERY
@@ -633,13 +633,7 @@ static struct {
 	bool stop;
 	pthread_t thread;
 	bool running;
-} conns = {PTHREAD_MUTEX_INITIALIZER,
-	   PTHREAD_COND_INITIALIZER,
-	   NULL,
-	   0,
-	   false,
-	   0,
-	   false};
+} conns = {.lock = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER};
 
 static void on_connection(void *cls, struct MHD_Connection *conn, void **ctx,
 			  enum MHD_ConnectionNotificationCode what)
@@ -723,8 +717,7 @@ static void *sweeper(void *arg)
 		for (c = conns.head; c; c = c->next)
 			if (!c->serving && !c->cut && c->fd >= 0 &&
 			    now - c->since > conns.deadline) {
-				/* the connection's thread sees EOF and closes
-				 */
+				/* its thread sees EOF and closes it */
 				shutdown(c->fd, SHUT_RDWR);
 				c->cut = true;
 			}
@@ -963,7 +956,8 @@ static struct {
 	pthread_mutex_t lock;
 	pthread_cond_t done_cond;
 	bool done;
-} stopping = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false};
+} stopping = {.lock = PTHREAD_MUTEX_INITIALIZER,
+	      .done_cond = PTHREAD_COND_INITIALIZER};
 
 static void *stop_daemon(void *d)
 {
@@ -1002,7 +996,7 @@ static void stop_within(struct MHD_Daemon *d)
 	if (!done) {
 		log_warn("requests still running after the shutdown wait; "
 			 "exiting without them",
-			 "wait", "5s", NULL);
+			 NULL);
 		fflush(NULL);
 		_exit(0);
 	}

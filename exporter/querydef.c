@@ -64,6 +64,8 @@ enum ckey {
 	C_TIMEOUT,
 	C_MIN_VERSION,
 	C_MAX_VERSION,
+	C_MIN_EXTVERSION,
+	C_MAX_EXTVERSION,
 	C_REQUIRES,
 	C_MAX_SERIES,
 	C_PARAMS,
@@ -85,6 +87,8 @@ static const char *const collector_keys[C_NKEYS] = {
 	[C_TIMEOUT] = "timeout",
 	[C_MIN_VERSION] = "min_version",
 	[C_MAX_VERSION] = "max_version",
+	[C_MIN_EXTVERSION] = "min_extversion",
+	[C_MAX_EXTVERSION] = "max_extversion",
 	[C_REQUIRES] = "requires",
 	[C_MAX_SERIES] = "max_series",
 	[C_PARAMS] = "params",
@@ -96,10 +100,19 @@ static const char *const collector_keys[C_NKEYS] = {
 	[C_GROUP] = "group",
 };
 
-enum vkey { V_MIN_VERSION, V_MAX_VERSION, V_SQL, V_NKEYS };
+enum vkey {
+	V_MIN_VERSION,
+	V_MAX_VERSION,
+	V_MIN_EXTVERSION,
+	V_MAX_EXTVERSION,
+	V_SQL,
+	V_NKEYS
+};
 static const char *const variant_keys[V_NKEYS] = {
 	[V_MIN_VERSION] = "min_version",
 	[V_MAX_VERSION] = "max_version",
+	[V_MIN_EXTVERSION] = "min_extversion",
+	[V_MAX_EXTVERSION] = "max_extversion",
 	[V_SQL] = "sql",
 };
 
@@ -283,8 +296,17 @@ static void collector_clear(struct collector *c)
 	free(c->name);
 	free(c->help);
 	free(c->file);
-	for (i = 0; i < c->nvariants; i++)
-		free(c->variants[i].sql);
+	for (i = 0; i < c->nvariants; i++) {
+		struct variant *v = &c->variants[i];
+		size_t j;
+
+		for (j = 0; j < v->next; j++) {
+			free(v->ext[j].extname);
+			free(v->ext[j].version);
+		}
+		free(v->ext);
+		free(v->sql);
+	}
 	free(c->variants);
 	ydoc_strv_free(c->requires, c->nrequires);
 	ydoc_strv_free(c->tags, c->ntags);
@@ -435,6 +457,90 @@ static void check_range(struct loader *l, const yaml_node_t *at,
 			   v->min_version, v->max_version);
 }
 
+/* "1.11", "2.0.1": what an extension version bound may be. */
+static bool extversion_valid(const char *s)
+{
+	const char *p = s;
+
+	for (;;) {
+		if (!isdigit((unsigned char)*p))
+			return false;
+		while (isdigit((unsigned char)*p))
+			p++;
+		if (!*p)
+			return p - s <= 32;
+		if (*p++ != '.')
+			return false;
+	}
+}
+
+/* An extension name as 'requires' takes it: letters, digits, '_', '-'. */
+static bool extname_valid(const char *s)
+{
+	const char *p;
+
+	for (p = s; *p; p++)
+		if (!isalnum((unsigned char)*p) && *p != '_' && *p != '-')
+			return false;
+	return p > s && p - s < 64;
+}
+
+/* "min_extversion"/"max_extversion": {EXTENSION: 'VERSION', ...} */
+static void parse_extbounds(struct loader *l, struct variant *v, yaml_node_t *n,
+			    const char *what, bool max)
+{
+	struct ypair *pairs;
+	size_t np, i;
+	char *ver;
+
+	if (!n)
+		return;
+	if (n->type != YAML_MAPPING_NODE) {
+		ydoc_error(&l->y, n,
+			   "'%s' must be a mapping of extension names to "
+			   "versions, such as {pg_stat_statements: '1.11'}, "
+			   "not %s",
+			   what, ydoc_kind(n));
+		return;
+	}
+	pairs = ydoc_pairs(&l->y, n, what, &np);
+	if (!np)
+		ydoc_error(&l->y, n, "'%s' is empty", what);
+	for (i = 0; i < np; i++) {
+		if (!extname_valid(pairs[i].key)) {
+			ydoc_error(&l->y, pairs[i].knode,
+				   "'%s': invalid extension name (letters, "
+				   "digits, '_' and '-')",
+				   what);
+			continue;
+		}
+		if (!pairs[i].vnode ||
+		    pairs[i].vnode->type != YAML_SCALAR_NODE) {
+			ydoc_error(&l->y, pairs[i].vnode,
+				   "'%s': the version of '%s' must be a "
+				   "string such as '1.11', not %s",
+				   what, pairs[i].key,
+				   ydoc_kind(pairs[i].vnode));
+			continue;
+		}
+		if (ydoc_str(&l->y, pairs[i].vnode, what, &ver) < 0)
+			continue;
+		if (!extversion_valid(ver)) {
+			ydoc_error(&l->y, pairs[i].vnode,
+				   "'%s': '%s' is not an extension version "
+				   "(digits and dots, such as '1.11')",
+				   what, ver);
+			free(ver);
+			continue;
+		}
+		v->ext = xrealloc(v->ext, (v->next + 1) * sizeof(*v->ext));
+		v->ext[v->next].extname = xstrdup(pairs[i].key);
+		v->ext[v->next].version = ver;
+		v->ext[v->next++].max = max;
+	}
+	free(pairs);
+}
+
 static void parse_sql(struct loader *l, struct collector *c, struct variant *v,
 		      const yaml_node_t *n, bool *used)
 {
@@ -480,6 +586,10 @@ static void parse_variants(struct loader *l, struct collector *c,
 				  &var->max_version) < 0)
 			continue;
 		check_range(l, v[V_MIN_VERSION], var);
+		parse_extbounds(l, var, v[V_MIN_EXTVERSION], "min_extversion",
+				false);
+		parse_extbounds(l, var, v[V_MAX_EXTVERSION], "max_extversion",
+				true);
 		if (!v[V_SQL])
 			ydoc_error(&l->y, item, "missing 'sql' in variant");
 		else
@@ -1204,8 +1314,9 @@ static void parse_collector(struct loader *l, const struct ypair *p,
 		parse_params(l, c, v[C_PARAMS]);
 	used = xcalloc(c->nparams + 1, sizeof(*used));
 	if (v[C_VARIANTS]) {
-		static const enum ckey excl[] = {C_SQL, C_MIN_VERSION,
-						 C_MAX_VERSION};
+		static const enum ckey excl[] = {
+			C_SQL, C_MIN_VERSION, C_MAX_VERSION, C_MIN_EXTVERSION,
+			C_MAX_EXTVERSION};
 
 		for (i = 0; i < ARRAY_SIZE(excl); i++)
 			if (v[excl[i]])
@@ -1224,6 +1335,10 @@ static void parse_collector(struct loader *l, const struct ypair *p,
 		    parse_version(l, c, v[C_MAX_VERSION], "max_version",
 				  &var->max_version) == 0)
 			check_range(l, v[C_MIN_VERSION], var);
+		parse_extbounds(l, var, v[C_MIN_EXTVERSION], "min_extversion",
+				false);
+		parse_extbounds(l, var, v[C_MAX_EXTVERSION], "max_extversion",
+				true);
 		parse_sql(l, c, var, v[C_SQL], used);
 	}
 	if (!v[C_METRICS]) {
@@ -1871,7 +1986,63 @@ int querydef_load_path(struct queryset *qs, const char *path, struct diags *d)
 	return rc;
 }
 
-const struct variant *collector_variant(const struct collector *c, int version)
+int extversion_cmp(const char *a, const char *b)
+{
+	while (*a || *b) {
+		if (isdigit((unsigned char)*a) && isdigit((unsigned char)*b)) {
+			const char *ea, *eb;
+			int d;
+
+			while (*a == '0' && isdigit((unsigned char)a[1]))
+				a++;
+			while (*b == '0' && isdigit((unsigned char)b[1]))
+				b++;
+			for (ea = a; isdigit((unsigned char)*ea); ea++)
+				;
+			for (eb = b; isdigit((unsigned char)*eb); eb++)
+				;
+			if (ea - a != eb - b)
+				return ea - a < eb - b ? -1 : 1;
+			d = strncmp(a, b, (size_t)(ea - a));
+			if (d)
+				return d;
+			a = ea;
+			b = eb;
+			continue;
+		}
+		if (*a != *b)
+			return (unsigned char)*a < (unsigned char)*b ? -1 : 1;
+		a++;
+		b++;
+	}
+	return 0;
+}
+
+/* Whether every extension bound of 'v' holds for what is installed. */
+static bool extbounds_hold(const struct variant *v, char *const *names,
+			   char *const *versions)
+{
+	size_t i, j;
+
+	for (i = 0; i < v->next; i++) {
+		const struct extbound *b = &v->ext[i];
+		int cmp;
+
+		for (j = 0; names && versions && names[j] && versions[j]; j++)
+			if (!strcmp(names[j], b->extname))
+				break;
+		if (!names || !versions || !names[j] || !versions[j])
+			return false;
+		cmp = extversion_cmp(versions[j], b->version);
+		if (b->max ? cmp >= 0 : cmp < 0)
+			return false;
+	}
+	return true;
+}
+
+const struct variant *collector_variant_ext(const struct collector *c,
+					    int version, char *const *extnames,
+					    char *const *extversions)
 {
 	size_t i;
 
@@ -1879,10 +2050,16 @@ const struct variant *collector_variant(const struct collector *c, int version)
 		const struct variant *v = &c->variants[i];
 
 		if ((!v->min_version || version >= v->min_version) &&
-		    (!v->max_version || version < v->max_version))
+		    (!v->max_version || version < v->max_version) &&
+		    extbounds_hold(v, extnames, extversions))
 			return v;
 	}
 	return NULL;
+}
+
+const struct variant *collector_variant(const struct collector *c, int version)
+{
+	return collector_variant_ext(c, version, NULL, NULL);
 }
 
 /* The override of "collector.param" in 'cfg', or NULL. */

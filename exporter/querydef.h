@@ -90,10 +90,24 @@ struct topdef {
 	double sticky; /* seconds; 0: not sticky */
 };
 
-/* One SQL text and the server versions it is for. */
+/*
+ * "min_extversion: {EXT: 'X.Y'}" (inclusive) or "max_extversion" (exclusive):
+ * a bound on the version of extension EXT installed in the database
+ * (pg_extension.extversion, which pg_upgrade keeps from the old cluster).
+ * A variant with a bound does not fit when EXT is not installed.
+ */
+struct extbound {
+	char *extname;
+	char *version; /* digits and dots, checked at load */
+	bool max;      /* exclusive upper bound; else inclusive lower */
+};
+
+/* One SQL text and the servers it is for. */
 struct variant {
-	int min_version; /* server_version_num, inclusive; 0: any */
-	int max_version; /* exclusive; 0: any */
+	int min_version;      /* server_version_num, inclusive; 0: any */
+	int max_version;      /* exclusive; 0: any */
+	struct extbound *ext; /* all must hold */
+	size_t next;
 	char *sql;
 	struct srcpos pos; /* where the SQL text starts, to map error lines */
 };
@@ -182,9 +196,25 @@ int querydef_load_buffer(struct queryset *qs, const char *file,
 
 /*
  * The variant of 'c' for server_version_num 'version', or NULL when none
- * fits.
+ * fits. Variants with extension bounds never fit here (no extensions).
  */
 const struct variant *collector_variant(const struct collector *c, int version);
+
+/*
+ * The first variant of 'c' that fits server_version_num 'version' and the
+ * installed extensions: 'extnames' and 'extversions' are parallel
+ * NULL-ended arrays (either may be NULL: none installed). NULL when none
+ * fits.
+ */
+const struct variant *collector_variant_ext(const struct collector *c,
+					    int version, char *const *extnames,
+					    char *const *extversions);
+
+/*
+ * Compare extension versions ("1.9" < "1.10" < "1.10.1"): numeric parts
+ * by value, then any other text bytewise. <0, 0 or >0 as strcmp.
+ */
+int extversion_cmp(const char *a, const char *b);
 
 /*
  * The SQL of 'v' with every {{param}} replaced by the collector's value, or

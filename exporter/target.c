@@ -213,6 +213,7 @@ static void facts_release(struct server_facts *f)
 	free(f->version_text);
 	free(f->data_directory);
 	target_free_list(f->extensions);
+	target_free_list(f->extversions);
 	target_free_list(f->databases);
 	memset(f, 0, sizeof(*f));
 }
@@ -1025,7 +1026,9 @@ static const char facts_sql[] =
 	"'pg_read_all_settings', 'MEMBER') "
 	"THEN current_setting('data_directory') END, "
 	"array(SELECT datname::text FROM pg_database "
-	"WHERE datallowconn AND NOT datistemplate ORDER BY datname) "
+	"WHERE datallowconn AND NOT datistemplate ORDER BY datname), "
+	"array(SELECT extversion::text FROM pg_extension ORDER BY "
+	"extname::text) "
 	"FROM pg_roles r WHERE r.rolname = current_user";
 
 int target_refresh_facts(struct target *t, struct pgconn *pc, double deadline,
@@ -1067,6 +1070,7 @@ int target_refresh_facts(struct target *t, struct pgconn *pc, double deadline,
 	if (!PQgetisnull(r, 0, 6))
 		f.data_directory = xstrdup(PQgetvalue(r, 0, 6));
 	f.databases = parse_text_array(PQgetvalue(r, 0, 7));
+	f.extversions = parse_text_array(PQgetvalue(r, 0, 8));
 	PQclear(r);
 
 	pthread_mutex_lock(&t->lock);

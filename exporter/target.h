@@ -40,6 +40,7 @@ struct server_facts {
 	bool superuser;
 	bool pg_monitor; /* the role is a member of pg_monitor */
 	char **extensions;
+	char **extversions; /* extversion of extensions[i] (NULL-ended) */
 	size_t nextensions;
 	char *data_directory; /* NULL when the role may not read it */
 	/* databases that allow connections, templates aside (NULL-ended) */

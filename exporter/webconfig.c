@@ -22,7 +22,10 @@
 #define MAX_CHECKS	    2  /* bcrypt checks at once, process-wide */
 #define CHECK_WAIT	    2  /* seconds a check waits for a slot */
 
-/* The salt of the hash an unknown user is checked against. */
+/*
+ * Salt and hash (of no one's password) that an unknown user is checked
+ * against, with the first user's cost in front.
+ */
 #define DUMMY_SALT "ihdNY8hVwsi1Uh9khjVS0uJIG9/apIk2.8dcquaLkzznHHF.JLBja"
 
 static const char bcrypt_alphabet[] =
@@ -185,9 +188,9 @@ static int check_hash(struct ydoc *y, const yaml_node_t *at, const char *user,
 
 	if (cost < 0 || crypt_checksalt(hash) != CRYPT_SALT_OK) {
 		ydoc_error(y, at,
-			   "user '%.64s': not a bcrypt hash ($2y$, two digits "
-			   "of cost, $, 53 characters; make one with htpasswd "
-			   "-nBC 10 USER)",
+			   "user '%.64s': not a bcrypt hash ($2y$, $2b$ or "
+			   "$2a$, two digits of cost, $, 53 characters; make "
+			   "one with htpasswd -nBC 10 USER)",
 			   user);
 		return -1;
 	}

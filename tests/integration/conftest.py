@@ -5,6 +5,12 @@ pgpulse on free ports in temp dirs. Run with Debian's interpreter:
 
 Fixtures
   pg                  session PgCluster, monitor role, pg_stat_statements
+                      (PostgreSQL 15, Debian's)
+  pgv                 the same on each version of PGPULSE_PG_VERSIONS (tests
+                      using it run once per version, ids [pg13]...[pg18];
+                      pg itself for 15); one cluster per version, started on
+                      first use, stopped when the next version starts. A
+                      pgpulse started in such a test scrapes it by default.
   replica             session streaming replica of pg (created on first use)
   pg_factory          pg_factory(name=None, settings=None) -> a fresh PgCluster
                       for this test only (destroyed after it)
@@ -27,7 +33,8 @@ Fixtures
   scratch             session temp dir owned by the unprivileged user
 
 Prerequisites that are absent make the tests that need them skip, except
-under CI=true, where they fail. PGPULSE_KEEP_TMP=1 keeps the temp dirs.
+under CI=true, where they fail (a PostgreSQL build scripts/pgversions cannot
+download is one). PGPULSE_KEEP_TMP=1 keeps the temp dirs.
 """
 
 import signal
@@ -58,10 +65,14 @@ def pytest_report_header(config):
             f"servers run as {pgfix.TEST_USER if pgfix.is_root() else 'the current user'}"]
 
 
-def _require_pg():
-    for tool in ("initdb", "pg_ctl", "postgres", "pg_basebackup"):
-        pgfix.require_file(pgfix.PG_BIN / tool, f"PostgreSQL 15 {tool}")
-    pgfix.require_file(pgfix.PG_BIN.parent / "lib" / "pg_stat_statements.so", "pg_stat_statements")
+def _require_pg(major=15):
+    bindir = pgfix.pg_bin(major)
+    tools = ("initdb", "pg_ctl", "postgres") + (("pg_basebackup",) if major == 15 else ())
+    for tool in tools:
+        pgfix.require_file(bindir / tool, f"PostgreSQL {major} {tool}")
+    lib = bindir.parent / "lib"
+    pgfix.require_file(lib / "pg_stat_statements.so" if major == 15 else
+                       lib / "postgresql" / "pg_stat_statements.so", "pg_stat_statements")
     pgfix.require_modules("psycopg")
     if pgfix.is_root():
         pgfix.require_file("/usr/bin/setpriv", "setpriv (util-linux)")
@@ -79,6 +90,26 @@ def scratch():
 def pg(scratch):
     _require_pg()
     cluster = start_cluster(scratch, "pg")
+    yield cluster
+    cluster.destroy()
+
+
+def pytest_generate_tests(metafunc):
+    if "pgv" in metafunc.fixturenames:
+        versions = pgfix.pg_versions()
+        metafunc.parametrize("pgv", versions, ids=[f"pg{v}" for v in versions],
+                             indirect=True, scope="session")
+
+
+@pytest.fixture(scope="session")
+def pgv(request, scratch):
+    major = request.param
+    if major == 15:
+        yield request.getfixturevalue("pg")
+        return
+    _require_pg(major)
+    cluster = start_cluster(scratch, f"pg{major}", bin=pgfix.pg_bin(major))
+    assert cluster.version_num // 10000 == major, cluster.version_num
     yield cluster
     cluster.destroy()
 
@@ -139,7 +170,7 @@ def pgbouncer_factory(scratch, request):
 def _servers_up(request):
     """A test that stopped the session pg or pgbouncer and failed before
     starting it again must not break the tests after it."""
-    for name in ("pg", "pgbouncer"):
+    for name in ("pg", "pgv", "pgbouncer"):
         if name in request.fixturenames:
             request.getfixturevalue(name).ensure_running()
     yield
@@ -159,8 +190,9 @@ def pgpulse(request, scratch, pgpulse_bin):
     base = scratch / f"t-{os.urandom(4).hex()}"
     base.mkdir(mode=0o755)
     pgfix.give(base)
+    default = "pgv" if "pgv" in request.fixturenames else "pg"
     factory = PgPulseFactory(pgpulse_bin, base,
-                             lambda: request.getfixturevalue("pg").dsn())
+                             lambda: request.getfixturevalue(default).dsn())
     yield factory
     factory.finish()
 

@@ -1,7 +1,9 @@
 """Machinery behind the integration fixtures (see conftest.py).
 
 Real servers on free ports in temp dirs: PostgreSQL 15 from
-/usr/lib/postgresql/15/bin, pgbouncer, and the pgpulse binary under test.
+/usr/lib/postgresql/15/bin (13, 14, 16, 17 and 18 from the builds
+scripts/pgversions caches, see pg_bin()), pgbouncer, and the pgpulse binary
+under test.
 When the tests run as root (CI does), the servers run as an unprivileged
 user (PGPULSE_TEST_USER, default pgpulse-test, created on demand) through
 setpriv, because initdb and pgbouncer refuse to run as root.
@@ -334,15 +336,17 @@ def _conninfo_quote(v):
 
 
 class PgCluster:
-    """One PostgreSQL 15 cluster in base/name, on 127.0.0.1:port and a
+    """One PostgreSQL cluster in base/name, on 127.0.0.1:port and a
     private unix socket dir. Superuser "postgres" (trust on the socket,
-    password SUPERUSER_PASSWORD over TCP)."""
+    password SUPERUSER_PASSWORD over TCP). The server is the one in 'bin'
+    (PostgreSQL 15's PG_BIN by default; pg_bin(major) for the others)."""
 
     host = "127.0.0.1"
     superuser = SUPERUSER
 
-    def __init__(self, base, name="pg", settings=None):
+    def __init__(self, base, name="pg", settings=None, bin=None):
         self.base = Path(base)
+        self.bin = Path(bin or PG_BIN)
         self.name = name
         self.dir = self.base / name
         self.datadir = self.dir / "data"
@@ -363,9 +367,9 @@ class PgCluster:
         self.sockdir.mkdir(mode=0o700)
         give(self.dir)
         pwfile = write_owned(self.dir / "pwfile", SUPERUSER_PASSWORD + "\n", 0o600)
-        run_owner([PG_BIN / "initdb", f"--pgdata={self.datadir}", f"--username={SUPERUSER}",
+        run_owner([self.bin / "initdb", f"--pgdata={self.datadir}", f"--username={SUPERUSER}",
                    f"--pwfile={pwfile}", "--auth-local=trust", "--auth-host=scram-sha-256",
-                   "--locale=C", "--encoding=UTF8", "--no-sync", "--no-instructions"],
+                   "--locale=C", "--encoding=UTF8", "--no-sync"],
                   base=self.dir)
         pwfile.unlink()
         write_owned(self.datadir / "pg_hba.conf", (
@@ -400,7 +404,7 @@ class PgCluster:
             self._write_settings()
             if not self.logfile.exists():
                 write_owned(self.logfile, "", 0o644)
-            r = run_owner([PG_BIN / "pg_ctl", f"--pgdata={self.datadir}", f"--log={self.logfile}",
+            r = run_owner([self.bin / "pg_ctl", f"--pgdata={self.datadir}", f"--log={self.logfile}",
                            "--wait", f"--timeout={timeout}", "--silent", "start"],
                           base=self.dir, check=False, timeout=timeout + 30)
             if r.returncode == 0:
@@ -413,10 +417,10 @@ class PgCluster:
 
     def stop(self, mode="fast"):
         if (self.datadir / "postmaster.pid").exists():
-            r = run_owner([PG_BIN / "pg_ctl", f"--pgdata={self.datadir}", f"--mode={mode}",
+            r = run_owner([self.bin / "pg_ctl", f"--pgdata={self.datadir}", f"--mode={mode}",
                            "--wait", "--timeout=60", "--silent", "stop"], base=self.dir, check=False)
             if r.returncode != 0 and self.running:
-                run_owner([PG_BIN / "pg_ctl", f"--pgdata={self.datadir}", "--mode=immediate",
+                run_owner([self.bin / "pg_ctl", f"--pgdata={self.datadir}", "--mode=immediate",
                            "--wait", "--silent", "stop"], base=self.dir, check=False)
         _registry.discard(self)
         return self
@@ -434,7 +438,7 @@ class PgCluster:
     def running(self):
         if not (self.datadir / "postmaster.pid").exists():
             return False
-        r = run_owner([PG_BIN / "pg_ctl", f"--pgdata={self.datadir}", "status"],
+        r = run_owner([self.bin / "pg_ctl", f"--pgdata={self.datadir}", "status"],
                       base=self.dir, check=False)
         return r.returncode == 0
 
@@ -593,11 +597,11 @@ class PgCluster:
         # received yet must not be recycled under it while it is slow
         self.psql("ALTER SYSTEM SET wal_keep_size = '512MB'")
         self.psql("SELECT pg_reload_conf()")
-        r = PgCluster(self.base, name, self.settings)
+        r = PgCluster(self.base, name, self.settings, self.bin)
         r.dir.mkdir(mode=0o755)
         r.sockdir.mkdir(mode=0o700)
         give(r.dir)
-        run_owner([PG_BIN / "pg_basebackup", "-D", r.datadir, "-h", self.sockdir,
+        run_owner([self.bin / "pg_basebackup", "-D", r.datadir, "-h", self.sockdir,
                    "-p", self.port, "-U", SUPERUSER, "-X", "stream", "-R", "-c", "fast",
                    "--no-sync", "--no-password"], base=r.dir, timeout=timeout)
         r.primary = self
@@ -639,9 +643,9 @@ class PgCluster:
             f"--- primary log\n{_tail(self.primary.logfile, quiet=True)}")
 
 
-def start_cluster(base, name="pg", settings=None):
+def start_cluster(base, name="pg", settings=None, bin=None):
     """initdb + start + monitor role + pg_stat_statements."""
-    pg = PgCluster(base, name, settings).init()
+    pg = PgCluster(base, name, settings, bin).init()
     pg.start()
     try:
         pg.setup_monitoring()
@@ -649,6 +653,101 @@ def start_cluster(base, name="pg", settings=None):
         pg.destroy()
         raise
     return pg
+
+
+# ---------------------------------------------------------------------------
+# PostgreSQL versions: 15 from Debian, the others from scripts/pgversions
+
+def pg_versions():
+    """The majors the version-parametrized tests run on: PGPULSE_PG_VERSIONS
+    ("13,17" or "13 14 15 16 17 18"; `make check` sets it from PG_VERSIONS),
+    15 alone when unset."""
+    text = os.environ.get("PGPULSE_PG_VERSIONS", "").strip() or "15"
+    out = []
+    for word in re.split(r"[,\s]+", text):
+        if not word.isdigit():
+            raise pytest.UsageError(f"PGPULSE_PG_VERSIONS: '{word}' is not a major version")
+        if int(word) not in out:
+            out.append(int(word))
+    return out
+
+
+_bins = {}
+
+
+def pg_bin(major):
+    """The bin directory of PostgreSQL 'major' (PG_BIN for 15; a cached npm
+    build for the others, downloaded by scripts/pgversions on first use).
+    Skips, or under CI fails, with the script's reason when it cannot."""
+    if major == 15:
+        return PG_BIN
+    if major not in _bins:
+        r = subprocess.run([REPO / "scripts" / "pgversions", "bindir", str(major)],
+                           stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                           timeout=900)
+        _bins[major] = Path(r.stdout.strip()) if r.returncode == 0 else r.stderr.strip()
+    b = _bins[major]
+    need(isinstance(b, Path), f"PostgreSQL {major}: {b}")
+    return b
+
+
+def _extversion_key(v):
+    return [int(p) if p.isdigit() else p for p in re.findall(r"\d+|\D+", v)]
+
+
+def _variant_fits(var, version, extversions):
+    """The test of exporter/querydef.c collector_variant_ext(), in Python."""
+    if var.get("min_version") and version < var["min_version"]:
+        return False
+    if var.get("max_version") and version >= var["max_version"]:
+        return False
+    for key, is_max in (("min_extversion", False), ("max_extversion", True)):
+        for ext, want in (var.get(key) or {}).items():
+            have = extversions.get(ext)
+            if have is None:
+                return False
+            below = _extversion_key(have) < _extversion_key(str(want))
+            if below != is_max:  # under a minimum, or not under a maximum
+                return False
+    return True
+
+
+_collectors = None
+
+
+def shipped_collector(name):
+    """The definition of collector 'name' in queries/*.yaml (parsed YAML)."""
+    global _collectors
+    if _collectors is None:
+        import yaml
+        _collectors = {}
+        for f in sorted((REPO / "queries").glob("*.yaml")):
+            doc = yaml.safe_load(f.read_text()) or {}
+            _collectors.update(doc.get("collectors") or {})
+    return _collectors[name]
+
+
+def collector_variant(pg, name, dbname="postgres"):
+    """The index of the variant of shipped collector 'name' that runs on
+    'pg' (its database 'dbname'), chosen as pgpulse chooses it: by
+    server_version_num and the installed extensions' versions; None when
+    none fits."""
+    c = shipped_collector(name)
+    variants = c.get("variants") or [c]
+    exts = dict(pg.psql("SELECT extname::text, extversion FROM pg_extension", dbname=dbname))
+    for i, var in enumerate(variants):
+        if _variant_fits(var, pg.version_num, exts):
+            return i
+    return None
+
+
+def require_collector(pg, name, dbname="postgres"):
+    """Skip the test when collector 'name' has no variant for 'pg': the
+    gate the query file itself sets (min_version, min_extversion...)."""
+    i = collector_variant(pg, name, dbname)
+    if i is None:
+        pytest.skip(f"collector {name} does not run on PostgreSQL {pg.version_num}")
+    return i
 
 
 # ---------------------------------------------------------------------------

@@ -405,13 +405,19 @@ def test_pgbouncer_and_postgresql_targets_in_one_config(pg, pgbouncer, pgpulse, 
     for target in ("pg", "bouncer"):
         assert page.sample("pgpulse_connections_max", target=target) == 2
         assert page.sample("pgpulse_connections_busy", target=target) == 0
-        assert page.sample("pgpulse_connection_attempts_total", target=target) == 1
+        # pgbouncer's console: exactly one session. PostgreSQL: one, or two
+        # when a loaded machine made the last collectors slow enough to be
+        # shared out over the pool's second session (collect.c share_out)
+        attempts = page.sample("pgpulse_connection_attempts_total", target=target)
+        assert attempts == 1 if target == "bouncer" else attempts in (1, 2), attempts
         assert page.sample("pgpulse_connection_failures_total", target=target) == 0
         assert 0 < page.sample("pgpulse_connect_duration_seconds", target=target) < 5
     # (sessions of the pgpulse of an earlier test may take a moment to go)
+    opened = page.sample("pgpulse_connection_attempts_total", target="pg")
+    assert page.sample("pgpulse_connections_open", target="pg") == opened
     assert wait_for(lambda: pg.scalar("SELECT count(*) FROM pg_stat_activity "
-                                      "WHERE application_name = 'pgpulse'") == 1, timeout=10)
-    assert page.sample("pgpulse_connections_open", target="pg") == 1
+                                      "WHERE application_name = 'pgpulse'") == opened,
+                    timeout=10)
     assert page.sample("pgpulse_connections_open", target="bouncer") == \
         len(console.pgpulse_clients()) == 1
     # collectors of one kind never run on the other

@@ -411,10 +411,10 @@ def test_a_fifo_as_password_or_config_file_is_an_error_not_a_hang(pg, pgpulse):
 def test_an_empty_config_on_reload_is_refused_but_targets_empty_list_is_taken(pg, pgpulse):
     p = pgpulse(config=config(pg), env=ENV)
     cfgpath = p.argv[p.argv.index("--config") + 1]
-    for text in ("", "\n  \n# nothing yet\n"):
+    for i, text in enumerate(("", "\n  \n# nothing yet\n")):
         pgfix.write_owned(Path(cfgpath), text)
         p.reload()
-        assert wait_for(lambda: p.scrape().sample("pgpulse_config_reload_failures_total") >= 1)
+        assert wait_for(lambda: p.scrape().sample("pgpulse_config_reload_failures_total") == i + 1)
         page = p.scrape()
         assert page.sample("pgpulse_config_last_reload_successful") == 0
         assert page.sample("pg_up", target="main") == 1

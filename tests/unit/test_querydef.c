@@ -1055,6 +1055,132 @@ static void variants_are_chosen_by_server_version(void **state)
 	queryset_release(&qs);
 }
 
+static void variants_are_chosen_by_installed_extension_version(void **state)
+{
+	static const char text[] =
+		"collectors:\n"
+		"  s:\n"
+		"    help: h\n"
+		"    variants:\n"
+		"      - min_extversion: {pg_stat_statements: '1.11'}\n"
+		"        sql: SELECT 1 AS v\n"
+		"      - min_version: 130000\n"
+		"        min_extversion: {pg_stat_statements: '1.8'}\n"
+		"        max_extversion: {pg_stat_statements: '1.11'}\n"
+		"        sql: SELECT 2 AS v\n"
+		"      - sql: SELECT 3 AS v\n"
+		"    metrics: {v: gauge}\n"
+		"  i:\n"
+		"    help: h\n"
+		"    min_extversion: {pg_stat_statements: '1.9', plpgsql: "
+		"'1.0'}\n"
+		"    sql: SELECT 1 AS v\n"
+		"    metrics: {v: gauge}\n";
+	char *names[] = {(char *)"pg_stat_statements", (char *)"plpgsql", NULL};
+	char *v1_12[] = {(char *)"1.12", (char *)"1.0", NULL},
+	     *v1_11[] = {(char *)"1.11", (char *)"1.0", NULL};
+	char *v1_10[] = {(char *)"1.10", (char *)"1.0", NULL},
+	     *v1_9[] = {(char *)"1.9", (char *)"1.0", NULL};
+	char *v1_7[] = {(char *)"1.7", (char *)"1.0", NULL};
+	char *other[] = {(char *)"plpgsql", NULL},
+	     *other_v[] = {(char *)"1.0", NULL};
+	struct queryset qs = QUERYSET_INIT;
+	struct diags d = DIAGS_INIT;
+	const struct collector *c;
+
+	(void)state;
+	assert_int_equal(
+		querydef_load_buffer(&qs, "e.yaml", text, sizeof(text) - 1, &d),
+		0);
+	assert_int_equal(d.n, 0);
+	c = find(&qs, "s");
+	assert_int_equal(c->variants[1].next, 2);
+	assert_string_equal(c->variants[1].ext[1].extname,
+			    "pg_stat_statements");
+	assert_string_equal(c->variants[1].ext[1].version, "1.11");
+	assert_true(c->variants[1].ext[1].max);
+	/* a PG 17 server, its extension left at 1.10 by pg_upgrade */
+	assert_ptr_equal(collector_variant_ext(c, 170000, names, v1_10),
+			 &c->variants[1]);
+	assert_ptr_equal(collector_variant_ext(c, 170000, names, v1_11),
+			 &c->variants[0]);
+	assert_ptr_equal(collector_variant_ext(c, 180000, names, v1_12),
+			 &c->variants[0]);
+	assert_ptr_equal(collector_variant_ext(c, 140000, names, v1_9),
+			 &c->variants[1]);
+	assert_ptr_equal(collector_variant_ext(c, 130000, names, v1_7),
+			 &c->variants[2]);
+	/* not installed: only the variant without a bound fits */
+	assert_ptr_equal(collector_variant_ext(c, 170000, other, other_v),
+			 &c->variants[2]);
+	assert_ptr_equal(collector_variant(c, 170000), &c->variants[2]);
+	c = find(&qs, "i");
+	assert_ptr_equal(collector_variant_ext(c, 140000, names, v1_9),
+			 &c->variants[0]);
+	assert_null(collector_variant_ext(c, 130000, names, v1_7));
+	assert_null(collector_variant_ext(c, 140000, other, other_v));
+	assert_null(collector_variant_ext(c, 140000, NULL, NULL));
+	queryset_release(&qs);
+	diags_release(&d);
+}
+
+static void extension_versions_compare_by_number(void **state)
+{
+	(void)state;
+	assert_true(extversion_cmp("1.9", "1.10") < 0);
+	assert_true(extversion_cmp("1.10", "1.9") > 0);
+	assert_true(extversion_cmp("1.10", "1.10.1") < 0);
+	assert_true(extversion_cmp("2.0", "1.99") > 0);
+	assert_int_equal(extversion_cmp("1.010", "1.10"), 0);
+	assert_int_equal(extversion_cmp("1.11", "1.11"), 0);
+	assert_true(extversion_cmp("1.0beta", "1.0") > 0);
+}
+
+static void bad_extension_version_bounds_are_errors_at_their_place(void **state)
+{
+	static const char text[] =
+		"collectors:\n"
+		"  s:\n"
+		"    help: h\n"
+		"    variants:\n"
+		"      - min_extversion: pg_stat_statements\n"
+		"        sql: SELECT 1 AS v\n"
+		"      - max_extversion: {pg_stat_statements: 'one.two'}\n"
+		"        sql: SELECT 1 AS v\n"
+		"      - min_extversion: {pg_stat_statements: [1]}\n"
+		"        sql: SELECT 1 AS v\n"
+		"      - min_extversion: {}\n"
+		"        sql: SELECT 1 AS v\n"
+		"      - min_extversion: {uuid-ossp: '1.1', \"a b\": '1'}\n"
+		"        sql: SELECT 1 AS v\n"
+		"    metrics: {v: gauge}\n"
+		"  t:\n"
+		"    help: h\n"
+		"    min_extversion: {pg_stat_statements: '1.9'}\n"
+		"    variants: [{sql: SELECT 1 AS v}]\n"
+		"    metrics: {v: gauge}\n";
+
+	(void)state;
+	expect_buffer(
+		"x.yaml", text, sizeof(text) - 1, -1,
+		"x.yaml:5:25: error: collector 's': 'min_extversion' must be a "
+		"mapping of extension names to versions, such as "
+		"{pg_stat_statements: '1.11'}, not a string\n"
+		"x.yaml:7:46: error: collector 's': 'max_extversion': "
+		"'one.two' "
+		"is not an extension version (digits and dots, such as "
+		"'1.11')\n"
+		"x.yaml:9:46: error: collector 's': 'min_extversion': the "
+		"version of 'pg_stat_statements' must be a string such as "
+		"'1.11', not a list\n"
+		"x.yaml:11:25: error: collector 's': 'min_extversion' is "
+		"empty\n"
+		"x.yaml:13:44: error: collector 's': 'min_extversion': invalid "
+		"extension name (letters, digits, '_' and '-')\n"
+		"x.yaml:18:21: error: collector 't': 'min_extversion' cannot "
+		"be used with 'variants': put it in each variant\n");
+}
+
 static void sql_gets_parameters_and_config_overrides(void **state)
 {
 	struct queryset qs = QUERYSET_INIT;
@@ -1154,6 +1280,11 @@ int main(void)
 		cmocka_unit_test(readme_examples_load_cleanly),
 		cmocka_unit_test(a_group_counts_into_a_gauge_column),
 		cmocka_unit_test(variants_are_chosen_by_server_version),
+		cmocka_unit_test(
+			variants_are_chosen_by_installed_extension_version),
+		cmocka_unit_test(extension_versions_compare_by_number),
+		cmocka_unit_test(
+			bad_extension_version_bounds_are_errors_at_their_place),
 		cmocka_unit_test(sql_gets_parameters_and_config_overrides),
 		cmocka_unit_test(overrides_naming_nothing_are_warned_about),
 	};
