@@ -33,13 +33,31 @@ def ok(page, *collectors):
         assert page.sample("pgpulse_scrape_success", collector=c) == 1, c
 
 
+@pytest.fixture(params=pgfix.pg_versions(), ids=lambda m: f"pg{m}")
+def cluster_factory(request, scratch):
+    """pg_factory on each version of PGPULSE_PG_VERSIONS (15 alone when
+    unset): the slot, subscription and horizon views differ by version."""
+    major = request.param
+    made = []
+
+    def make(settings=None):
+        c = pgfix.start_cluster(scratch, f"dba{major}-{len(made)}-{os.urandom(3).hex()}",
+                                settings, bin=pgfix.pg_bin(major))
+        made.append(c)
+        return c
+
+    yield make
+    for c in reversed(made):
+        c.destroy()
+
+
 # --- logical replication --------------------------------------------------
 
 @pytest.fixture
-def logical_pg(pg_factory):
-    return pg_factory(settings={"wal_level": "logical", "max_prepared_transactions": 4,
-                                "max_slot_wal_keep_size": "64MB", "max_wal_size": "64MB",
-                                "min_wal_size": "32MB"})
+def logical_pg(cluster_factory):
+    return cluster_factory(settings={"wal_level": "logical", "max_prepared_transactions": 4,
+                                     "max_slot_wal_keep_size": "64MB", "max_wal_size": "64MB",
+                                     "min_wal_size": "32MB"})
 
 
 def subscribe(pg):
@@ -80,6 +98,10 @@ def test_subscription_workers_errors_and_logical_slot_lag(logical_pg, pgpulse, p
     assert 0 <= page.sample("pg_subscription_last_message_age_seconds", **sub) < 600
     slot = dict(slot_name="s1", slot_type="logical", database="pub")
     assert page.sample("pg_replication_slot_active", **slot) == 1
+    if pg.version_num >= 160000:
+        assert page.sample("pg_replication_slot_conflicting", **slot) == 0
+    else:
+        assert not page.has("pg_replication_slot_conflicting")
     assert page.sample("pg_replication_slot_wal_status", slot_name="s1", status="reserved") == 1
     for st in ("extended", "unreserved", "lost"):
         assert page.sample("pg_replication_slot_wal_status", slot_name="s1", status=st) == 0
@@ -115,8 +137,8 @@ def test_subscription_workers_errors_and_logical_slot_lag(logical_pg, pgpulse, p
     assert page.sample("pg_subscription_sync_errors_total", **sub) == 0
 
 
-def test_slot_past_max_slot_wal_keep_size_is_lost_with_its_reason(pg_factory, pgpulse):
-    pg = pg_factory(settings={"max_slot_wal_keep_size": "16MB", "max_wal_size": "32MB",
+def test_slot_past_max_slot_wal_keep_size_is_lost_with_its_reason(cluster_factory, pgpulse):
+    pg = cluster_factory(settings={"max_slot_wal_keep_size": "16MB", "max_wal_size": "32MB",
                               "min_wal_size": "32MB", "wal_keep_size": 0})
     pg.psql("SELECT pg_create_physical_replication_slot('doomed', true)")
     p = pgpulse(config=config(pg, ["replication.yaml"]))
@@ -138,6 +160,13 @@ def test_slot_past_max_slot_wal_keep_size_is_lost_with_its_reason(pg_factory, pg
     assert page.sample("pg_replication_slot_wal_status", slot_name="doomed", status="reserved") == 0
     assert page.sample("pg_replication_slot_invalidated", slot_name="doomed",
                        reason="wal_removed") == 1
+    if pg.version_num >= 170000:
+        assert pg.scalar("SELECT invalidation_reason FROM pg_replication_slots") == "wal_removed"
+        inactive = pg.scalar("SELECT extract(epoch FROM clock_timestamp() - inactive_since)::float8 "
+                             "FROM pg_replication_slots")
+        assert 0 < page.sample("pg_replication_slot_inactive_seconds", slot_name="doomed") <= inactive
+    else:
+        assert not page.has("pg_replication_slot_inactive_seconds")
 
 
 # --- standbys that share a name -------------------------------------------
@@ -480,8 +509,8 @@ params:
 
 
 def test_base_backup_progress_matches_its_view(pg_factory, pgpulse):
-    pg = pg_factory()
-    basebackup = pgfix.PG_BIN / "pg_basebackup"
+    pg = pg_factory()  # 15: the other versions' builds have no pg_basebackup
+    basebackup = pg.bin / "pg_basebackup"
     target = pg.dir / "backup"
     # slow enough to be seen streaming (32 kB/s is the lowest rate)
     proc = subprocess.Popen(pgfix.as_owner([basebackup, "-D", target, "-h", pg.sockdir,
