@@ -236,8 +236,8 @@ def burn_xids(pg, n):
             c.execute("SELECT pg_current_xact_id()")
 
 
-def test_xmin_horizon_per_holder_and_prepared_transactions(logical_pg, pgpulse, promtool_check):
-    pg = logical_pg
+def test_xmin_horizon_per_holder_and_prepared_transactions(pg_factory, pgpulse, promtool_check):
+    pg = pg_factory(settings={"wal_level": "logical", "max_prepared_transactions": 4})
     pg.psql("CREATE DATABASE hz")
     pg.psql("CREATE TABLE t (v int)", dbname="hz")
     # the slot first: creating it waits for every transaction running
