@@ -264,6 +264,25 @@ def overview():
            q(f"increase(pg_archiver_failed_total{{{T}}}{RI})", "{{target}} failed"), w=8, bars=True),
         ts("WAL generated", "WAL written per second (pg_wal_generated_bytes_total).", "Bps",
            q(rate("pg_wal_generated_bytes_total"), "{{target}}"), w=8),
+        row("Vacuum horizon and maintenance"),
+        ts("What holds back vacuum", "Age in transactions of the oldest xmin each kind of holder "
+           "keeps (pg_xmin_horizon_age_xids: a session's transaction, a replication slot, a "
+           "logical slot's catalog_xmin, a prepared transaction, a standby's "
+           "hot_standby_feedback); VACUUM cannot remove rows deleted after the oldest. 0 when "
+           "nothing holds it.", "short",
+           q(f"max by (target, holder) (pg_xmin_horizon_age_xids{{{T}}})"
+             f" or max by (target) (pg_up{{{T}}}) * 0", "{{target}} {{holder}}"), w=12),
+        table("Running maintenance", "CREATE INDEX, REINDEX, CLUSTER, VACUUM FULL, ANALYZE and "
+              "base backups running now: the phase and how far it is "
+              "(pg_progress_phase_done_ratio), and for how long (pg_progress_running_seconds).",
+              "percentunit",
+              q(f"pg_progress_phase_done_ratio{{{T}}}", instant=True, table=True),
+              q(f"pg_progress_running_seconds{{{T}}}", instant=True, table=True),
+              w=12, h=8, hide=["cluster", "relid", "pid"],
+              columns={"target": "Target", "command": "Command", "datname": "Database",
+                       "relname": "Table", "phase": "Phase", "Value #A": "Phase done",
+                       "Value #B": "Running"},
+              units={"Running": "dtdurations"}),
         row("Exporter"),
         ts("Collection time", "Time pgpulse took to collect each target "
            "(pgpulse_collection_duration_seconds).", "s",
@@ -337,6 +356,26 @@ def database():
         ts("Dead rows", "Tables with the most dead rows, waiting for vacuum (pg_table_dead_rows).",
            "short", q(f"topk(5, pg_table_dead_rows{{{D}}})", "{{target}} {{schemaname}}.{{relname}}"),
            w=12),
+        row("Sequences and indexes"),
+        table("Sequences close to exhaustion", "Sequences that have used more than the "
+              "collector's threshold of their range (default 50%), and the values left "
+              "(pg_sequence_used_ratio, pg_sequence_remaining_values); nextval() fails at 100%.",
+              "percentunit",
+              q(f"pg_sequence_used_ratio{{{D}}}", instant=True, table=True),
+              q(f"pg_sequence_remaining_values{{{D}}}", instant=True, table=True),
+              w=12, h=8, hide=["cluster", "datname"],
+              columns={"target": "Target", "schemaname": "Schema", "sequencename": "Sequence",
+                       "Value #A": "Used", "Value #B": "Values left"},
+              units={"Values left": "short"}),
+        table("Unused and invalid indexes", "The largest indexes never scanned since the "
+              "statistics were reset (non-unique, at least 1 MiB; pg_index_unused_size_bytes) and "
+              "invalid indexes left by a failed CREATE or REINDEX CONCURRENTLY "
+              "(pg_index_invalid_size_bytes), with their size.", "bytes",
+              q(f"pg_index_unused_size_bytes{{{D}}}", instant=True, table=True),
+              q(f"pg_index_invalid_size_bytes{{{D}}}", instant=True, table=True),
+              w=12, h=8, hide=["cluster", "datname"],
+              columns={"target": "Target", "schemaname": "Schema", "relname": "Table",
+                       "indexrelname": "Index", "Value #A": "Unused", "Value #B": "Invalid"}),
         row("Vacuum and wraparound"),
         ts("Time since last vacuum", "Time since the last manual or auto vacuum of each table "
            "(pg_table_last_vacuum_timestamp_seconds; tables never vacuumed are absent).",
@@ -459,6 +498,25 @@ def pools():
         table("Version", "pgbouncer's version (pgbouncer_version_info).", "none",
               q(f"pgbouncer_version_info{{{T}}}", instant=True, table=True), w=6, h=4,
               hide=["cluster", "Value"], columns={"target": "Target", "version": "Version"}),
+        stat("Paused or suspended", "Whether pgbouncer is paused (PAUSE) or suspended (SUSPEND) "
+             "as a whole (pgbouncer_state_*, SHOW STATE: pgbouncer 1.19 and later); clients "
+             "wait meanwhile.", "none",
+             q(f"pgbouncer_state_paused{{{T}}} + 2 * pgbouncer_state_suspended{{{T}}}", "{{target}}"),
+             w=6, mappings=[{"type": "value", "options": {
+                 "0": {"text": "RUNNING", "color": "green", "index": 0},
+                 "1": {"text": "PAUSED", "color": "orange", "index": 1},
+                 "2": {"text": "SUSPENDED", "color": "red", "index": 2},
+                 "3": {"text": "SUSPENDED", "color": "red", "index": 3}}}]),
+        table("Per-user limits", "Each user's server and client connections against its limits "
+              "(pgbouncer_users_*, SHOW USERS: pgbouncer 1.23 and later).", "short",
+              q(f"pgbouncer_users_current_connections{{{T}}}", instant=True, table=True),
+              q(f"pgbouncer_users_max_connections{{{T}}}", instant=True, table=True),
+              q(f"pgbouncer_users_current_client_connections{{{T}}}", instant=True, table=True),
+              q(f"pgbouncer_users_max_client_connections{{{T}}}", instant=True, table=True),
+              w=18, h=4, hide=["cluster"],
+              columns={"target": "Target", "name": "User", "Value #A": "Server connections",
+                       "Value #B": "Max", "Value #C": "Client connections",
+                       "Value #D": "Max clients"}),
         row("Clients"),
         ts("Clients active", "Client connections linked to a server or idle, per pool "
            "(pgbouncer_pools_client_active_connections).", "short",
@@ -469,6 +527,15 @@ def pools():
         ts("Max wait", "Age of the oldest waiting client, per pool "
            "(pgbouncer_pools_client_maxwait_seconds).", "s",
            q(f"max by ({by}) (pgbouncer_pools_client_maxwait_seconds{{{P}}})", legend), w=8),
+        ts("Clients by state", "Client connections per database, user and state, from SHOW "
+           "CLIENTS (pgbouncer_clients_connections; pgpulse's own console connection included).",
+           "short", q(f"sum by ({by}, state) (pgbouncer_clients_connections{{{P}}})",
+                      legend + " {{state}}"), w=12, stack=True),
+        bars("Clients by application", "Client connections per application_name, all pools "
+             "(pgbouncer_clients_application_connections; the top 20 names, the rest as "
+             "\"other\").", "short",
+             q(f"sum by (target, application_name) (pgbouncer_clients_application_connections{{{T}}})",
+               "{{target}} {{application_name}}", instant=True), w=12),
         row("Servers"),
         ts("Server connections by state", "Server connections per database by state "
            "(pgbouncer_pools_server_*_connections) against the pool size "
@@ -508,6 +575,9 @@ def pools():
              "{{target}} {{database}} received"),
            q(f"sum by (target, database) ({rate('pgbouncer_stats_sent_bytes_total', DB)})",
              "{{target}} {{database}} sent"), w=8),
+        ts("Memory", "Memory of pgbouncer's caches (pgbouncer_mem_bytes, SHOW MEM).", "bytes",
+           q(f"sum by (target, name) (pgbouncer_mem_bytes{{{T}}})", "{{target}} {{name}}"),
+           w=8, stack=True),
         table("Database entries", "pgbouncer's database entries: pool sizes, limits and state "
               "(pgbouncer_databases_*).", "short",
               q(f'pgbouncer_databases_pool_size{{{T},name=~"$database"}}', instant=True, table=True),
@@ -538,10 +608,12 @@ def replication():
         row("Standbys (primary's view)"),
         ts("Lag in bytes", "WAL not yet sent to and not yet replayed by each standby "
            "(pg_replication_standby_{send,replay}_lag_bytes).", "bytes",
-           q(f"max by (target, application_name) (pg_replication_standby_send_lag_bytes{{{T}}})",
-             "{{target}} → {{application_name}} send"),
-           q(f"max by (target, application_name) (pg_replication_standby_replay_lag_bytes{{{T}}})",
-             "{{target}} → {{application_name}} replay"), w=12),
+           q(f"max by (target, application_name, slot_name, sender) "
+             f"(pg_replication_standby_send_lag_bytes{{{T}}})",
+             "{{target}} → {{application_name}} {{slot_name}} send"),
+           q(f"max by (target, application_name, slot_name, sender) "
+             f"(pg_replication_standby_replay_lag_bytes{{{T}}})",
+             "{{target}} → {{application_name}} {{slot_name}} replay"), w=12),
         ts("Lag in seconds", "Time until recent WAL was written, flushed and replayed by each "
            "standby (pg_replication_standby_*_lag_seconds; 0 when idle).", "s",
            *[q(f"max by (target, application_name) (pg_replication_standby_{k}_lag_seconds{{{T}}})",
@@ -575,6 +647,40 @@ def replication():
               hide=["cluster"], columns={"target": "Target", "slot_name": "Slot",
                                          "slot_type": "Type", "database": "Database",
                                          "Value": "Active"}),
+        table("Slot WAL status", "Whether each slot's WAL is reserved, extended (past "
+              "max_wal_size), unreserved (removed at the next checkpoint: about to be lost) or "
+              "lost (pg_replication_slot_wal_status == 1).", "none",
+              q(f"pg_replication_slot_wal_status{{{T}}} == 1", instant=True, table=True),
+              w=12, h=6, hide=["cluster", "Value"],
+              columns={"target": "Target", "slot_name": "Slot", "status": "WAL status"}),
+        table("Invalidated slots", "Slots that can no longer be used, and why "
+              "(pg_replication_slot_invalidated: wal_removed, rows_removed, "
+              "wal_level_insufficient, idle_timeout).", "none",
+              q(f"pg_replication_slot_invalidated{{{T}}}", instant=True, table=True),
+              w=12, h=6, hide=["cluster", "Value"],
+              columns={"target": "Target", "slot_name": "Slot", "reason": "Reason"}),
+        row("Logical replication"),
+        ts("Logical slot lag", "WAL each logical slot's consumer has not confirmed yet "
+           "(pg_replication_slot_confirmed_flush_lag_bytes): the publisher's view of a "
+           "subscription's lag.", "bytes",
+           q(f"pg_replication_slot_confirmed_flush_lag_bytes{{{T}}}", "{{target}} {{slot_name}}"),
+           w=8),
+        table("Subscriptions", "Each subscription on a subscriber: enabled, apply and table "
+              "synchronization workers running, errors since the statistics were reset "
+              "(pg_subscription_*).", "short",
+              q(f"pg_subscription_enabled{{{T}}}", instant=True, table=True),
+              q(f"pg_subscription_apply_workers{{{T}}}", instant=True, table=True),
+              q(f"pg_subscription_sync_workers{{{T}}}", instant=True, table=True),
+              q(f"pg_subscription_apply_errors_total{{{T}}}", instant=True, table=True),
+              w=8, h=8, hide=["cluster"],
+              columns={"target": "Target", "subname": "Subscription", "datname": "Database",
+                       "Value #A": "Enabled", "Value #B": "Apply workers",
+                       "Value #C": "Sync workers", "Value #D": "Apply errors"}),
+        ts("Subscription errors", "Apply and table synchronization errors in each interval "
+           "(pg_subscription_{apply,sync}_errors_total, 15+).", "short",
+           q(f"increase(pg_subscription_apply_errors_total{{{T}}}{RI})", "{{target}} {{subname}} apply"),
+           q(f"increase(pg_subscription_sync_errors_total{{{T}}}{RI})", "{{target}} {{subname}} sync"),
+           w=8, bars=True),
         row("WAL and archiving"),
         ts("WAL generated", "WAL written per second (pg_wal_generated_bytes_total).", "Bps",
            q(rate("pg_wal_generated_bytes_total"), "{{target}}"), w=8),

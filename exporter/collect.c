@@ -685,9 +685,100 @@ int collect_rows_ex(const struct collector *c, const PGresult *res,
 	return err_isset(e) ? -1 : 0;
 }
 
+/* A text column for a result collect_group makes. */
+static PGresAttDesc text_attr(const char *name)
+{
+	PGresAttDesc a = {0};
+
+	a.name = (char *)name;
+	a.typid = 25; /* text, converted as text holding a number */
+	a.typlen = -1;
+	a.atttypmod = -1;
+	return a;
+}
+
+/*
+ * "group": one row per distinct set of label values, the labels and the
+ * number of rows that had them (a label column the result lacks is empty).
+ */
+static PGresult *collect_group(const struct collector *c, const PGresult *res,
+			       struct err *e)
+{
+	size_t nm = c->nmetrics, i, nl = 0, ng = 0;
+	int *cols = xcalloc(nm + 1, sizeof(*cols));
+	PGresAttDesc *attrs = xcalloc(nm + 1, sizeof(*attrs));
+	int *first = xcalloc((size_t)PQntuples(res) + 1, sizeof(*first));
+	long *count = xcalloc((size_t)PQntuples(res) + 1, sizeof(*count));
+	struct strmap groups = STRMAP_INIT;
+	struct sb key;
+	PGresult *out = PQmakeEmptyPGresult(NULL, PGRES_TUPLES_OK);
+	int row;
+
+	sb_init(&key, 0);
+	for (i = 0; i < nm; i++) {
+		const struct metricdef *md = &c->metrics[i];
+
+		if (md->usage != USAGE_LABEL)
+			continue;
+		cols[nl] = find_column(res, md->column);
+		for (size_t k = 0; cols[nl] < 0 && k < md->nalt; k++)
+			cols[nl] = find_column(res, md->alt_columns[k]);
+		attrs[nl++] = text_attr(md->column);
+	}
+	attrs[nl] = text_attr(c->group_count);
+	for (row = 0; row < PQntuples(res); row++) {
+		uintptr_t g;
+
+		sb_reset(&key);
+		for (i = 0; i < nl; i++) {
+			if (cols[i] >= 0)
+				sb_adds(&key, PQgetvalue(res, row, cols[i]));
+			sb_addc(&key, KEY_SEP);
+		}
+		g = (uintptr_t)strmap_get(&groups, sb_str(&key));
+		if (!g) {
+			first[ng] = row;
+			g = ++ng;
+			strmap_set(&groups, sb_str(&key), (void *)g);
+		}
+		count[g - 1]++;
+	}
+	if (!out || !PQsetResultAttrs(out, (int)nl + 1, attrs)) {
+		PQclear(out);
+		out = NULL;
+		err_set(e, "group: out of memory");
+		goto done;
+	}
+	for (i = 0; i < ng; i++) {
+		char n[32];
+		size_t k;
+
+		for (k = 0; k < nl; k++) {
+			const char *v = cols[k] >= 0 ? PQgetvalue(res, first[i],
+								  cols[k])
+						     : "";
+
+			PQsetvalue(out, (int)i, (int)k, (char *)v,
+				   (int)strlen(v));
+		}
+		snprintf(n, sizeof(n), "%ld", count[i]);
+		PQsetvalue(out, (int)i, (int)nl, n, (int)strlen(n));
+	}
+done:
+	strmap_release(&groups);
+	sb_release(&key);
+	free(count);
+	free(first);
+	free(attrs);
+	free(cols);
+	return out;
+}
+
 PGresult *collect_pivot(const struct collector *c, const PGresult *res,
 			struct err *e)
 {
+	if (c->group_count)
+		return collect_group(c, res, e);
 	int kc, vc, i, n = PQntuples(res);
 	PGresAttDesc *attrs;
 	PGresult *out;

@@ -96,8 +96,10 @@ bool collect_column_known(const struct collector *c, const char *name);
 
 /*
  * For a collector with "pivot": one row whose columns are the values of
- * the key column and whose cells are those of the value column (text). A
- * new result (PQclear it), or NULL when 'c' has no pivot or 'e' was set.
+ * the key column and whose cells are those of the value column (text).
+ * For one with "group": a row per distinct set of label values, with the
+ * labels and the number of rows in the count column (text). A new result
+ * (PQclear it), or NULL when 'c' has neither or 'e' was set.
  */
 PGresult *collect_pivot(const struct collector *c, const PGresult *res,
 			struct err *e);

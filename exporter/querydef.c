@@ -75,6 +75,7 @@ enum ckey {
 	C_METRICS,
 	C_TOP,
 	C_PIVOT,
+	C_GROUP,
 	C_NKEYS
 };
 static const char *const collector_keys[C_NKEYS] = {
@@ -97,6 +98,7 @@ static const char *const collector_keys[C_NKEYS] = {
 	[C_METRICS] = "metrics",
 	[C_TOP] = "top",
 	[C_PIVOT] = "pivot",
+	[C_GROUP] = "group",
 };
 
 enum vkey {
@@ -322,6 +324,7 @@ static void collector_clear(struct collector *c)
 	free(c->top.n_param);
 	free(c->pivot_key);
 	free(c->pivot_value);
+	free(c->group_count);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -819,6 +822,37 @@ static void parse_pivot(struct loader *l, struct collector *c, yaml_node_t *n)
 		(void)!ydoc_str(y, v[PV_KEY], "key", &c->pivot_key);
 	if (v[PV_VALUE])
 		(void)!ydoc_str(y, v[PV_VALUE], "value", &c->pivot_value);
+}
+
+/*
+ * "group: {count: C}": rows with equal label columns become one, their
+ * number in gauge column C (SHOW CLIENTS has a row per connection).
+ */
+static void parse_group(struct loader *l, struct collector *c, yaml_node_t *n)
+{
+	static const char *const keys[] = {"count"};
+	struct ydoc *y = &l->y;
+	yaml_node_t *v[1];
+	size_t i;
+
+	if (ydoc_fields(y, n, "group", keys, 1, v, DIAG_ERROR) < 0)
+		return;
+	if (!v[0]) {
+		ydoc_error(y, n, "missing 'count' in 'group'");
+		return;
+	}
+	if (ydoc_str(y, v[0], "count", &c->group_count) < 0)
+		return;
+	if (c->pivot_key)
+		ydoc_error(y, n, "'group' cannot be used with 'pivot'");
+	for (i = 0; i < c->nmetrics; i++)
+		if (!strcmp(c->metrics[i].column, c->group_count) &&
+		    c->metrics[i].usage == USAGE_GAUGE)
+			return;
+	ydoc_error(y, v[0],
+		   "'group' count column '%s' must be a gauge in "
+		   "'metrics'",
+		   c->group_count);
 }
 
 /*
@@ -1351,6 +1385,8 @@ static void parse_collector(struct loader *l, const struct ypair *p,
 		parse_top(l, c, v[C_TOP], used);
 	if (v[C_PIVOT])
 		parse_pivot(l, c, v[C_PIVOT]);
+	if (v[C_GROUP])
+		parse_group(l, c, v[C_GROUP]);
 	for (i = 0; i < c->nparams; i++)
 		if (!used[i])
 			ydoc_warning(y, l->param_nodes[i],

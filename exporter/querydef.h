@@ -153,6 +153,11 @@ struct collector {
 	 * of one row holding their V values (SHOW CONFIG's key/value rows)
 	 */
 	char *pivot_key, *pivot_value;
+	/*
+	 * "group: {count: C}": rows with equal label values become one row
+	 * of those labels and their number in column C (SHOW CLIENTS)
+	 */
+	char *group_count;
 	bool compat; /* read from postgres_exporter's format */
 };
 

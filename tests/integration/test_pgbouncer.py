@@ -530,6 +530,18 @@ LISTS = ["databases", "users", "peers", "pools", "peer_pools", "free_clients", "
          "login_clients", "free_servers", "used_servers", "dns_names", "dns_zones",
          "dns_queries", "dns_pending"]
 
+SOCKETS_125 = ("type:t user:t database:t replication:t state:t addr:t port:i local_addr:t "
+               "local_port:i connect_time:t request_time:t wait:i wait_us:i close_needed:i "
+               "ptr:t link:t remote_pid:i tls:t application_name:t prepared_statements:i id:i")
+
+
+def sock(kind, user, db, state, app):
+    """A row of SHOW CLIENTS / SHOW SERVERS (1.25 columns)."""
+    return (kind, user, db, "none", state, "10.0.0.1", 40000, "10.0.0.2", 6432,
+            "2025-01-01 00:00:00 UTC", "2025-01-01 00:00:00 UTC", 0, 0, 0, "0x1", "", 0, "",
+            app, 0, 1)
+
+
 # pgbouncer 1.24 and 1.25 (src/admin.c, src/stats.c at pgbouncer_1_25_0)
 RESULTS_125 = {
     "SHOW VERSION": (cols("version:t"), [("PgBouncer 1.25.0",)]),
@@ -561,11 +573,26 @@ RESULTS_125 = {
         ("max_user_connections", "40", "0", "yes"),
         ("pool_mode", "transaction", "session", "yes"),
         ("listen_addr", "127.0.0.1", "", "no")]),
+    "SHOW CLIENTS": (cols(SOCKETS_125), [
+        sock("C", "alice", "app", "active", "web"), sock("C", "alice", "app", "active", "web"),
+        sock("C", "alice", "app", "waiting", "batch"), sock("C", "bob", "app", "active", "")]),
+    "SHOW SERVERS": (cols(SOCKETS_125), [
+        sock("S", "alice", "app", "active", "web"), sock("S", "alice", "app", "active", "web"),
+        sock("S", "alice", "app", "idle", "")]),
+    "SHOW MEM": (cols("name:t size:i used:i free:i memtotal:i"), [
+        ("user_cache", 2312, 4, 46, 115600), ("client_cache", 608, 3, 47, 30400)]),
+    "SHOW STATE": (cols("key:t value:t"), [("active", "no"), ("paused", "yes"),
+                                            ("suspended", "no")]),
+    "SHOW USERS": (cols("name:t pool_size:i reserve_pool_size:i pool_mode:t "
+                        "max_user_connections:i current_connections:i "
+                        "max_user_client_connections:i current_client_connections:i"), [
+        ("alice", 10, None, None, 40, 9, 100, 13)]),
 }
 
 # pgbouncer 1.17: one cl_cancel_req column, no server cancel states
 RESULTS_117 = dict(RESULTS_125, **{
     "SHOW VERSION": (cols("version:t"), [("PgBouncer 1.17.0",)]),
+    "SHOW USERS": (cols("name:t pool_mode:t"), [("alice", None)]),
     "SHOW POOLS": (cols(
         "database:t user:t cl_active:i cl_waiting:i cl_cancel_req:i sv_active:i sv_idle:i "
         "sv_used:i sv_tested:i sv_login:i maxwait:i maxwait_us:i pool_mode:t"), [
@@ -668,6 +695,25 @@ def test_pgbouncer_1_25_columns(fake_console, pgpulse, promtool_check):
                        ("min_pool_size", 3), ("reserve_pool_size", 5),
                        ("max_db_connections", 0), ("max_user_connections", 40)]:
         assert page.sample(f"pgbouncer_config_{name}") == want, name
+    # SHOW CLIENTS and SHOW SERVERS counted per database, user and state
+    for fam, want in [("pgbouncer_clients_connections",
+                       {("app", "alice", "active"): 2, ("app", "alice", "waiting"): 1,
+                        ("app", "bob", "active"): 1}),
+                      ("pgbouncer_servers_connections",
+                       {("app", "alice", "active"): 2, ("app", "alice", "idle"): 1})]:
+        assert {(s.labels["database"], s.labels["user"], s.labels["state"]): s.value
+                for s in page.samples(fam)} == want, fam
+    assert {s.labels["application_name"]: s.value
+            for s in page.samples("pgbouncer_clients_application_connections")} == \
+        {"web": 2, "batch": 1, "": 1, "other": 0}
+    assert page.sample("pgbouncer_mem_used_items", name="user_cache") == 4
+    assert page.sample("pgbouncer_mem_bytes", name="client_cache") == 30400
+    assert [page.sample(f"pgbouncer_state_{k}") for k in ("active", "paused", "suspended")] == \
+        [0, 1, 0]
+    for name, want in [("pool_size", 10), ("max_connections", 40), ("current_connections", 9),
+                       ("max_client_connections", 100), ("current_client_connections", 13)]:
+        assert page.sample(f"pgbouncer_users_{name}", name="alice") == want, name
+    assert not page.has("pgbouncer_users_reserve_pool_size")  # NULL: no override
     # simple protocol, one SHOW per query, nothing else
     assert set(console_.queries) == set(RESULTS_125), console_.queries
 
@@ -679,8 +725,12 @@ def test_pgbouncer_1_17_columns(fake_console, pgpulse):
     for name in ("pgbouncer_pools_client_active_cancel_connections",
                  "pgbouncer_pools_server_being_canceled_connections",
                  "pgbouncer_databases_max_client_connections",
-                 "pgbouncer_stats_server_assignments_total", "pgbouncer_stats_binds_total"):
+                 "pgbouncer_stats_server_assignments_total", "pgbouncer_stats_binds_total",
+                 "pgbouncer_users_max_connections"):
         assert not page.has(name), name
+    # SHOW STATE is not sent to a version before 1.19
+    assert "SHOW STATE" not in console_.queries and not page.has("pgbouncer_state_paused")
+    assert page.sample("pgpulse_scrape_success", collector="pgbouncer_users") == 1
 
 
 def test_config_limits_match_show_config(pgbouncer, pgpulse, console):

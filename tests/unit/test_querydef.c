@@ -762,6 +762,22 @@ static void a_top_selection_needs_a_key_column(void **state)
 		      "least one label column\n");
 }
 
+static void a_group_counts_into_a_gauge_column(void **state)
+{
+	static const char text[] = "collectors:\n"
+				   "  g:\n"
+				   "    help: h\n"
+				   "    kind: pgbouncer\n"
+				   "    sql: SHOW CLIENTS\n"
+				   "    group: {count: n}\n"
+				   "    metrics: {state: label, n: counter}\n";
+
+	(void)state;
+	expect_buffer("g.yaml", text, sizeof(text) - 1, -1,
+		      "g.yaml:6:20: error: collector 'g': 'group' count "
+		      "column 'n' must be a gauge in 'metrics'\n");
+}
+
 static void odd_documents_are_reported_not_crashed_on(void **state)
 {
 	char *deep = xmalloc(100001);
@@ -1262,6 +1278,7 @@ int main(void)
 		cmocka_unit_test(truncated_and_mangled_files_never_crash),
 		cmocka_unit_test(alias_bombs_stay_cheap),
 		cmocka_unit_test(readme_examples_load_cleanly),
+		cmocka_unit_test(a_group_counts_into_a_gauge_column),
 		cmocka_unit_test(variants_are_chosen_by_server_version),
 		cmocka_unit_test(
 			variants_are_chosen_by_installed_extension_version),
