@@ -137,6 +137,24 @@ def test_monitoring_role_gives_every_shipped_collector_what_it_needs(pg_factory,
         replica.destroy()
 
 
+def test_monitoring_role_is_enough_on_every_version(pgv, pgpulse):
+    """The role script on each server of the version matrix: a dry run of
+    every shipped collector (the opt-in ones too) finds nothing missing."""
+    role, password = "pp_mon_v", "pp-mon-v-pw"
+    apply_role_sql(pgv, role, password)
+    apply_role_sql(pgv, role, password)  # idempotent on every version
+    pw = pgpulse.write("pp_mon_v_pw", password + "\n", mode=0o600)
+    config = ("targets:\n"
+              "  - name: v\n"
+              f"    url: postgresql://{role}@127.0.0.1:{pgv.port}/postgres?sslmode=disable\n"
+              f"    password_file: {pw}\n"
+              "    tags: [activity_details, statement_texts]\n"
+              "    databases: {include: ['.*']}\n")
+    for rc, doc, err in dry_run(pgpulse, config):
+        assert problems(doc) == [] and rc == 0, err
+        assert any(c["status"] == "ok" for c in doc["collectors"]), doc["collectors"]
+
+
 # --- packaging/systemd ------------------------------------------------------------
 
 def installed_unit(tmp):
