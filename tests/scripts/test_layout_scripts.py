@@ -55,6 +55,13 @@ def test_an_allowed_upward_include_is_a_warning(tmp_path):
     assert out.startswith("warning: ") and "allowed: moving, issue 11" in out
 
 
+def test_an_allow_that_matches_nothing_is_reported(tmp_path):
+    src = tree(tmp_path, {"sb.h": ""}, TABLE + "allow conf -> pool  # gone\n")
+    rc, out = run(LAYERS, src)
+    assert rc == 0
+    assert "'allow conf -> pool' matches no include here" in out
+
+
 def test_a_cycle_fails_even_within_a_layer(tmp_path):
     src = tree(tmp_path, {"conf.h": '#include "pool.h"\n',
                           "pool.h": '#include "conf.h"\n'},
