@@ -22,14 +22,17 @@ struct cloader {
 };
 
 /* config.c */
+/* Free what auth module 'm' owns (not 'm'). */
 void cfg_auth_module_release(struct auth_module *m);
 /* Append a libpq keyword/value; both arrays stay NULL-terminated. */
 void cfg_push_param(struct target_config *t, const char *key, const char *val);
+/* Append target 't' to cfg->targets (its contents move; 't' is zeroed). */
 void cfg_push_target(struct config *cfg, struct target_config *t);
 
 /* config_target.c */
 /* [a-zA-Z0-9_.-]+ */
 bool cfg_target_name_valid(const char *s);
+/* Whether 's' starts with postgresql:// or postgres://. */
 bool cfg_has_uri_scheme(const char *s);
 /* 'path' as seen from the config file's directory. */
 char *cfg_resolve_path(const struct cloader *l, const char *path);
@@ -50,6 +53,7 @@ void cfg_parse_password_source(struct cloader *l, yaml_node_t *lit,
 			       yaml_node_t *file, yaml_node_t *env,
 			       yaml_node_t *cmd, char **literal, char **pfile,
 			       char **penv, char ***pcmd);
+/* The "targets:" list into l->cfg. */
 void cfg_parse_targets(struct cloader *l, yaml_node_t *n);
 
 #endif

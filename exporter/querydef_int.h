@@ -34,6 +34,7 @@ struct loader {
 };
 
 /* querydef.c */
+/* Free what collector 'c' owns and zero it (the struct stays). */
 void qd_collector_clear(struct collector *c);
 /* The metric of 'c' that takes the name 'name', or NULL. */
 const struct metricdef *qd_find_claimant(const struct collector *c,
@@ -42,8 +43,10 @@ const struct metricdef *qd_find_claimant(const struct collector *c,
 void qd_index_collector(struct queryset *qs, size_t pos);
 
 /* querydef_load.c */
+/* The position of node 'n', in the file of collector 'c'. */
 struct srcpos qd_cpos(const struct loader *l, const struct collector *c,
 		      const yaml_node_t *n);
+/* A new zeroed variant at the end of c->variants. */
 struct variant *qd_add_variant(struct collector *c);
 
 /* querydef_yaml.c */
@@ -59,7 +62,9 @@ void qd_parse_collector(struct loader *l, const struct ypair *p,
 			struct collector *c);
 
 /* querydef_metric.c */
+/* Whether 's' ends with 'suffix'. */
 bool qd_ends_with(const char *s, const char *suffix);
+/* A usage that makes a metric (not label, not discard). */
 bool qd_is_value(enum col_usage u);
 /* Text value -> number, for columns holding words such as "on". */
 void qd_parse_mapping(struct loader *l, struct metricdef *m, yaml_node_t *n,
@@ -84,6 +89,7 @@ void qd_parse_pivot(struct loader *l, struct collector *c, yaml_node_t *n);
 /* One entry of 'metrics:' in our format: "column: type" or a mapping. */
 void qd_parse_metric(struct loader *l, struct collector *c,
 		     const struct ypair *p, struct metricdef *m);
+/* qsort comparison of two char pointers. */
 int qd_cmp_str(const void *a, const void *b);
 /* The labels of every metric of 'c', sorted: "a, b" ("" for none). */
 char *qd_label_signature(const struct collector *c);
@@ -94,6 +100,7 @@ char *qd_label_signature(const struct collector *c);
  * malloc'ed in out[].
  */
 size_t qd_metric_claims(const struct metricdef *m, char **out);
+/* Free what qd_metric_claims returned. */
 void qd_claims_free(char **v, size_t n);
 /* Report 'm' (of 'c') colliding with 'o' (of collector 'oc'). */
 void qd_report_clash(struct loader *l, const struct collector *c,
