@@ -112,6 +112,7 @@ check: deps node-deps
 	scripts/pgversions fetch $(PG_VERSIONS)
 	$(MAKE) DEVELOPER=1 all
 	$(MAKE) DEVELOPER=1 check-format
+	$(MAKE) check-layout
 	$(MAKE) DEVELOPER=1 unit
 	$(MAKE) DEVELOPER=1 integration
 
@@ -227,3 +228,20 @@ docker-check: deps
 # The npm packages of the Kubernetes manifests' test, outside the tree.
 node-deps: deps
 	@scripts/node-deps
+
+# --- layout (docs/ARCHITECTURE.md) -----------------------------------------
+
+.PHONY: check-layout longest
+
+# Includes only downward in the layers of exporter/LAYERS, no cycle, no
+# function over 80 lines or .c file over 800 (but scripts/size-allowlist);
+# and the tests of those two scripts.
+check-layout:
+	$(PYTHON) scripts/check-layers
+	$(PYTHON) scripts/longest-functions --check
+	$(PYTHON) -m pytest -q -p no:cacheprovider tests/scripts
+
+# The longest functions of exporter/ (LONGEST=N of them) and the big files.
+LONGEST ?= 20
+longest:
+	@$(PYTHON) scripts/longest-functions -n $(LONGEST)

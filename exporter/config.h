@@ -19,12 +19,6 @@ enum target_kind { TARGET_POSTGRES, TARGET_PGBOUNCER, TARGET_NKINDS };
 /* "postgres", "pgbouncer": as the config and query files spell them. */
 extern const char *const target_kind_names[TARGET_NKINDS];
 
-/* Where something was written: file (not owned) and 1-based line/column. */
-struct srcpos {
-	const char *file;
-	unsigned line, column;
-};
-
 /*
  * One target as configured. Connection parameters are libpq keywords and
  * values, passed as they are to PQconnectdbParams (with expand_dbname, so
@@ -186,10 +180,7 @@ void config_probe_target(struct target_config *t, const char *name,
 			 const char *host, const char *port, const char *dbname,
 			 const struct auth_module *am);
 
-/*
- * Parse a duration: "1.5s", "250ms", "5m", "1h", "2d", or a bare number of
- * seconds. Returns 0, or -1 if malformed or negative.
- */
+/* duration_parse (duration.h), under its former name for its callers. */
 int config_parse_duration(const char *s, double *out) MUST_CHECK;
 
 /* Read a secret file, trimming surrounding white space. Returns a malloc'ed

@@ -4,6 +4,7 @@
  */
 #include <stdarg.h>
 #include <stdlib.h>
+#include <string.h>
 #include "diag.h"
 #include "xalloc.h"
 
@@ -71,4 +72,44 @@ void diags_release(struct diags *d)
 	d->v = NULL;
 	d->n = d->alloc = 0;
 	d->nerrors = d->nwarnings = 0;
+}
+
+struct diag_key {
+	unsigned line, column;
+	size_t idx;
+};
+
+static int cmp_diag_key(const void *a, const void *b)
+{
+	const struct diag_key *x = a, *y = b;
+
+	if (x->line != y->line)
+		return x->line < y->line ? -1 : 1;
+	if (x->column != y->column)
+		return x->column < y->column ? -1 : 1;
+	return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+void diags_sort(struct diags *d, size_t from)
+{
+	struct diag_key *keys;
+	struct diag *sorted;
+	size_t n, i;
+
+	if (from >= d->n || d->n - from < 2)
+		return;
+	n = d->n - from;
+	keys = xcalloc(n, sizeof(*keys));
+	for (i = 0; i < n; i++) {
+		keys[i].line = d->v[from + i].line;
+		keys[i].column = d->v[from + i].column;
+		keys[i].idx = i;
+	}
+	qsort(keys, n, sizeof(*keys), cmp_diag_key);
+	sorted = xcalloc(n, sizeof(*sorted));
+	for (i = 0; i < n; i++)
+		sorted[i] = d->v[from + keys[i].idx];
+	memcpy(d->v + from, sorted, n * sizeof(*sorted));
+	free(sorted);
+	free(keys);
 }

@@ -12,6 +12,12 @@
 
 enum diag_severity { DIAG_ERROR, DIAG_WARNING };
 
+/* Where something was written: file (not owned) and 1-based line/column. */
+struct srcpos {
+	const char *file;
+	unsigned line, column;
+};
+
 /* One problem; owned by its struct diags. */
 struct diag {
 	char *file;    /* owned */
@@ -45,6 +51,12 @@ void diags_add(struct diags *d, enum diag_severity sev, const char *file,
  * ("file:line: ..." when the column is 0, "file: ..." when the line is 0).
  */
 void diags_print(const struct diags *d, FILE *fp);
+/*
+ * Sort the diagnostics from index 'from' on by line and column, keeping
+ * the order they were added in among equal positions (a loader reports
+ * as it walks, not in the order of the file).
+ */
+void diags_sort(struct diags *d, size_t from);
 /* Append all of 'src' to 'dst'. */
 void diags_merge(struct diags *dst, const struct diags *src);
 void diags_release(struct diags *d);

@@ -30,36 +30,6 @@ const char *metric_type_name(enum metric_type t)
 	return type_names[t];
 }
 
-static bool is_alpha_(char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
-}
-
-static bool is_digit(char c)
-{
-	return c >= '0' && c <= '9';
-}
-
-bool metric_name_valid(const char *s)
-{
-	if (!s || !(is_alpha_(*s) || *s == ':'))
-		return false;
-	for (s++; *s; s++)
-		if (!is_alpha_(*s) && !is_digit(*s) && *s != ':')
-			return false;
-	return true;
-}
-
-bool label_name_valid(const char *s)
-{
-	if (!s || !is_alpha_(*s) || (s[0] == '_' && s[1] == '_'))
-		return false;
-	for (s++; *s; s++)
-		if (!is_alpha_(*s) && !is_digit(*s))
-			return false;
-	return true;
-}
-
 static bool ends_with(const char *s, size_t len, const char *suffix)
 {
 	size_t n = strlen(suffix);

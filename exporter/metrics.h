@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include "compat.h"
 #include "err.h"
+#include "names.h"
 #include "strmap.h"
 
 enum metric_type {
@@ -136,10 +137,6 @@ int mset_add(struct mset *m, struct family *f, const char *suffix,
 size_t mset_merge(struct mset *dst, const struct mset *src,
 		  const struct label *extra, size_t nextra);
 
-/* [a-zA-Z_:][a-zA-Z0-9_:]* */
-bool metric_name_valid(const char *s);
-/* [a-zA-Z_][a-zA-Z0-9_]*, and not starting with "__" */
-bool label_name_valid(const char *s);
 /* "gauge", "counter", "info", "histogram", "untyped" */
 const char *metric_type_name(enum metric_type t);
 

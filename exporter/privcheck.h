@@ -2,9 +2,8 @@
  * What a collector's SQL needs that the monitoring role lacks (EXECUTE on a
  * function, SELECT on a relation, the privileges of pg_read_all_stats or
  * pg_read_all_settings, CONNECT on a database, pgbouncer's stats_users),
- * each with the GRANT that fixes it; an SQL tokenizer for the names and
- * statements of a query text; and the check that a text is one read-only
- * query pgpulse may run (privcheck_statement).
+ * each with the GRANT that fixes it. The SQL scanner and the read-only
+ * check it used to hold are sqlscan.h.
  */
 #ifndef PRIVCHECK_H
 #define PRIVCHECK_H
@@ -14,54 +13,17 @@
 #include "compat.h"
 #include "diag.h"
 #include "err.h"
+#include "sqlscan.h"
 #include "target.h"
 
-/* A word of an SQL text. Points into the text; lives as long as it. */
-struct sqlword {
-	const char *s; /* the word; not NUL-terminated */
-	size_t len;
-	size_t off;  /* byte offset in the text */
-	bool string; /* the contents of a string literal, not a name */
-	bool quoted; /* a "quoted" name: compared as written */
-	bool call;   /* a name followed by '(' */
-};
-
 /*
- * The names (unquoted ones lower-cased when compared) and string literals
- * of 'sql', skipping comments and dollar-quoted bodies. Returns a
- * malloc'ed array (free it) and its length in *n; NULL when there is none.
+ * The scanner's former names (now in sqlscan.h), for the callers that have
+ * not moved yet; to be removed.
  */
-struct sqlword *privcheck_words(const char *sql, size_t *n);
-
-/*
- * The byte offset where a second statement starts in 'sql' (text after a
- * ';' outside strings, quoted names, comments and dollar quotes), or -1
- * when 'sql' holds one statement.
- */
-long privcheck_second_statement(const char *sql);
-
-/*
- * The first call in 'sql' of a function whose effect a rollback cannot
- * undo or that changes the session (pg_terminate_backend, pg_stat_reset*,
- * pg_advisory*, dblink*, lo_*, set_config, nextval...), matched on name
- * tokens, so neither a comment before its '(' nor quotes nor a schema
- * hide it: its name (lower case, in a static buffer), with its byte
- * offset in '*off'; or NULL when there is none.
- */
-const char *privcheck_unsafe_call(const char *sql, size_t *off);
-
-/*
- * Whether 'sql' is a statement pgpulse may run: for PostgreSQL, one query
- * (SELECT, WITH, VALUES, TABLE or SHOW, perhaps in parentheses) with no
- * data-modifying part (INSERT, UPDATE, DELETE, MERGE, SELECT INTO, FOR
- * UPDATE/SHARE) and no call privcheck_unsafe_call finds; for pgbouncer's
- * console ('pgbouncer'), 'SHOW <word>' and nothing else. The text is
- * tokenized as PostgreSQL does (comments, nested comments, quoted names,
- * strings, E'' strings, dollar quotes). Returns 0, or -1 with 'e' set and
- * the byte offset of the offending token in '*off'.
- */
-int privcheck_statement(const char *sql, bool pgbouncer, size_t *off,
-			struct err *e) MUST_CHECK;
+#define privcheck_words		   sqlscan_words
+#define privcheck_second_statement sqlscan_second_statement
+#define privcheck_unsafe_call	   sqlscan_unsafe_call
+#define privcheck_statement	   sqlscan_statement
 
 /* One thing the role lacks. Owned by its struct privcheck. */
 struct privproblem {

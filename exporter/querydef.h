@@ -232,13 +232,6 @@ void querydef_check_overrides(const struct queryset *qs,
 			      const struct config *cfg, struct diags *d);
 
 /*
- * [A-Za-z0-9_.]+: what a {{param}} may be replaced by in SQL, from a query
- * file's default or the config's override alike (a number, an identifier,
- * a qualified name; never quotes, spaces or an empty string).
- */
-bool querydef_param_value_valid(const char *s);
-
-/*
  * The value of parameter 'name' of 'c': the config's override
  * ("collector.param") or the collector's default; NULL when unknown.
  */

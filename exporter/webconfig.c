@@ -280,7 +280,7 @@ struct webconfig *webconfig_load(const char *path, struct diags *d)
 			     "'http_server_config' is ignored: pgpulse "
 			     "serves HTTP/1.1 with its own headers");
 out:
-	ydoc_sort_diags(d, first);
+	diags_sort(d, first);
 	ydoc_release(&y);
 	free(dir);
 	free(text);

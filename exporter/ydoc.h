@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <yaml.h>
 #include "compat.h"
-#include "config.h"
 #include "diag.h"
 
 /*
@@ -86,11 +85,7 @@ void ydoc_error(struct ydoc *y, const yaml_node_t *n, const char *fmt, ...)
 void ydoc_warning(struct ydoc *y, const yaml_node_t *n, const char *fmt, ...)
 	PRINTF(3, 4);
 
-/*
- * Put the diagnostics d->v[from..] in the order of their positions (stable),
- * so a file's problems read top to bottom whatever order they were found
- * in.
- */
+/* diags_sort (diag.h), under its former name for the callers not moved yet. */
 void ydoc_sort_diags(struct diags *d, size_t from);
 
 /* Add a diagnostic at a position kept from a node (ydoc_pos). */
@@ -162,7 +157,7 @@ int ydoc_bool(struct ydoc *y, const yaml_node_t *n, const char *what,
 /* A decimal number, or .nan/NaN, .inf/+Inf, -.inf/-Inf. */
 int ydoc_double(struct ydoc *y, const yaml_node_t *n, const char *what,
 		double *out) MUST_CHECK;
-/* A duration, as config_parse_duration reads it; in seconds. */
+/* A duration, as duration_parse reads it; in seconds. */
 int ydoc_duration(struct ydoc *y, const yaml_node_t *n, const char *what,
 		  double *out) MUST_CHECK;
 /*
