@@ -6,6 +6,8 @@
 #include <string.h>
 #include "cli.h"
 #include "config.h"
+#include "http.h"
+#include "runtime.h"
 #include "xalloc.h"
 #include "compat.h"
 
@@ -404,4 +406,32 @@ void cli_usage(FILE *fp)
 	      "/readyz / /-/reload\n"
 	      "see pgpulse(1) and README.md\n",
 	      fp);
+}
+
+void cli_runtime_opts(const struct cli *o, struct runtime_opts *out)
+{
+	*out = (struct runtime_opts){
+		.config_file = o->config_file,
+		.queries = o->queries,
+		.nqueries = o->nqueries,
+		.extend = o->extend,
+		.nextend = o->nextend,
+		.compat = o->compat,
+		.ncompat = o->ncompat,
+		.pgbouncer_dsn = o->pgbouncer_dsn,
+		.web_config = o->web_config,
+	};
+}
+
+void cli_http_opts(const struct cli *o, const struct runtime_opts *reload,
+		   struct http_opts *out)
+{
+	*out = (struct http_opts){
+		.listen = o->listen,
+		.web_config = o->web_config,
+		.lifecycle = o->lifecycle,
+		.max_connections = o->max_connections,
+		.read_timeout = o->read_timeout,
+		.reload = reload,
+	};
 }

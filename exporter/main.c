@@ -32,6 +32,8 @@ static void bound_malloc(void)
 int main(int argc, char **argv)
 {
 	struct cli o;
+	struct runtime_opts ro;
+	struct http_opts ho;
 	struct err e = ERR_INIT;
 	struct diags d = DIAGS_INIT;
 	struct MHD_Daemon *httpd = NULL;
@@ -75,7 +77,9 @@ int main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	selfmetrics_init();
 
-	rt = runtime_build(&o, &d);
+	cli_runtime_opts(&o, &ro);
+	cli_http_opts(&o, &ro, &ho);
+	rt = runtime_build(&ro, &d);
 	diags_print(&d, stderr);
 	diags_release(&d);
 	if (!rt) {
@@ -83,7 +87,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	runtime_install(rt);
-	httpd = http_start(&o, &e);
+	httpd = http_start(&ho, &e);
 	if (!httpd) {
 		log_error("cannot start the HTTP server", "err", e.msg, NULL);
 		goto out;
@@ -95,7 +99,7 @@ int main(int argc, char **argv)
 			continue;
 		if (sig == SIGHUP) {
 			log_info("reloading on SIGHUP", NULL);
-			runtime_reload(&o);
+			runtime_reload(&ro);
 			continue;
 		}
 		log_info("shutting down", "signal",

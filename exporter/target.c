@@ -724,6 +724,16 @@ int target_timeout_ms(const struct target *t)
 	return (int)(t->gcfg->statement_timeout * 1000);
 }
 
+void target_status(struct target *t, struct target_status *out)
+{
+	pthread_mutex_lock(&t->lock);
+	out->up = t->up;
+	out->ever_up = t->ever_up;
+	out->down_since = t->down_since;
+	out->pool = t->stats;
+	pthread_mutex_unlock(&t->lock);
+}
+
 bool target_has_extension(const struct target *t, const char *name)
 {
 	size_t i;

@@ -210,6 +210,20 @@ PGresult *target_exec(PGconn *c, const char *sql, bool simple, double deadline,
  */
 int target_wait(struct target *t, double deadline);
 
+/* What the process layer shows of a target (landing page, /readyz). */
+struct target_status {
+	bool up;	   /* the last collection reached the server */
+	bool ever_up;	   /* some collection did */
+	double down_since; /* monotonic start of the outage; 0 while up */
+	struct pool_stats pool;
+};
+
+/*
+ * A copy of 't''s status, taken under its lock: callers outside the pool
+ * read this, not the target's fields.
+ */
+void target_status(struct target *t, struct target_status *out);
+
 bool target_has_extension(const struct target *t, const char *name);
 
 /* The config's statement_timeout in milliseconds, for target_query. */
