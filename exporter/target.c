@@ -734,6 +734,33 @@ void target_status(struct target *t, struct target_status *out)
 	pthread_mutex_unlock(&t->lock);
 }
 
+static char **copy_list(char **list)
+{
+	size_t n = 0, i;
+	char **v;
+
+	if (!list)
+		return NULL;
+	while (list[n])
+		n++;
+	v = xcalloc(n + 1, sizeof(*v));
+	for (i = 0; i < n; i++)
+		v[i] = xstrdup(list[i]);
+	return v;
+}
+
+void target_facts(struct target *t, struct server_facts *out)
+{
+	pthread_mutex_lock(&t->lock);
+	*out = t->facts;
+	out->version_text = xstrdup_or_null(t->facts.version_text);
+	out->data_directory = xstrdup_or_null(t->facts.data_directory);
+	out->extensions = copy_list(t->facts.extensions);
+	out->extversions = copy_list(t->facts.extversions);
+	out->databases = copy_list(t->facts.databases);
+	pthread_mutex_unlock(&t->lock);
+}
+
 bool target_has_extension(const struct target *t, const char *name)
 {
 	size_t i;

@@ -224,6 +224,12 @@ struct target_status {
  */
 void target_status(struct target *t, struct target_status *out);
 
+/*
+ * A copy of what 't''s server facts are (zeroed when never read), taken
+ * under its lock: free it with pgsession_facts_release.
+ */
+void target_facts(struct target *t, struct server_facts *out);
+
 bool target_has_extension(const struct target *t, const char *name);
 
 /* The config's statement_timeout in milliseconds, for target_query. */
