@@ -6,6 +6,8 @@
 #include <string.h>
 #include "cli.h"
 #include "config.h"
+#include "http.h"
+#include "runtime.h"
 #include "xalloc.h"
 #include "compat.h"
 
@@ -164,6 +166,33 @@ static int add_compat(struct cli *o, const char *arg, struct err *e)
 	return 0;
 }
 
+static int parse_max_connections(struct cli *o, const char *arg, struct err *e)
+{
+	char *end;
+	long v = strtol(arg, &end, 10);
+
+	if (end == arg || *end || v < 2 || v > 10000)
+		return err_set(e,
+			       "--web.max-connections must be a number from 2 "
+			       "to 10000, not '%s'",
+			       arg);
+	o->max_connections = (unsigned)v;
+	return 0;
+}
+
+static int parse_read_timeout(struct cli *o, const char *arg, struct err *e)
+{
+	double v;
+
+	if (config_parse_duration(arg, &v) < 0 || v < 1 || v > 3600)
+		return err_set(e,
+			       "--web.read-timeout must be a duration from 1s "
+			       "to 1h, not '%s'",
+			       arg);
+	o->read_timeout = (unsigned)v;
+	return 0;
+}
+
 static int apply(struct cli *o, enum opt_id id, const char *arg, struct err *e)
 {
 	switch (id) {
@@ -196,29 +225,10 @@ static int apply(struct cli *o, enum opt_id id, const char *arg, struct err *e)
 	case OPT_LIFECYCLE:
 		o->lifecycle = true;
 		break;
-	case OPT_MAX_CONNECTIONS: {
-		char *end;
-		long v = strtol(arg, &end, 10);
-
-		if (end == arg || *end || v < 2 || v > 10000)
-			return err_set(e,
-				       "--web.max-connections must be a "
-				       "number from 2 to 10000, not '%s'",
-				       arg);
-		o->max_connections = (unsigned)v;
-		break;
-	}
-	case OPT_READ_TIMEOUT: {
-		double v;
-
-		if (config_parse_duration(arg, &v) < 0 || v < 1 || v > 3600)
-			return err_set(e,
-				       "--web.read-timeout must be a duration "
-				       "from 1s to 1h, not '%s'",
-				       arg);
-		o->read_timeout = (unsigned)v;
-		break;
-	}
+	case OPT_MAX_CONNECTIONS:
+		return parse_max_connections(o, arg, e);
+	case OPT_READ_TIMEOUT:
+		return parse_read_timeout(o, arg, e);
 	case OPT_LOG_LEVEL:
 		if (log_parse_level(arg, &o->log_level) < 0)
 			return err_set(e, "unknown log level '%s'", arg);
@@ -404,4 +414,32 @@ void cli_usage(FILE *fp)
 	      "/readyz / /-/reload\n"
 	      "see pgpulse(1) and README.md\n",
 	      fp);
+}
+
+void cli_runtime_opts(const struct cli *o, struct runtime_opts *out)
+{
+	*out = (struct runtime_opts){
+		.config_file = o->config_file,
+		.queries = o->queries,
+		.nqueries = o->nqueries,
+		.extend = o->extend,
+		.nextend = o->nextend,
+		.compat = o->compat,
+		.ncompat = o->ncompat,
+		.pgbouncer_dsn = o->pgbouncer_dsn,
+		.web_config = o->web_config,
+	};
+}
+
+void cli_http_opts(const struct cli *o, const struct runtime_opts *reload,
+		   struct http_opts *out)
+{
+	*out = (struct http_opts){
+		.listen = o->listen,
+		.web_config = o->web_config,
+		.lifecycle = o->lifecycle,
+		.max_connections = o->max_connections,
+		.read_timeout = o->read_timeout,
+		.reload = reload,
+	};
 }

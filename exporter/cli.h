@@ -33,6 +33,9 @@ struct cli {
 	bool version, help;
 };
 
+struct runtime_opts;
+struct http_opts;
+
 /*
  * Fill 'o' from the environment, then argv. Returns 0, or -1 with 'e' set
  * for a usage error.
@@ -40,5 +43,14 @@ struct cli {
 int cli_parse(struct cli *o, int argc, char **argv, struct err *e) MUST_CHECK;
 void cli_release(struct cli *o);
 void cli_usage(FILE *fp);
+/*
+ * The options of the snapshot (runtime.h) and of the HTTP server
+ * (http.h) in 'o', for the layers below the command line. What they
+ * point to is borrowed from 'o' (or argv): they must not outlive it.
+ * 'reload' is the http_opts' snapshot options (NULL: none).
+ */
+void cli_runtime_opts(const struct cli *o, struct runtime_opts *out);
+void cli_http_opts(const struct cli *o, const struct runtime_opts *reload,
+		   struct http_opts *out);
 
 #endif

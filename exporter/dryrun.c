@@ -1185,11 +1185,13 @@ static bool env_has_target(void)
 static void load(struct run *x)
 {
 	const struct cli *o = x->o;
+	struct runtime_opts ro;
 	struct diags *d = &x->rep->d;
 	struct err e = ERR_INIT;
 	size_t i;
 	bool cfg_ok = true;
 
+	cli_runtime_opts(o, &ro);
 	/* the web config the daemon would refuse to start with */
 	if (o->web_config)
 		webconfig_free(webconfig_load(o->web_config, d));
@@ -1203,10 +1205,10 @@ static void load(struct run *x)
 	} else {
 		config_init(&x->cfg);
 		if (!o->offline && (env_has_target() || o->pgbouncer_dsn))
-			(void)!runtime_env_targets(&x->cfg, o, d);
+			(void)!runtime_env_targets(&x->cfg, &ro, d);
 	}
 	if (o->nqueries || cfg_ok)
-		(void)!runtime_load_queries(&x->qs, o, &x->cfg, d);
+		(void)!runtime_load_queries(&x->qs, &ro, &x->cfg, d);
 	if (x->have_cfg)
 		querydef_check_overrides(&x->qs, &x->cfg, d);
 	x->targets = xcalloc(x->cfg.ntargets + 1, sizeof(*x->targets));

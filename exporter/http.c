@@ -11,11 +11,11 @@
 #include <pthread.h>
 #include <time.h>
 #include <unistd.h>
-#include <gnutls/abstract.h>
-#include <gnutls/gnutls.h>
 #include <microhttpd.h>
 #include <zlib.h>
 #include "http.h"
+#include "httpconn.h"
+#include "httptls.h"
 #include "expfmt.h"
 #include "log.h"
 #include "runtime.h"
@@ -27,154 +27,21 @@
 #include "xalloc.h"
 #include "compat.h"
 
-#define SCRAPE_MARGIN  0.5  /* seconds kept for rendering and sending */
-#define SWEEP_EVERY    0.25 /* seconds between checks of request deadlines */
-#define STOP_WAIT      5    /* seconds requests get to finish at shutdown */
-#define AUTH_LOG_EVERY 10   /* seconds between lines about failed logins */
+#define SCRAPE_MARGIN  0.5 /* seconds kept for rendering and sending */
+#define STOP_WAIT      5   /* seconds requests get to finish at shutdown */
+#define AUTH_LOG_EVERY 10  /* seconds between lines about failed logins */
 
 struct request {
 	struct MHD_Connection *conn;
-	const struct cli *opts;
+	const struct http_opts *opts;
 	const char *method;
 	const char *url;
 };
 
-/*
- * The web config the listener started with: TLS cannot change under a
- * running daemon, so it is kept from http_start to http_stop. Basic auth
- * users come from the current snapshot instead, so a reload changes them.
- */
-static struct webconfig *listen_web;
-
-#define MAX_CHAIN 16
-
-/*
- * The server's certificate chain and key, handed to GnuTLS at each
- * handshake, so a reload can change them under a running listener.
- * Replaced sets are kept (on 'older') until http_stop: a handshake may
- * still use them.
- */
-struct tls_keys {
-	gnutls_pcert_st certs[MAX_CHAIN];
-	unsigned ncerts;
-	gnutls_privkey_t key;
-	char *cert_pem, *key_pem; /* what they were made from */
-	struct tls_keys *older;
-};
-static pthread_mutex_t keys_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct tls_keys *keys;
-
-static void tls_keys_free(struct tls_keys *k)
-{
-	unsigned i;
-
-	while (k) {
-		struct tls_keys *older = k->older;
-
-		for (i = 0; i < k->ncerts; i++)
-			gnutls_pcert_deinit(&k->certs[i]);
-		if (k->key)
-			gnutls_privkey_deinit(k->key);
-		free(k->cert_pem);
-		if (k->key_pem)
-			explicit_bzero(k->key_pem, strlen(k->key_pem));
-		free(k->key_pem);
-		free(k);
-		k = older;
-	}
-}
-
-/* Parse the web config's chain and key; NULL when GnuTLS refuses them. */
-static struct tls_keys *tls_keys_new(const struct webconfig *w)
-{
-	struct tls_keys *k = xcalloc(1, sizeof(*k));
-	gnutls_datum_t cert = {(unsigned char *)w->cert_pem,
-			       (unsigned)strlen(w->cert_pem)};
-	gnutls_datum_t key = {(unsigned char *)w->key_pem,
-			      (unsigned)strlen(w->key_pem)};
-
-	k->ncerts = MAX_CHAIN;
-	if (gnutls_pcert_list_import_x509_raw(
-		    k->certs, &k->ncerts, &cert, GNUTLS_X509_FMT_PEM,
-		    GNUTLS_X509_CRT_LIST_FAIL_IF_UNSORTED) < 0) {
-		k->ncerts = 0;
-		goto fail;
-	}
-	if (gnutls_privkey_init(&k->key) < 0) {
-		k->key = NULL;
-		goto fail;
-	}
-	if (gnutls_privkey_import_x509_raw(k->key, &key, GNUTLS_X509_FMT_PEM,
-					   NULL, 0) < 0)
-		goto fail;
-	k->cert_pem = xstrdup(w->cert_pem);
-	k->key_pem = xstrdup(w->key_pem);
-	return k;
-fail:
-	tls_keys_free(k);
-	return NULL;
-}
-
-static int retrieve_cert(gnutls_session_t s, const gnutls_datum_t *req_ca_dn,
-			 int nreqs, const gnutls_pk_algorithm_t *algos,
-			 int nalgos, gnutls_pcert_st **pcert,
-			 unsigned int *pcert_length, gnutls_privkey_t *pkey)
-{
-	(void)s;
-	(void)req_ca_dn;
-	(void)nreqs;
-	(void)algos;
-	(void)nalgos;
-	pthread_mutex_lock(&keys_lock);
-	*pcert = keys->certs;
-	*pcert_length = keys->ncerts;
-	*pkey = keys->key;
-	pthread_mutex_unlock(&keys_lock);
-	return 0;
-}
-
-/*
- * After a reload: take a new certificate or key at once; other TLS
- * settings are the listener's and wait for a restart.
- */
+/* After a reload: the TLS certificate and key may change at once. */
 static void on_reload(const struct runtime *rt)
 {
-	const struct webconfig *w = rt->web;
-	struct tls_keys *k;
-
-	if (!listen_web || !listen_web->tls) {
-		if (w && w->tls)
-			log_warn("TLS was off at start: it takes a restart to "
-				 "serve TLS",
-				 NULL);
-		return;
-	}
-	if (!w || !w->tls) {
-		log_warn("TLS is on until the next restart: the web config "
-			 "no longer has tls_server_config",
-			 NULL);
-		return;
-	}
-	if (!webconfig_same_tls(listen_web, w))
-		log_warn("the web config's client certificate or TLS version "
-			 "settings changed: they take effect at the next "
-			 "restart",
-			 NULL);
-	if (!strcmp(keys->cert_pem, w->cert_pem) &&
-	    !strcmp(keys->key_pem, w->key_pem))
-		return;
-	k = tls_keys_new(w);
-	if (!k) {
-		log_error("the new TLS certificate or key cannot be used; the "
-			  "previous ones keep serving",
-			  NULL);
-		return;
-	}
-	pthread_mutex_lock(&keys_lock);
-	k->older = keys;
-	keys = k;
-	pthread_mutex_unlock(&keys_lock);
-	log_info("TLS certificate and key replaced", NULL);
+	httptls_reload(rt->web);
 }
 
 typedef enum MHD_Result (*route_fn)(struct request *r);
@@ -284,7 +151,7 @@ static double scrape_deadline(struct request *r, const struct runtime *rt)
 				limit = v;
 		}
 	}
-	return clock_now() + limit;
+	return clock_mono() + limit;
 }
 
 static enum MHD_Result serve_page(struct request *r, struct runtime *rt,
@@ -377,14 +244,12 @@ static enum MHD_Result route_readyz(struct request *r)
 
 	for (i = 0; i < rt->ntargets; i++) {
 		struct target *t = rt->targets[i];
-		bool ever;
+		struct target_status st;
 
-		pthread_mutex_lock(&t->lock);
-		ever = t->ever_up;
-		pthread_mutex_unlock(&t->lock);
-		ready &= ever;
+		target_status(t, &st);
+		ready &= st.ever_up;
 		sb_addf(&body, "%s %s\n", t->name,
-			ever ? "reached" : "not reached yet");
+			st.ever_up ? "reached" : "not reached yet");
 	}
 	runtime_release(rt);
 	/* detach first: it empties 'body', len included */
@@ -434,13 +299,13 @@ static enum MHD_Result route_landing(struct request *r)
 		    "<th>probe</th></tr>\n");
 	for (i = 0; i < rt->ntargets; i++) {
 		struct target *t = rt->targets[i];
+		struct target_status st;
 		bool up, ever;
 
-		pthread_mutex_lock(&t->lock);
-		up = t->up;
+		target_status(t, &st);
+		up = st.up;
 		/* tried: a target never reached is down, not unscraped */
-		ever = t->ever_up || t->stats.attempts > 0;
-		pthread_mutex_unlock(&t->lock);
+		ever = st.ever_up || st.pool.attempts > 0;
 		sb_adds(&b, "<tr><td>");
 		html_escape(&b, t->name);
 		sb_addf(&b, "</td><td>%s</td><td>%s</td><td>",
@@ -465,7 +330,7 @@ static enum MHD_Result route_reload(struct request *r)
 		return respond_text(r, MHD_HTTP_FORBIDDEN,
 				    "reload over HTTP is off; start with "
 				    "--web.enable-lifecycle\n");
-	if (runtime_reload(r->opts) < 0)
+	if (runtime_reload(r->opts->reload) < 0)
 		return respond_text(r, MHD_HTTP_INTERNAL_SERVER_ERROR,
 				    "reload failed: the previous "
 				    "configuration keeps serving; see the "
@@ -491,32 +356,6 @@ static const struct route {
 	{"/", "GET", route_landing, false},
 };
 
-/*
- * The client certificate check the web config asks for. GnuTLS asks for a
- * certificate when a CA is set; verifying it is left to us.
- */
-static bool client_cert_ok(struct request *r)
-{
-	const union MHD_ConnectionInfo *ci;
-	enum client_auth mode =
-		listen_web ? listen_web->client_auth : CLIENT_AUTH_NONE;
-	unsigned int n = 0, status = 0;
-	gnutls_session_t s;
-
-	if (!listen_web || !listen_web->tls || mode <= CLIENT_AUTH_REQUEST)
-		return true;
-	ci = MHD_get_connection_info(r->conn,
-				     MHD_CONNECTION_INFO_GNUTLS_SESSION);
-	if (!ci || !ci->tls_session)
-		return false;
-	s = (gnutls_session_t)ci->tls_session;
-	if (!gnutls_certificate_get_peers(s, &n) || n == 0)
-		return mode == CLIENT_AUTH_VERIFY_IF_GIVEN;
-	if (mode == CLIENT_AUTH_REQUIRE_ANY)
-		return true;
-	return gnutls_certificate_verify_peers2(s, &status) == 0 && status == 0;
-}
-
 /* Failed logins since the last line about them, for the rate limit. */
 static struct {
 	pthread_mutex_t lock;
@@ -535,7 +374,7 @@ static void note_failure(struct request *r)
 	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(
 		r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 	char addr[NI_MAXHOST] = "?", count[32];
-	double now = clock_now();
+	double now = clock_mono();
 	unsigned long n = 0;
 
 	selfmetrics_count_auth_failure();
@@ -611,151 +450,6 @@ static enum MHD_Result refuse(struct request *r, enum web_auth why)
 	return refuse_auth(r);
 }
 
-/*
- * The connections being read, so that a request trickled in a byte at a
- * time cannot hold a slot: libmicrohttpd's connection timeout is an idle
- * timeout, so pgpulse also gives each request a total deadline, from the
- * connection (or the end of the previous response) to its last header.
- * A sweeper thread shuts down the sockets of requests past it.
- */
-struct conn_slot {
-	int fd;
-	double since;	   /* when reading this request began */
-	bool serving, cut; /* headers in; socket shut down */
-	struct conn_slot *prev, *next;
-};
-
-static struct {
-	pthread_mutex_t lock;
-	pthread_cond_t wake;
-	struct conn_slot *head;
-	double deadline; /* seconds: --web.read-timeout */
-	bool stop;
-	pthread_t thread;
-	bool running;
-} conns = {.lock = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER};
-
-static void on_connection(void *cls, struct MHD_Connection *conn, void **ctx,
-			  enum MHD_ConnectionNotificationCode what)
-{
-	const union MHD_ConnectionInfo *ci;
-	struct conn_slot *c = *ctx;
-
-	(void)cls;
-	pthread_mutex_lock(&conns.lock);
-	if (what == MHD_CONNECTION_NOTIFY_STARTED) {
-		ci = MHD_get_connection_info(conn,
-					     MHD_CONNECTION_INFO_CONNECTION_FD);
-		c = xcalloc(1, sizeof(*c));
-		c->fd = ci ? ci->connect_fd : -1;
-		c->since = clock_now();
-		c->next = conns.head;
-		if (conns.head)
-			conns.head->prev = c;
-		conns.head = c;
-		*ctx = c;
-	} else if (c) {
-		/* called before libmicrohttpd closes the socket */
-		if (c->prev)
-			c->prev->next = c->next;
-		else
-			conns.head = c->next;
-		if (c->next)
-			c->next->prev = c->prev;
-		free(c);
-		*ctx = NULL;
-	}
-	pthread_mutex_unlock(&conns.lock);
-}
-
-static struct conn_slot *slot_of(struct MHD_Connection *conn)
-{
-	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(
-		conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-
-	return ci ? ci->socket_context : NULL;
-}
-
-/* The request's headers are in: its read deadline no longer applies. */
-static void conn_serving(struct MHD_Connection *conn)
-{
-	struct conn_slot *c = slot_of(conn);
-
-	pthread_mutex_lock(&conns.lock);
-	if (c)
-		c->serving = true;
-	pthread_mutex_unlock(&conns.lock);
-}
-
-/* A response is done: a kept-alive connection reads its next request. */
-static void on_completed(void *cls, struct MHD_Connection *conn, void **state,
-			 enum MHD_RequestTerminationCode toe)
-{
-	struct conn_slot *c = slot_of(conn);
-
-	(void)cls;
-	(void)state;
-	(void)toe;
-	pthread_mutex_lock(&conns.lock);
-	if (c) {
-		c->serving = false;
-		c->since = clock_now();
-	}
-	pthread_mutex_unlock(&conns.lock);
-}
-
-static void *sweeper(void *arg)
-{
-	struct timespec until;
-	struct conn_slot *c;
-	double now;
-
-	(void)arg;
-	pthread_mutex_lock(&conns.lock);
-	while (!conns.stop) {
-		now = clock_now();
-		for (c = conns.head; c; c = c->next)
-			if (!c->serving && !c->cut && c->fd >= 0 &&
-			    now - c->since > conns.deadline) {
-				/* its thread sees EOF and closes it */
-				shutdown(c->fd, SHUT_RDWR);
-				c->cut = true;
-			}
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_nsec += (long)(SWEEP_EVERY * 1e9);
-		if (until.tv_nsec >= 1000000000L) {
-			until.tv_sec++;
-			until.tv_nsec -= 1000000000L;
-		}
-		pthread_cond_timedwait(&conns.wake, &conns.lock, &until);
-	}
-	pthread_mutex_unlock(&conns.lock);
-	return NULL;
-}
-
-static void sweeper_start(double deadline)
-{
-	conns.deadline = deadline;
-	conns.stop = false;
-	conns.running = pthread_create(&conns.thread, NULL, sweeper, NULL) == 0;
-	if (!conns.running)
-		log_warn("cannot start the request deadline thread; only the "
-			 "idle timeout applies",
-			 NULL);
-}
-
-static void sweeper_stop(void)
-{
-	if (!conns.running)
-		return;
-	pthread_mutex_lock(&conns.lock);
-	conns.stop = true;
-	pthread_cond_signal(&conns.wake);
-	pthread_mutex_unlock(&conns.lock);
-	pthread_join(conns.thread, NULL);
-	conns.running = false;
-}
-
 static enum MHD_Result handle(void *cls, struct MHD_Connection *conn,
 			      const char *url, const char *method,
 			      const char *version, const char *upload_data,
@@ -771,14 +465,14 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn,
 	/* answer once the headers are in; a request body is ignored */
 	if (!*state) {
 		*state = &first_call;
-		conn_serving(conn);
+		httpconn_serving(conn);
 		return MHD_YES;
 	}
 	if (*upload_data_size) {
 		*upload_data_size = 0;
 		return MHD_YES;
 	}
-	if (!client_cert_ok(&r))
+	if (!httptls_client_ok(conn))
 		return respond_text(&r, MHD_HTTP_FORBIDDEN,
 				    "a valid client certificate is "
 				    "required\n");
@@ -850,7 +544,7 @@ static int parse_listen(const char *s, struct sockaddr_storage *ss, bool *any,
 }
 
 static struct MHD_Daemon *start(unsigned flags, struct sockaddr_storage *ss,
-				const struct cli *o)
+				const struct http_opts *o)
 {
 	struct MHD_OptionItem opts[16];
 	char prio[128];
@@ -867,23 +561,16 @@ static struct MHD_Daemon *start(unsigned flags, struct sockaddr_storage *ss,
 	OPT(MHD_OPTION_CONNECTION_MEMORY_LIMIT, 32768, NULL);
 	OPT(MHD_OPTION_THREAD_STACK_SIZE, 1024 * 1024, NULL);
 	OPT(MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL);
-	OPT(MHD_OPTION_NOTIFY_CONNECTION, on_connection, NULL);
-	OPT(MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL);
-	if (listen_web && listen_web->tls) {
-		webconfig_priorities(listen_web, prio, sizeof(prio));
-		OPT(MHD_OPTION_HTTPS_CERT_CALLBACK, 0, retrieve_cert);
-		OPT(MHD_OPTION_HTTPS_PRIORITIES, 0, prio);
-		if (listen_web->ca_pem &&
-		    listen_web->client_auth != CLIENT_AUTH_NONE)
-			OPT(MHD_OPTION_HTTPS_MEM_TRUST, 0, listen_web->ca_pem);
-	}
+	OPT(MHD_OPTION_NOTIFY_CONNECTION, httpconn_notify, NULL);
+	OPT(MHD_OPTION_NOTIFY_COMPLETED, httpconn_completed, NULL);
+	n += httptls_options(opts + n, prio, sizeof(prio));
 	OPT(MHD_OPTION_END, 0, NULL);
 #undef OPT
 	return MHD_start_daemon(flags, 0, NULL, NULL, handle, (void *)o,
 				MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
 }
 
-struct MHD_Daemon *http_start(const struct cli *o, struct err *e)
+struct MHD_Daemon *http_start(const struct http_opts *o, struct err *e)
 {
 	unsigned flags = MHD_USE_THREAD_PER_CONNECTION |
 			 MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
@@ -893,30 +580,10 @@ struct MHD_Daemon *http_start(const struct cli *o, struct err *e)
 
 	if (parse_listen(o->listen, &ss, &any, e) < 0)
 		return NULL;
-	if (o->web_config) {
-		struct diags dg = DIAGS_INIT;
-
-		listen_web = webconfig_load(o->web_config, &dg);
-		diags_release(&dg);
-		if (!listen_web) {
-			err_set(e, "the web config file is not valid");
-			return NULL;
-		}
-		if (listen_web->tls &&
-		    MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
-			err_set(e, "this libmicrohttpd has no TLS support");
-			goto fail;
-		}
-		if (listen_web->tls) {
-			keys = tls_keys_new(listen_web);
-			if (!keys) {
-				err_set(e, "GnuTLS cannot use the certificate "
-					   "or key");
-				goto fail;
-			}
-			flags |= MHD_USE_TLS;
-		}
-	}
+	if (o->web_config && httptls_open(o->web_config, e) < 0)
+		return NULL;
+	if (httptls_on())
+		flags |= MHD_USE_TLS;
 	runtime_on_reload(on_reload);
 	if (any)
 		flags |= MHD_USE_DUAL_STACK;
@@ -936,19 +603,15 @@ struct MHD_Daemon *http_start(const struct cli *o, struct err *e)
 		d = start(flags & ~(unsigned)MHD_USE_DUAL_STACK, &ss, o);
 	}
 	if (d) {
-		sweeper_start(o->read_timeout);
+		httpconn_start(o->read_timeout);
 		return d;
 	}
 	err_set(e,
 		"cannot listen on '%s' (in use, not allowed, or a bad "
 		"certificate or key)",
 		o->listen);
-fail:
 	runtime_on_reload(NULL);
-	tls_keys_free(keys);
-	keys = NULL;
-	webconfig_free(listen_web);
-	listen_web = NULL;
+	httptls_close();
 	return NULL;
 }
 
@@ -1007,10 +670,7 @@ void http_stop(struct MHD_Daemon *d)
 {
 	if (d)
 		stop_within(d);
-	sweeper_stop();
+	httpconn_stop();
 	runtime_on_reload(NULL);
-	tls_keys_free(keys);
-	keys = NULL;
-	webconfig_free(listen_web);
-	listen_web = NULL;
+	httptls_close();
 }

@@ -29,15 +29,74 @@ static void bound_malloc(void)
 #endif
 }
 
-int main(int argc, char **argv)
+/*
+ * Serve 'o' until SIGTERM or SIGINT, reloading on SIGHUP. Returns the
+ * exit status.
+ */
+static int serve(const struct cli *o)
 {
-	struct cli o;
+	struct runtime_opts ro;
+	struct http_opts ho;
 	struct err e = ERR_INIT;
 	struct diags d = DIAGS_INIT;
 	struct MHD_Daemon *httpd = NULL;
 	struct runtime *rt;
 	sigset_t set;
 	int sig, rc = 1;
+
+	/*
+	 * Signals are taken by sigwait below, in this thread only: the
+	 * server's threads, started after this, inherit the mask.
+	 */
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&set);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	selfmetrics_init();
+
+	cli_runtime_opts(o, &ro);
+	cli_http_opts(o, &ro, &ho);
+	rt = runtime_build(&ro, &d);
+	diags_print(&d, stderr);
+	diags_release(&d);
+	if (!rt) {
+		log_error("invalid configuration; not starting", NULL);
+		goto out;
+	}
+	runtime_install(rt);
+	httpd = http_start(&ho, &e);
+	if (!httpd) {
+		log_error("cannot start the HTTP server", "err", e.msg, NULL);
+		goto out;
+	}
+	log_info("listening", "address", o->listen, "version", PGPULSE_VERSION,
+		 NULL);
+	for (;;) {
+		if (sigwait(&set, &sig))
+			continue;
+		if (sig == SIGHUP) {
+			log_info("reloading on SIGHUP", NULL);
+			runtime_reload(&ro);
+			continue;
+		}
+		log_info("shutting down", "signal",
+			 sig == SIGTERM ? "SIGTERM" : "SIGINT", NULL);
+		break;
+	}
+	rc = 0;
+out:
+	http_stop(httpd);
+	runtime_clear();
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	struct cli o;
+	struct err e = ERR_INIT;
+	int rc;
 
 	if (cli_parse(&o, argc, argv, &e) < 0) {
 		fprintf(stderr, "pgpulse: %s\n", e.msg);
@@ -57,55 +116,7 @@ int main(int argc, char **argv)
 	}
 	log_setup(o.log_level, o.log_format);
 	bound_malloc();
-	if (o.dry_run) {
-		rc = dryrun_main(&o);
-		cli_release(&o);
-		return rc;
-	}
-
-	/*
-	 * Signals are taken by sigwait below, in this thread only: the
-	 * server's threads, started after this, inherit the mask.
-	 */
-	signal(SIGPIPE, SIG_IGN);
-	sigemptyset(&set);
-	sigaddset(&set, SIGHUP);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	pthread_sigmask(SIG_BLOCK, &set, NULL);
-	selfmetrics_init();
-
-	rt = runtime_build(&o, &d);
-	diags_print(&d, stderr);
-	diags_release(&d);
-	if (!rt) {
-		log_error("invalid configuration; not starting", NULL);
-		goto out;
-	}
-	runtime_install(rt);
-	httpd = http_start(&o, &e);
-	if (!httpd) {
-		log_error("cannot start the HTTP server", "err", e.msg, NULL);
-		goto out;
-	}
-	log_info("listening", "address", o.listen, "version", PGPULSE_VERSION,
-		 NULL);
-	for (;;) {
-		if (sigwait(&set, &sig))
-			continue;
-		if (sig == SIGHUP) {
-			log_info("reloading on SIGHUP", NULL);
-			runtime_reload(&o);
-			continue;
-		}
-		log_info("shutting down", "signal",
-			 sig == SIGTERM ? "SIGTERM" : "SIGINT", NULL);
-		break;
-	}
-	rc = 0;
-out:
-	http_stop(httpd);
-	runtime_clear();
+	rc = o.dry_run ? dryrun_main(&o) : serve(&o);
 	cli_release(&o);
 	return rc;
 }

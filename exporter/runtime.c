@@ -2,7 +2,6 @@
  * The live configuration snapshot and its reload: the only process-wide
  * mutable state besides signal flags.
  */
-#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
@@ -23,27 +22,6 @@ static pthread_mutex_t reload_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct runtime *current;
 static struct reload_stats stats = {.last_ok = true};
 static void (*reload_hook)(const struct runtime *rt);
-
-/*
- * An ad-hoc /probe target: its own target_config (which the target points
- * to) and a count of the scrapes using it. Owned by the snapshot.
- */
-struct probe_entry {
-	char *key; /* "host:port/db" NUL auth module */
-	struct target_config tc;
-	struct target *t;
-	unsigned users;
-	unsigned long used; /* rt->probe_clock at the last use */
-};
-
-static void probe_entry_free(struct probe_entry *p)
-{
-	collect_forget(p->t);
-	target_free(p->t);
-	target_config_release(&p->tc);
-	free(p->key);
-	free(p);
-}
 
 static bool is_dir(const char *p)
 {
@@ -98,10 +76,7 @@ void runtime_free(struct runtime *rt)
 		target_free(rt->targets[i]);
 	}
 	free(rt->targets);
-	for (i = 0; i < rt->nprobes; i++)
-		probe_entry_free(rt->probes[i]);
-	free(rt->probes);
-	pthread_mutex_destroy(&rt->probe_lock);
+	probe_registry_release(&rt->probes);
 	webconfig_free(rt->web);
 	queryset_release(&rt->qs);
 	config_free(&rt->cfg);
@@ -210,7 +185,7 @@ static void note_override(const char *replaced, const char *by)
 		 "by", by, NULL);
 }
 
-int runtime_load_queries(struct queryset *qs, const struct cli *o,
+int runtime_load_queries(struct queryset *qs, const struct runtime_opts *o,
 			 const struct config *cfg, struct diags *d)
 {
 	const char *const *compat = o->ncompat ? o->compat : cfg->compat;
@@ -249,7 +224,7 @@ int runtime_load_queries(struct queryset *qs, const struct cli *o,
 	return rc;
 }
 
-int runtime_env_targets(struct config *cfg, const struct cli *o,
+int runtime_env_targets(struct config *cfg, const struct runtime_opts *o,
 			struct diags *d)
 {
 	static const char *const vars[] = {"DATA_SOURCE_NAME", "DATABASE_URL",
@@ -275,57 +250,121 @@ fail:
 	return -1;
 }
 
-struct runtime *runtime_build(const struct cli *o, struct diags *d)
+/* Is a target given by the environment (not only libpq's defaults)? */
+static bool env_names_target(void)
 {
-	struct runtime *rt = xcalloc(1, sizeof(*rt));
-	struct err e = ERR_INIT;
-	bool ok = true;
+	static const char *const vars[] = {
+		"DATABASE_URL",		"DATA_SOURCE_NAME", "DATA_SOURCE_URI",
+		"DATA_SOURCE_URI_FILE", "PGHOST",	    "PGPORT",
+		"PGDATABASE",		"PGSERVICE",
+	};
 	size_t i;
 
-	pthread_mutex_init(&rt->probe_lock, NULL);
-	if (o->web_config) {
-		rt->web = webconfig_load(o->web_config, d);
-		if (!rt->web)
-			ok = false;
-	}
+	for (i = 0; i < ARRAY_SIZE(vars); i++)
+		if (getenv(vars[i]))
+			return true;
+	return false;
+}
+
+/*
+ * The config of 'rt': the file's, else the environment's targets (see
+ * runtime_load_mode). Returns 0, or -1 when it had an error;
+ * '*file_failed' is set when the file could not be loaded.
+ */
+static int load_config(struct runtime *rt, const struct runtime_opts *o,
+		       const struct runtime_load_mode *m, bool *file_failed,
+		       struct diags *d)
+{
+	*file_failed = false;
 	if (o->config_file) {
 		if (config_load(&rt->cfg, o->config_file, d) < 0) {
-			runtime_free(rt);
-			return NULL;
+			*file_failed = true;
+			if (m->keep_going)
+				config_init(&rt->cfg);
+			return -1;
 		}
+		rt->have_config = true;
 		rt->label_targets = true;
-	} else {
-		config_init(&rt->cfg);
-		if (runtime_env_targets(&rt->cfg, o, d) < 0)
-			ok = false;
-		rt->label_targets = rt->cfg.ntargets > 1;
+		return 0;
 	}
-	if (runtime_load_queries(&rt->qs, o, &rt->cfg, d) < 0)
-		ok = false;
+	config_init(&rt->cfg);
+	rt->label_targets = false;
+	if (m->env_when_named &&
+	    (m->offline || (!env_names_target() && !o->pgbouncer_dsn)))
+		return 0;
+	if (runtime_env_targets(&rt->cfg, o, d) < 0)
+		return -1;
+	rt->label_targets = rt->cfg.ntargets > 1;
+	return 0;
+}
+
+/* Make the targets of rt->cfg; returns -1 when one could not be made. */
+static int make_targets(struct runtime *rt, struct diags *d)
+{
+	struct err e = ERR_INIT;
+	int rc = 0;
+	size_t i;
+
 	rt->targets = xcalloc(rt->cfg.ntargets + 1, sizeof(*rt->targets));
 	for (i = 0; i < rt->cfg.ntargets; i++) {
+		const struct srcpos *p = &rt->cfg.targets[i].pos;
 		struct target *t;
 
 		err_clear(&e);
 		t = target_new(&rt->cfg.targets[i], &rt->cfg, &e);
 		if (!t) {
 			diags_add(d, DIAG_ERROR,
-				  rt->cfg.targets[i].pos.file
-					  ? rt->cfg.targets[i].pos.file
-					  : "environment",
-				  rt->cfg.targets[i].pos.line,
-				  rt->cfg.targets[i].pos.column, "%s", e.msg);
-			ok = false;
+				  p->file ? p->file : "environment", p->line,
+				  p->column, "%s", e.msg);
+			rc = -1;
 			continue;
 		}
 		rt->targets[rt->ntargets++] = t;
 	}
-	rt->loaded_at = clock_wall();
-	if (!ok || d->nerrors) {
+	return rc;
+}
+
+struct runtime *runtime_load(const struct runtime_opts *o,
+			     const struct runtime_load_mode *m, struct diags *d)
+{
+	struct runtime *rt = xcalloc(1, sizeof(*rt));
+	bool ok = true, file_failed;
+
+	probe_registry_init(&rt->probes);
+	if (o->web_config) {
+		rt->web = webconfig_load(o->web_config, d);
+		if (!rt->web)
+			ok = false;
+	}
+	if (load_config(rt, o, m, &file_failed, d) < 0) {
+		ok = false;
+		if (file_failed && !m->keep_going) {
+			runtime_free(rt);
+			return NULL;
+		}
+	}
+	if ((!file_failed || o->nqueries) &&
+	    runtime_load_queries(&rt->qs, o, &rt->cfg, d) < 0)
+		ok = false;
+	if (m->check_overrides && rt->have_config)
+		querydef_check_overrides(&rt->qs, &rt->cfg, d);
+	if (m->offline)
+		rt->targets = xcalloc(1, sizeof(*rt->targets));
+	else if (make_targets(rt, d) < 0)
+		ok = false;
+	rt->loaded_at = clock_real();
+	if (!m->keep_going && (!ok || d->nerrors)) {
 		runtime_free(rt);
 		return NULL;
 	}
 	return rt;
+}
+
+struct runtime *runtime_build(const struct runtime_opts *o, struct diags *d)
+{
+	static const struct runtime_load_mode daemon = {0};
+
+	return runtime_load(o, &daemon, d);
 }
 
 void runtime_install(struct runtime *rt)
@@ -335,7 +374,7 @@ void runtime_install(struct runtime *rt)
 	rt->refs = 1;
 	pthread_mutex_lock(&lock);
 	stats.last_ok = true;
-	stats.last_ok_at = clock_wall();
+	stats.last_ok_at = clock_real();
 	old = current;
 	current = rt;
 	pthread_mutex_unlock(&lock);
@@ -378,7 +417,7 @@ void runtime_release(struct runtime *rt)
 		runtime_free(rt);
 }
 
-int runtime_reload(const struct cli *o)
+int runtime_reload(const struct runtime_opts *o)
 {
 	struct diags d = DIAGS_INIT;
 	struct runtime *rt;
@@ -443,98 +482,12 @@ void runtime_on_reload(void (*fn)(const struct runtime *rt))
 	pthread_mutex_unlock(&reload_lock);
 }
 
-/*
- * Split "host[:port][/db]" (host a DNS name, IPv4 or [IPv6]) into parts,
- * accepting nothing else: no '=', spaces, '@', '?' or scheme, so a
- * conninfo can never pass through.
- */
-static int parse_spec(const char *s, char *host, size_t hsize, char *port,
-		      size_t psize, char *db, size_t dsize)
-{
-	const char *p = s, *start;
-	size_t n;
-	long v;
-
-	if (*p == '[') {
-		start = ++p;
-		while (isxdigit((unsigned char)*p) || *p == ':' || *p == '.')
-			p++;
-		if (*p != ']' || p == start)
-			return -1;
-		n = (size_t)(p - start);
-		p++;
-	} else {
-		start = p;
-		while (isalnum((unsigned char)*p) || *p == '.' || *p == '-')
-			p++;
-		n = (size_t)(p - start);
-		if (!n || *start == '-' || *start == '.')
-			return -1;
-	}
-	if (n >= hsize)
-		return -1;
-	memcpy(host, start, n);
-	host[n] = '\0';
-	snprintf(port, psize, "5432");
-	if (*p == ':') {
-		start = ++p;
-		while (isdigit((unsigned char)*p))
-			p++;
-		n = (size_t)(p - start);
-		if (!n || n > 5)
-			return -1;
-		v = strtol(start, NULL, 10);
-		if (v < 1 || v > 65535)
-			return -1;
-		snprintf(port, psize, "%ld", v);
-	}
-	snprintf(db, dsize, "postgres");
-	if (*p == '/') {
-		start = ++p;
-		while (isalnum((unsigned char)*p) || *p == '_' || *p == '-' ||
-		       *p == '.')
-			p++;
-		n = (size_t)(p - start);
-		if (!n || n >= dsize)
-			return -1;
-		memcpy(db, start, n);
-		db[n] = '\0';
-	}
-	return *p ? -1 : 0;
-}
-
-/* Make room for one more ad-hoc target; false when all are in use. */
-static bool probe_evict(struct runtime *rt)
-{
-	size_t i, victim = SIZE_MAX;
-
-	if (rt->nprobes < rt->cfg.probe_max_targets)
-		return true;
-	for (i = 0; i < rt->nprobes; i++)
-		if (!rt->probes[i]->users &&
-		    (victim == SIZE_MAX ||
-		     rt->probes[i]->used < rt->probes[victim]->used))
-			victim = i;
-	if (victim == SIZE_MAX)
-		return false;
-	log_debug("dropping the least recently probed target", "target",
-		  rt->probes[victim]->t->name, NULL);
-	probe_entry_free(rt->probes[victim]);
-	rt->probes[victim] = rt->probes[--rt->nprobes];
-	return true;
-}
-
 enum probe_result runtime_probe(struct runtime *rt, const char *spec,
 				const char *module, struct target **out,
 				struct err *e)
 {
 	char host[256], port[8], db[64], hostport[300], name[400];
 	const struct auth_module *am = NULL;
-	struct probe_entry *p = NULL;
-	enum probe_result rc = PROBE_OK;
-	struct err te = ERR_INIT;
-	size_t i, klen;
-	char *key;
 
 	*out = runtime_target(rt, spec);
 	if (*out) {
@@ -558,8 +511,8 @@ enum probe_result runtime_probe(struct runtime *rt, const char *spec,
 			plain ? spec : "?");
 		return PROBE_BAD_REQUEST;
 	}
-	if (parse_spec(spec, host, sizeof(host), port, sizeof(port), db,
-		       sizeof(db)) < 0) {
+	if (probe_parse_spec(spec, host, sizeof(host), port, sizeof(port), db,
+			     sizeof(db)) < 0) {
 		err_set(e, "'target' must name a configured target or be "
 			   "host:port[/dbname]; connection strings are not "
 			   "accepted");
@@ -581,56 +534,11 @@ enum probe_result runtime_probe(struct runtime *rt, const char *spec,
 		}
 	}
 	snprintf(name, sizeof(name), "%s/%s", hostport, db);
-	klen = strlen(name) + 1 + (module ? strlen(module) : 0) + 1;
-	key = xmalloc(klen);
-	snprintf(key, klen, "%s%c%s", name, '\x1f', module ? module : "");
-
-	pthread_mutex_lock(&rt->probe_lock);
-	for (i = 0; i < rt->nprobes; i++)
-		if (!strcmp(rt->probes[i]->key, key))
-			p = rt->probes[i];
-	if (!p) {
-		if (!probe_evict(rt)) {
-			err_set(e,
-				"every one of the %u ad-hoc probe targets "
-				"is in use; retry later",
-				rt->cfg.probe_max_targets);
-			rc = PROBE_BUSY;
-			goto out;
-		}
-		p = xcalloc(1, sizeof(*p));
-		p->key = key;
-		key = NULL;
-		config_probe_target(&p->tc, name, host, port, db, am);
-		p->t = target_new(&p->tc, &rt->cfg, &te);
-		if (!p->t) {
-			err_set(e, "%s", te.msg);
-			target_config_release(&p->tc);
-			free(p->key);
-			free(p);
-			rc = PROBE_BAD_REQUEST;
-			goto out;
-		}
-		rt->probes = xrealloc(rt->probes,
-				      (rt->nprobes + 1) * sizeof(*rt->probes));
-		rt->probes[rt->nprobes++] = p;
-	}
-	p->users++;
-	p->used = ++rt->probe_clock;
-	*out = p->t;
-out:
-	pthread_mutex_unlock(&rt->probe_lock);
-	free(key);
-	return rc;
+	return probe_registry_get(&rt->probes, &rt->cfg, name, host, port, db,
+				  am, module, out, e);
 }
 
 void runtime_probe_put(struct runtime *rt, struct target *t)
 {
-	size_t i;
-
-	pthread_mutex_lock(&rt->probe_lock);
-	for (i = 0; i < rt->nprobes; i++)
-		if (rt->probes[i]->t == t)
-			rt->probes[i]->users--;
-	pthread_mutex_unlock(&rt->probe_lock);
+	probe_registry_put(&rt->probes, t);
 }

@@ -7,14 +7,29 @@
 #define RUNTIME_H
 
 #include <stdbool.h>
-#include "cli.h"
 #include "config.h"
 #include "diag.h"
+#include "probe.h"
 #include "querydef.h"
 #include "target.h"
 #include "webconfig.h"
 
-struct probe_entry;
+/*
+ * What a snapshot is built from: the command line's share of it, filled
+ * by cli_runtime_opts. Strings and arrays are borrowed: they live as long
+ * as the process (argv, the environment, the parsed command line).
+ */
+struct runtime_opts {
+	const char *config_file;    /* --config.file, or NULL */
+	const char *const *queries; /* --queries: replace the set */
+	size_t nqueries;
+	const char *const *extend; /* --extend.query-path: added to it */
+	size_t nextend;
+	const char *const *compat; /* --compat NAME */
+	size_t ncompat;
+	const char *pgbouncer_dsn; /* --pgBouncer.connectionString, or NULL */
+	const char *web_config;	   /* --web.config.file, or NULL */
+};
 
 /*
  * A snapshot. Built by runtime_build, published by runtime_install, shared
@@ -28,22 +43,51 @@ struct runtime {
 	struct target **targets;
 	size_t ntargets;
 	bool label_targets; /* series get target="<name>" and static labels */
+	bool have_config;   /* a config file was loaded */
 	double loaded_at;   /* wall clock */
 	struct webconfig *web; /* --web.config.file, or NULL */
 
 	/* ad-hoc /probe targets (runtime_probe), at most probe_max_targets */
-	pthread_mutex_t probe_lock;
-	struct probe_entry **probes;
-	size_t nprobes;
-	unsigned long probe_clock; /* for least recently used */
+	struct probe_registry probes;
 };
 
 /*
  * Load the config (or the environment's target) and every query file named
  * by 'o' or the config, and make the targets. Every problem goes to 'd';
- * returns NULL when any is an error.
+ * returns NULL when any is an error. runtime_load in the daemon's mode.
  */
-struct runtime *runtime_build(const struct cli *o, struct diags *d);
+struct runtime *runtime_build(const struct runtime_opts *o, struct diags *d);
+
+/*
+ * How runtime_load reads a snapshot: the daemon's way (all false: stop at
+ * the first piece that fails) or the dry run's (report all it can).
+ */
+struct runtime_load_mode {
+	/*
+	 * Return the snapshot whatever the errors (they are in 'd'); a config
+	 * file that fails leaves an empty config, and the query files are
+	 * loaded only when --queries names them.
+	 */
+	bool keep_going;
+	/*
+	 * Without a config file, take targets from the environment only
+	 * when it names one (DATABASE_URL, DATA_SOURCE_*, PGHOST, PGPORT,
+	 * PGDATABASE, PGSERVICE) or --pgBouncer.connectionString is given.
+	 */
+	bool env_when_named;
+	bool offline;	      /* no targets at all (--offline) */
+	bool check_overrides; /* querydef_check_overrides with a config file */
+};
+
+/*
+ * The one loader of snapshots: web config, config, query files, targets,
+ * read in mode 'm'. Problems go to 'd'. Returns the snapshot (not
+ * installed: runtime_install or runtime_free it), or NULL on error unless
+ * m->keep_going.
+ */
+struct runtime *runtime_load(const struct runtime_opts *o,
+			     const struct runtime_load_mode *m,
+			     struct diags *d);
 /*
  * Load the active query set into 'qs': the files of --queries, else of the
  * config's 'queries', else the default directory (without the files the
@@ -54,7 +98,7 @@ struct runtime *runtime_build(const struct cli *o, struct diags *d);
  * engine's own pg_up and pgbouncer_up unless a file defined them. Problems go
  * to 'd'; returns 0 when none was an error.
  */
-int runtime_load_queries(struct queryset *qs, const struct cli *o,
+int runtime_load_queries(struct queryset *qs, const struct runtime_opts *o,
 			 const struct config *cfg, struct diags *d);
 /*
  * Without a config file, add to 'cfg' the PostgreSQL target of the
@@ -64,7 +108,7 @@ int runtime_load_queries(struct queryset *qs, const struct cli *o,
  * DATABASE_URL, DATA_SOURCE_URI[_FILE]), not libpq's defaults. Problems go
  * to 'd'; returns -1 on error.
  */
-int runtime_env_targets(struct config *cfg, const struct cli *o,
+int runtime_env_targets(struct config *cfg, const struct runtime_opts *o,
 			struct diags *d);
 /* Publish 'rt' as the current snapshot; the previous one is released. */
 void runtime_install(struct runtime *rt);
@@ -81,7 +125,7 @@ void runtime_free(struct runtime *rt);
  * one and log every problem. Serialised: concurrent reloads run one by one.
  * Returns 0 on success, -1 when the old config was kept.
  */
-int runtime_reload(const struct cli *o);
+int runtime_reload(const struct runtime_opts *o);
 
 /* Reload outcomes, for pgpulse_config_* self metrics. */
 struct reload_stats {
@@ -93,14 +137,6 @@ void runtime_reload_stats(struct reload_stats *out);
 
 /* The target named 'name' in 'rt', or NULL. */
 struct target *runtime_target(const struct runtime *rt, const char *name);
-
-/* What runtime_probe decided. */
-enum probe_result {
-	PROBE_OK,
-	PROBE_BAD_REQUEST, /* not a target name nor host:port[/db]: 400 */
-	PROBE_FORBIDDEN,   /* host:port not in probe.allow: 403 */
-	PROBE_BUSY,	   /* every ad-hoc slot is in use: 503 */
-};
 
 /*
  * The target /probe?target='spec'&auth_module='module' serves: a configured

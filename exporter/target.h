@@ -10,9 +10,12 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <libpq-fe.h>
+#include "backoff.h"
+#include "clock.h"
 #include "compat.h"
 #include "config.h"
 #include "err.h"
+#include "pgsession.h"
 #include "strmap.h"
 
 struct queryset;
@@ -33,21 +36,6 @@ struct pgconn {
 	bool timed_out;
 	/* target_acquire handed out a session opened by an earlier caller */
 	bool kept;
-};
-
-/* What a session told us of its server. */
-struct server_facts {
-	int version; /* server_version_num; 0 when unknown */
-	char *version_text;
-	bool in_recovery;
-	bool superuser;
-	bool pg_monitor; /* the role is a member of pg_monitor */
-	char **extensions;
-	char **extversions; /* extversion of extensions[i] (NULL-ended) */
-	size_t nextensions;
-	char *data_directory; /* NULL when the role may not read it */
-	/* databases that allow connections, templates aside (NULL-ended) */
-	char **databases;
 };
 
 /* Counters of the pool, for pgpulse_* self metrics. */
@@ -79,10 +67,9 @@ struct target {
 	struct pgconn *slots;
 	unsigned nslots;
 	struct pool_stats stats;
-	double next_attempt; /* no connect before this (backoff) */
-	double backoff;
-	double down_since; /* monotonic start of the outage; 0 while up */
-	char *last_error;  /* redacted, for the landing page and logs */
+	struct backoff backoff; /* no connect before backoff.next */
+	double down_since;	/* monotonic start of the outage; 0 while up */
+	char *last_error;	/* redacted, for the landing page and logs */
 	bool up, ever_up;
 	struct server_facts facts;
 	bool warned_role; /* the role warning is logged once */
@@ -108,10 +95,19 @@ struct target {
 	size_t ndropped;
 };
 
-/* Monotonic seconds. */
-double clock_now(void);
-/* Wall-clock seconds since the epoch. */
-double clock_wall(void);
+/*
+ * The engine's older names for clock_mono and clock_real (clock.h), which
+ * tests can set; new code calls those.
+ */
+static inline double clock_now(void)
+{
+	return clock_mono();
+}
+
+static inline double clock_wall(void)
+{
+	return clock_real();
+}
 
 /*
  * Make a target for 'cfg' under the global config 'gcfg'. Checks the
@@ -202,13 +198,8 @@ PGresult *target_query(struct target *t, struct pgconn *pc, const char *sql,
 		       struct err *e);
 
 /*
- * The layer under target_query, for a caller that manages the session
- * itself (the dry run's read-only transaction): send 'sql' on 'c' (simple
- * protocol when 'simple', else extended: one statement), read every
- * result, cancel past 'deadline'. Returns the last rows or command result,
- * or NULL with 'e' set; when the server answered with an error and 'error'
- * is not NULL, that result is left in '*error' (PQclear it) for its
- * fields. '*broken' as for target_query, without the transaction check.
+ * pgsession_exec for a caller that manages the session itself (the dry
+ * run's read-only transaction): see pgsession.h.
  */
 PGresult *target_exec(PGconn *c, const char *sql, bool simple, double deadline,
 		      bool *broken, PGresult **error, struct err *e);
@@ -219,12 +210,25 @@ PGresult *target_exec(PGconn *c, const char *sql, bool simple, double deadline,
  */
 int target_wait(struct target *t, double deadline);
 
+/* What the process layer shows of a target (landing page, /readyz). */
+struct target_status {
+	bool up;	   /* the last collection reached the server */
+	bool ever_up;	   /* some collection did */
+	double down_since; /* monotonic start of the outage; 0 while up */
+	struct pool_stats pool;
+};
+
 /*
- * Wait until the result of a query sent on 'c' can be read without
- * blocking. Returns 0, 1 when 'deadline' passed first, -1 when the
- * connection failed.
+ * A copy of 't''s status, taken under its lock: callers outside the pool
+ * read this, not the target's fields.
  */
-int target_wait_ready(PGconn *c, double deadline);
+void target_status(struct target *t, struct target_status *out);
+
+/*
+ * A copy of what 't''s server facts are (zeroed when never read), taken
+ * under its lock: free it with pgsession_facts_release.
+ */
+void target_facts(struct target *t, struct server_facts *out);
 
 bool target_has_extension(const struct target *t, const char *name);
 

@@ -15,7 +15,6 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
-#include "cli.h"
 #include "fuzz.h"
 #include "http.h"
 #include "log.h"
@@ -37,7 +36,8 @@ static const char config_yaml[] =
 	"auth_modules:\n"
 	"  m: {type: userpass, userpass: {username: u, password_env: X}}\n";
 
-static struct cli opts;
+static struct runtime_opts ropts;
+static struct http_opts opts;
 static unsigned short port;
 static char listen_addr[32], web_path[64], config_path[64];
 
@@ -83,13 +83,14 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 		abort();
 	port = free_port();
 	snprintf(listen_addr, sizeof(listen_addr), "127.0.0.1:%u", port);
+	ropts.web_config = web_path;
+	ropts.config_file = config_path;
 	opts.listen = listen_addr;
 	opts.web_config = web_path;
-	opts.config_file = config_path;
 	opts.max_connections = 64;
 	opts.read_timeout = 2;
-	opts.log_level = LOG_ERROR;
-	rt = runtime_build(&opts, &d);
+	opts.reload = &ropts;
+	rt = runtime_build(&ropts, &d);
 	diags_print(&d, stderr);
 	diags_release(&d);
 	if (!rt)

@@ -1,0 +1,109 @@
+/*
+ * One PostgreSQL session (or a pgbouncer console session), below the pool:
+ * connect under a deadline, the session options that make it read-only
+ * and bounded, queries sent asynchronously and cancelled at their
+ * deadline, the check that an idle session is still there. Knows nothing
+ * of targets or pools (target.h holds those).
+ */
+#ifndef PGSESSION_H
+#define PGSESSION_H
+
+#include <stdbool.h>
+#include <libpq-fe.h>
+#include "config.h"
+#include "err.h"
+
+/*
+ * libpq's 'options' for a PostgreSQL session under 'g': read-only
+ * transactions, statement, lock and idle-in-transaction timeouts, ISO
+ * dates, UTC, ISO intervals, no JIT; after the user's own 'user' (NULL or
+ * "": none). Returns a malloc'ed string.
+ */
+char *pgsession_options(const struct config *g, const char *user);
+
+/*
+ * Open a session with the libpq parameters 'keys'/'vals' (NULL-ended),
+ * within 'seconds' (PQconnectPoll: libpq's connect_timeout plays no part).
+ * 'blocking' uses libpq's blocking connect instead, for several hosts
+ * tried in turn, each bounded by the connect_timeout among the parameters.
+ * Notices of the server are logged at debug level for target 'name',
+ * which must outlive the session. Returns the session, or NULL with 'e'
+ * set ("cannot connect: ...", redacted) and '*timed_out' when the time
+ * ran out before the server answered.
+ */
+PGconn *pgsession_connect(const char *const *keys, const char *const *vals,
+			  bool blocking, double seconds, const char *name,
+			  bool *timed_out, struct err *e);
+
+/*
+ * The last error of 'c' (NULL: "out of memory") on one line, with any
+ * secret redacted. Returns a malloc'ed string.
+ */
+char *pgsession_error(PGconn *c);
+
+/*
+ * Whether an idle session is still there: an idle session has nothing to
+ * say, so anything readable is the server's goodbye (or a notice, read
+ * and let be). A few polls, none waiting.
+ */
+bool pgsession_alive(PGconn *c);
+
+/*
+ * Wait until the result of a query sent on 'c' can be read without
+ * blocking. Returns 0, 1 when 'deadline' (monotonic seconds, clock.h)
+ * passed first, -1 when the connection failed.
+ */
+int pgsession_wait_ready(PGconn *c, double deadline);
+
+/*
+ * Send 'sql' on 'c' (simple protocol when 'simple', else extended: one
+ * statement), read every result, cancel a moment before 'deadline' (the
+ * cancel is sent from a thread of its own, so a server that stopped
+ * answering cannot hold the caller). Returns the last rows or command
+ * result (PQclear it), or NULL with 'e' set; when the server answered with
+ * an error and 'error' is not NULL, that result is left in '*error'
+ * (PQclear it). '*broken' is set when the session is unusable (lost, a
+ * cancel unanswered, COPY), '*timed_out' when the deadline ended it.
+ */
+PGresult *pgsession_exec(PGconn *c, const char *sql, bool simple,
+			 double deadline, bool *broken, bool *timed_out,
+			 PGresult **error, struct err *e);
+
+/*
+ * Run 'sql' on the PostgreSQL session 'c' inside its own read-only
+ * transaction, pipelined in one round trip: BEGIN READ ONLY; SET LOCAL
+ * statement_timeout = 'timeout_ms' (only when it differs from the
+ * session's 'session_ms'); sql; ROLLBACK. A failed query's aborted
+ * transaction is rolled back at the cost of a round trip. Results and
+ * flags as pgsession_exec's.
+ */
+PGresult *pgsession_query_ro(PGconn *c, const char *sql, int timeout_ms,
+			     int session_ms, double deadline, bool *broken,
+			     bool *timed_out, struct err *e);
+
+/* What a session told us of its server. */
+struct server_facts {
+	int version; /* server_version_num; 0 when unknown */
+	char *version_text;
+	bool in_recovery;
+	bool superuser;
+	bool pg_monitor; /* the role is a member of pg_monitor */
+	char **extensions;
+	char **extversions; /* extversion of extensions[i] (NULL-ended) */
+	size_t nextensions;
+	char *data_directory; /* NULL when the role may not read it */
+	/* databases that allow connections, templates aside (NULL-ended) */
+	char **databases;
+};
+
+/*
+ * The query that reads the facts, one row: run it in the session's
+ * read-only transaction (target_query) and hand the row to
+ * pgsession_facts_read, which fills '*f' (zeroed; free with
+ * pgsession_facts_release, which zeroes it again).
+ */
+extern const char pgsession_facts_sql[];
+void pgsession_facts_read(const PGresult *r, struct server_facts *f);
+void pgsession_facts_release(struct server_facts *f);
+
+#endif
