@@ -11,6 +11,7 @@
 #include "collect.h"
 #include "disk.h"
 #include "expfmt.h"
+#include "gate.h"
 #include "log.h"
 #include "privcheck.h"
 #include "xalloc.h"
@@ -27,23 +28,6 @@
 /* seconds before a second session is tried again after one failed */
 #define SHARE_RETRY 60.0
 
-enum {
-	OID_BOOL = 16,
-	OID_INT8 = 20,
-	OID_INT2 = 21,
-	OID_INT4 = 23,
-	OID_OID = 26,
-	OID_XID = 28,
-	OID_FLOAT4 = 700,
-	OID_FLOAT8 = 701,
-	OID_NUMERIC = 1700,
-	OID_TIMESTAMP = 1114,
-	OID_TIMESTAMPTZ = 1184,
-	OID_INTERVAL = 1186,
-	OID_PG_LSN = 3220,
-	OID_XID8 = 5069,
-};
-
 /* A cached collector result. Owned by the target's cache map. */
 struct cache_entry {
 	struct mset *m;
@@ -56,713 +40,9 @@ struct cache_entry {
 struct run {
 	bool attempted, failed; /* failed: in any database */
 	double spent;		/* seconds spent querying (not cached) */
-	const char *skip;	/* reason it did not run, or NULL */
+	enum gate_reason skip;	/* why it did not run, or GATE_RUNS */
 	double seconds;
 };
-
-static int parse_number(const char *s, double *out)
-{
-	char *end;
-
-	errno = 0;
-	*out = strtod(s, &end);
-	if (end == s || *end != '\0')
-		return -1;
-	return 0;
-}
-
-/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant). */
-static long days_from_civil(long y, long m, long d)
-{
-	long era, yoe, doy, doe;
-
-	y -= m <= 2;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = y - era * 400;
-	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
-}
-
-/* "2026-11-21 23:24:24.5+00[:30]" (DateStyle ISO) -> unix seconds */
-static int parse_timestamp(const char *s, double *out)
-{
-	int y, mo, d, h, mi, n = 0, th = 0, tm = 0, ts = 0;
-	double sec;
-	const char *p;
-
-	if (!strcmp(s, "infinity")) {
-		*out = INFINITY;
-		return 0;
-	}
-	if (!strcmp(s, "-infinity")) {
-		*out = -INFINITY;
-		return 0;
-	}
-	if (sscanf(s, "%d-%d-%d %d:%d:%lf%n", &y, &mo, &d, &h, &mi, &sec, &n) !=
-	    6)
-		return -1;
-	p = s + n;
-	if (*p == '+' || *p == '-') {
-		int sign = *p == '-' ? -1 : 1;
-		int k = sscanf(p + 1, "%d:%d:%d", &th, &tm, &ts);
-
-		if (k < 1)
-			return -1;
-		*out = -sign * (th * 3600.0 + tm * 60.0 + ts);
-	} else if (*p == '\0') {
-		*out = 0;
-	} else {
-		return -1;
-	}
-	*out += (double)days_from_civil(y, mo, d) * 86400.0 + h * 3600.0 +
-		mi * 60.0 + sec;
-	return 0;
-}
-
-/*
- * ISO 8601 interval as PostgreSQL writes it with IntervalStyle iso_8601
- * ("P1Y2M3DT4H5M6.5S", parts may be negative). Years and months count as
- * EXTRACT(EPOCH ...) counts them: 365.25 and 30 days.
- */
-static int parse_interval(const char *s, double *out)
-{
-	const char *p = s;
-	bool time = false;
-	double total = 0;
-
-	if (*p++ != 'P')
-		return -1;
-	while (*p) {
-		char *end;
-		double v;
-
-		if (*p == 'T') {
-			time = true;
-			p++;
-			continue;
-		}
-		v = strtod(p, &end);
-		if (end == p)
-			return -1;
-		p = end;
-		switch (*p) {
-		case 'Y':
-			total += v * 365.25 * 86400;
-			break;
-		case 'M':
-			total += time ? v * 60 : v * 30 * 86400;
-			break;
-		case 'W':
-			total += v * 7 * 86400;
-			break;
-		case 'D':
-			total += v * 86400;
-			break;
-		case 'H':
-			total += v * 3600;
-			break;
-		case 'S':
-			total += v;
-			break;
-		default:
-			return -1;
-		}
-		p++;
-	}
-	*out = total;
-	return 0;
-}
-
-static int parse_lsn(const char *s, double *out)
-{
-	unsigned long hi, lo;
-	int n = 0;
-
-	if (sscanf(s, "%lx/%lx%n", &hi, &lo, &n) != 2 || s[n])
-		return -1;
-	*out = (double)hi * 4294967296.0 + (double)lo;
-	return 0;
-}
-
-int collect_parse_value(const char *text, Oid type, double *out)
-{
-	switch (type) {
-	case OID_BOOL:
-		if (!strcmp(text, "t") || !strcmp(text, "true")) {
-			*out = 1;
-			return 0;
-		}
-		if (!strcmp(text, "f") || !strcmp(text, "false")) {
-			*out = 0;
-			return 0;
-		}
-		return -1;
-	case OID_TIMESTAMP:
-	case OID_TIMESTAMPTZ:
-		return parse_timestamp(text, out);
-	case OID_INTERVAL:
-		return parse_interval(text, out);
-	case OID_PG_LSN:
-		return parse_lsn(text, out);
-	default:
-		/* numbers, and text that holds one (pgbouncer's SHOW) */
-		if (!strcmp(text, "t") || !strcmp(text, "f")) {
-			*out = text[0] == 't';
-			return 0;
-		}
-		return parse_number(text, out);
-	}
-}
-
-static int find_column(const PGresult *res, const char *name)
-{
-	int i, n = PQnfields(res);
-
-	/* exact, not PQfnumber: that one folds case like an identifier */
-	for (i = 0; i < n; i++)
-		if (!strcmp(PQfname(res, i), name))
-			return i;
-	return -1;
-}
-
-/*
- * The columns of a result by name (the first of a repeated name, as
- * find_column): a result may have hundreds of columns and a collector as
- * many metrics, and a scan per metric was a quarter of a settings
- * collector's time.
- */
-static void column_map(const PGresult *res, struct strmap *m)
-{
-	int i, n = PQnfields(res);
-
-	for (i = 0; i < n; i++)
-		strmap_put(m, PQfname(res, i), (void *)(intptr_t)(i + 1), NULL);
-}
-
-static int mapped_column(const struct strmap *m, const char *name)
-{
-	return (int)(intptr_t)strmap_get(m, name) - 1;
-}
-
-static enum metric_type usage_type(enum col_usage u)
-{
-	switch (u) {
-	case USAGE_COUNTER:
-		return METRIC_COUNTER;
-	case USAGE_INFO:
-		return METRIC_INFO;
-	case USAGE_HISTOGRAM:
-		return METRIC_HISTOGRAM;
-	default:
-		return METRIC_GAUGE;
-	}
-}
-
-static bool is_value(const struct metricdef *md)
-{
-	return md->usage != USAGE_LABEL && md->usage != USAGE_DISCARD;
-}
-
-/* "{1,2.5,10}" -> numbers; returns the count, or -1. */
-static int parse_float_array(const char *s, double *v, int max)
-{
-	int n = 0;
-	const char *p = s;
-
-	if (*p++ != '{')
-		return -1;
-	while (*p && *p != '}') {
-		char *end;
-
-		if (n == max)
-			return -1;
-		v[n++] = strtod(p, &end);
-		if (end == p)
-			return -1;
-		p = end;
-		if (*p == ',')
-			p++;
-	}
-	return *p == '}' ? n : -1;
-}
-
-#define MAX_BUCKETS 64
-
-static int add_histogram(struct mset *out, struct family *f,
-			 const PGresult *res, int row, int col,
-			 const struct metricdef *md, struct label *labels,
-			 size_t nlabels, struct err *e)
-{
-	char name[256];
-	double le[MAX_BUCKETS], counts[MAX_BUCKETS], sum, count;
-	int cb, cs, cc, n, m, i;
-	char lebuf[64];
-
-	snprintf(name, sizeof(name), "%s_bucket", md->column);
-	cb = find_column(res, name);
-	snprintf(name, sizeof(name), "%s_sum", md->column);
-	cs = find_column(res, name);
-	snprintf(name, sizeof(name), "%s_count", md->column);
-	cc = find_column(res, name);
-	if (cb < 0 || cs < 0 || cc < 0)
-		return err_set(e,
-			       "histogram '%s' needs columns %s_bucket, %s_sum "
-			       "and %s_count",
-			       md->column, md->column, md->column, md->column);
-	if (PQgetisnull(res, row, col) || PQgetisnull(res, row, cb) ||
-	    PQgetisnull(res, row, cs) || PQgetisnull(res, row, cc))
-		return 0;
-	n = parse_float_array(PQgetvalue(res, row, col), le, MAX_BUCKETS);
-	m = parse_float_array(PQgetvalue(res, row, cb), counts, MAX_BUCKETS);
-	if (n < 0 || m != n ||
-	    parse_number(PQgetvalue(res, row, cs), &sum) < 0 ||
-	    parse_number(PQgetvalue(res, row, cc), &count) < 0)
-		return err_set(e, "histogram '%s': malformed bucket arrays",
-			       md->column);
-	labels[nlabels].name = (char *)"le";
-	for (i = 0; i <= n; i++) {
-		struct sb sbuf = SB_INIT(sizeof(lebuf));
-
-		if (i < n)
-			expfmt_number(&sbuf, le[i]);
-		else
-			sb_adds(&sbuf, "+Inf");
-		snprintf(lebuf, sizeof(lebuf), "%s", sb_str(&sbuf));
-		sb_release(&sbuf);
-		labels[nlabels].value = lebuf;
-		mset_add(out, f, "_bucket", labels, nlabels + 1,
-			 i < n ? counts[i] : count, NULL);
-	}
-	mset_add(out, f, "_sum", labels, nlabels, sum * md->scale, NULL);
-	mset_add(out, f, "_count", labels, nlabels, count, NULL);
-	return 0;
-}
-
-int collect_metric_column(const PGresult *res, const struct metricdef *md)
-{
-	int col = find_column(res, md->column);
-	size_t k;
-
-	for (k = 0; col < 0 && k < md->nalt; k++)
-		col = find_column(res, md->alt_columns[k]);
-	return col;
-}
-
-/* A path column: relative paths are under the data directory. */
-static int transform_value(const struct metricdef *md, const char *path,
-			   const struct rowopts *o, double *v, struct err *e)
-{
-	char *full = NULL;
-	int rc;
-
-	if (path[0] != '/') {
-		if (!o || !o->datadir)
-			return err_set(e,
-				       "column '%s': the data directory is not "
-				       "known (set data_directory for the "
-				       "target, or grant pg_read_all_settings)",
-				       md->column);
-		full = xasprintf("%s/%s", o->datadir, path);
-		path = full;
-	}
-	switch (md->transform) {
-	case TRANSFORM_DISK_USAGE:
-		rc = disk_usage(path, v, e);
-		break;
-	case TRANSFORM_FS_SIZE:
-		rc = disk_fs(path, DISK_FS_SIZE, v, e);
-		break;
-	case TRANSFORM_FS_FREE:
-		rc = disk_fs(path, DISK_FS_FREE, v, e);
-		break;
-	default:
-		rc = disk_fs(path, DISK_FS_AVAIL, v, e);
-		break;
-	}
-	free(full);
-	return rc;
-}
-
-/* The numeric value of row 'row' for metric 'md'; 1: no sample. */
-static int row_value(const struct metricdef *md, const PGresult *res, int row,
-		     int col, int addcol, const struct rowopts *o, double *v,
-		     struct err *e, struct err *warn)
-{
-	const char *text;
-	size_t k;
-
-	if (md->usage == USAGE_INFO) {
-		*v = 1;
-		return 0;
-	}
-	if (md->has_const_value) {
-		*v = md->const_value;
-		return 0;
-	}
-	if (PQgetisnull(res, row, col)) {
-		if (!md->has_null_value)
-			return 1;
-		*v = md->null_value;
-		return 0;
-	}
-	text = PQgetvalue(res, row, col);
-	if (md->transform != TRANSFORM_NONE)
-		return transform_value(md, text, o, v, warn) < 0 ? 1 : 0;
-	if (md->nmap) {
-		*v = NAN;
-		for (k = 0; k < md->nmap; k++)
-			if (!strcmp(md->map_keys[k], text))
-				*v = md->map_vals[k];
-		return 0;
-	}
-	if (collect_parse_value(text, PQftype(res, col), v) < 0) {
-		err_set(e, "column '%s': '%.40s' is not a number", md->column,
-			text);
-		return -1;
-	}
-	*v *= md->scale;
-	if (addcol >= 0 && !PQgetisnull(res, row, addcol)) {
-		double more;
-
-		text = PQgetvalue(res, row, addcol);
-		if (collect_parse_value(text, PQftype(res, addcol), &more) <
-		    0) {
-			err_set(e, "column '%s': '%.40s' is not a number",
-				md->add_column, text);
-			return -1;
-		}
-		*v += more * md->add_scale;
-	}
-	return 0;
-}
-
-/* Sticky keys: key -> expiry (monotonic seconds, malloc'ed double). */
-static bool sticky_live(struct strmap *sticky, const char *key, double now)
-{
-	double *exp = sticky ? strmap_get(sticky, key) : NULL;
-
-	return exp && *exp > now;
-}
-
-static void sticky_touch(struct strmap *sticky, const char *key, double until)
-{
-	double *exp = xmalloc(sizeof(*exp));
-
-	*exp = until;
-	free(strmap_set(sticky, key, exp));
-}
-
-static bool sticky_unexpired(const char *key, void *value, void *now)
-{
-	(void)key;
-	return *(double *)value > *(double *)now;
-}
-
-/* Drop expired keys. */
-static void sticky_prune(struct strmap *sticky, double now)
-{
-	strmap_filter(sticky, sticky_unexpired, &now, free);
-}
-
-struct ranked {
-	int row;
-	double by;
-};
-
-static int by_desc(const void *a, const void *b)
-{
-	const struct ranked *x = a, *y = b;
-
-	if (x->by != y->by)
-		return x->by < y->by ? 1 : -1;
-	return x->row - y->row;
-}
-
-static size_t top_n(const struct collector *c, const struct rowopts *o)
-{
-	const char *v;
-
-	if (!c->top.n_param)
-		return c->top.n;
-	v = collector_param(c, c->top.n_param, o ? o->cfg : NULL);
-	return v ? (size_t)strtoul(v, NULL, 10) : 100;
-}
-
-/*
- * Which rows of 'res' 'c' keeps under its top selection: a malloc'ed array
- * of flags, or NULL when every row is kept.
- */
-static bool *select_top(const struct collector *c, const PGresult *res,
-			const struct rowopts *o, struct err *e)
-{
-	int nrows = PQntuples(res), bycol, i;
-	size_t n = top_n(c, o), k;
-	struct strmap *sticky = o ? o->sticky : NULL;
-	double now = o ? o->now : 0;
-	struct sb key = SB_INIT(0);
-	int *keycols;
-	struct ranked *r;
-	bool *keep;
-
-	if (!c->top.by)
-		return NULL;
-	bycol = find_column(res, c->top.by);
-	if (bycol < 0) {
-		err_set(e, "top: column '%s' must be returned", c->top.by);
-		return NULL;
-	}
-	keycols = xcalloc(c->top.nkeys + 1, sizeof(*keycols));
-	for (k = 0; k < c->top.nkeys; k++) {
-		keycols[k] = find_column(res, c->top.keys[k]);
-		if (keycols[k] < 0) {
-			err_set(e, "top: key column '%s' must be returned",
-				c->top.keys[k]);
-			free(keycols);
-			return NULL;
-		}
-	}
-	r = xcalloc((size_t)nrows + 1, sizeof(*r));
-	keep = xcalloc((size_t)nrows + 1, sizeof(*keep));
-	for (i = 0; i < nrows; i++) {
-		r[i].row = i;
-		if (PQgetisnull(res, i, bycol) ||
-		    collect_parse_value(PQgetvalue(res, i, bycol),
-					PQftype(res, bycol), &r[i].by) < 0)
-			r[i].by = -INFINITY;
-	}
-	qsort(r, (size_t)nrows, sizeof(*r), by_desc);
-	for (i = 0; i < nrows; i++) {
-		sb_reset(&key);
-		for (k = 0; k < c->top.nkeys; k++) {
-			sb_adds(&key, PQgetvalue(res, r[i].row, keycols[k]));
-			sb_addc(&key, KEY_SEP);
-		}
-		if ((size_t)i < n) {
-			keep[r[i].row] = true;
-			if (sticky && c->top.sticky > 0)
-				sticky_touch(sticky, sb_str(&key),
-					     now + c->top.sticky);
-		} else if (sticky_live(sticky, sb_str(&key), now)) {
-			keep[r[i].row] = true;
-		}
-	}
-	if (sticky)
-		sticky_prune(sticky, now);
-	sb_release(&key);
-	free(keycols);
-	free(r);
-	return keep;
-}
-
-/*
- * The labels of row 'row': each label column's text (empty when the column
- * is absent), then datname when given. Row -1 is the "other" row of a top
- * selection: its key is "other", its other labels empty. Returns the count;
- * the strings point into 'res' and 'c'.
- */
-static size_t row_labels(const struct collector *c, const PGresult *res,
-			 int row, const int *cols, const char *datname,
-			 struct label *labels)
-{
-	size_t i, n = 0;
-
-	for (i = 0; i < c->nmetrics; i++) {
-		const char *v = "";
-
-		if (c->metrics[i].usage != USAGE_LABEL)
-			continue;
-		if (row < 0 && c->top.nkeys &&
-		    !strcmp(c->metrics[i].column,
-			    c->top.keys[c->top.nkeys - 1]))
-			v = "other";
-		else if (row >= 0 && cols[i] >= 0)
-			v = PQgetvalue(res, row, cols[i]);
-		labels[n].name = c->metrics[i].column;
-		labels[n].value = (char *)v;
-		n++;
-	}
-	if (datname) {
-		labels[n].name = (char *)"datname";
-		labels[n].value = (char *)datname;
-		n++;
-	}
-	return n;
-}
-
-int collect_rows_ex(const struct collector *c, const PGresult *res,
-		    const char *datname, size_t max_series,
-		    const struct rowopts *o, struct mset *out, size_t *dropped,
-		    struct err *e, struct err *warn)
-{
-	size_t nm = c->nmetrics, i, nlabels = 0, series = 0;
-	int *cols = xcalloc(nm ? nm : 1, sizeof(*cols));
-	int *addcols = xcalloc(nm ? nm : 1, sizeof(*addcols));
-	struct family **fams = xcalloc(nm ? nm : 1, sizeof(*fams));
-	struct label *labels = xcalloc(nm + 2, sizeof(*labels));
-	double *other = xcalloc(nm ? nm : 1, sizeof(*other));
-	int row, nrows = PQntuples(res);
-	struct strmap cmap = STRMAP_INIT;
-	bool *keep;
-
-	column_map(res, &cmap);
-	for (i = 0; i < nm; i++) {
-		const struct metricdef *md = &c->metrics[i];
-
-		cols[i] = mapped_column(&cmap, md->column);
-		for (size_t k = 0; cols[i] < 0 && k < md->nalt; k++)
-			cols[i] = mapped_column(&cmap, md->alt_columns[k]);
-		addcols[i] = md->add_column
-				     ? mapped_column(&cmap, md->add_column)
-				     : -1;
-		if (cols[i] < 0 && md->usage != USAGE_DISCARD &&
-		    !md->has_const_value && !md->optional)
-			err_set(e, "column '%s' is declared but not returned",
-				md->column);
-		if (!is_value(md))
-			continue;
-		fams[i] = mset_family(out, md->name, usage_type(md->usage),
-				      md->help, e);
-	}
-	keep = select_top(c, res, o, e);
-	for (row = 0; row < nrows; row++) {
-		bool kept = !keep || keep[row];
-
-		nlabels = row_labels(c, res, row, cols, datname, labels);
-		for (i = 0; i < nm; i++) {
-			const struct metricdef *md = &c->metrics[i];
-			double v;
-
-			if (!fams[i] || (cols[i] < 0 && !md->has_const_value))
-				continue;
-			if (kept && series >= max_series) {
-				(*dropped)++;
-				continue;
-			}
-			if (md->usage == USAGE_HISTOGRAM) {
-				if (kept &&
-				    add_histogram(out, fams[i], res, row,
-						  cols[i], md, labels, nlabels,
-						  e) == 0)
-					series++;
-				continue;
-			}
-			if (row_value(md, res, row, cols[i], addcols[i], o, &v,
-				      e, warn))
-				continue;
-			if (!kept) {
-				other[i] += v;
-				continue;
-			}
-			if (mset_add(out, fams[i], "", labels, nlabels, v,
-				     NULL) == 0)
-				series++;
-			else
-				(*dropped)++;
-		}
-	}
-	if (keep) {
-		/* one row carries the sum of the rest, so totals stay exact */
-		nlabels = row_labels(c, res, -1, cols, datname, labels);
-		for (i = 0; i < nm; i++) {
-			const struct metricdef *md = &c->metrics[i];
-
-			if (!fams[i] || md->usage == USAGE_HISTOGRAM ||
-			    md->usage == USAGE_INFO)
-				continue;
-			if (mset_add(out, fams[i], "", labels, nlabels,
-				     other[i], NULL) != 0)
-				(*dropped)++;
-		}
-	}
-	free(keep);
-	free(other);
-	free(addcols);
-	free(cols);
-	free(fams);
-	free(labels);
-	strmap_release(&cmap);
-	return err_isset(e) ? -1 : 0;
-}
-
-PGresult *collect_pivot(const struct collector *c, const PGresult *res,
-			struct err *e)
-{
-	int kc, vc, i, n = PQntuples(res);
-	PGresAttDesc *attrs;
-	PGresult *out;
-
-	if (!c->pivot_key)
-		return NULL;
-	kc = find_column(res, c->pivot_key);
-	vc = find_column(res, c->pivot_value);
-	if (kc < 0 || vc < 0) {
-		err_set(e, "pivot: columns '%s' and '%s' must be returned",
-			c->pivot_key, c->pivot_value);
-		return NULL;
-	}
-	out = PQmakeEmptyPGresult(NULL, PGRES_TUPLES_OK);
-	attrs = xcalloc((size_t)n + 1, sizeof(*attrs));
-	for (i = 0; i < n; i++) {
-		attrs[i].name = PQgetvalue(res, i, kc);
-		attrs[i].typid =
-			25; /* text, converted as text holding a number */
-		attrs[i].typlen = -1;
-		attrs[i].atttypmod = -1;
-	}
-	if (!out || !PQsetResultAttrs(out, n, attrs)) {
-		free(attrs);
-		PQclear(out);
-		err_set(e, "pivot: out of memory");
-		return NULL;
-	}
-	free(attrs);
-	for (i = 0; i < n; i++) {
-		bool null = PQgetisnull(res, i, vc);
-
-		PQsetvalue(out, 0, i, null ? NULL : PQgetvalue(res, i, vc),
-			   null ? -1 : PQgetlength(res, i, vc));
-	}
-	return out;
-}
-
-int collect_rows(const struct collector *c, const PGresult *res,
-		 const char *datname, size_t max_series, struct mset *out,
-		 size_t *dropped, struct err *e)
-{
-	struct err warn = ERR_INIT;
-
-	return collect_rows_ex(c, res, datname, max_series, NULL, out, dropped,
-			       e, &warn);
-}
-
-static bool has_error_value(const struct collector *c)
-{
-	size_t i;
-
-	for (i = 0; i < c->nmetrics; i++)
-		if (c->metrics[i].has_error_value)
-			return true;
-	return false;
-}
-
-/* Samples of the metrics that define an error value (pg_up 0). */
-static void add_error_values(const struct collector *c, struct mset *out)
-{
-	size_t i;
-
-	for (i = 0; i < c->nmetrics; i++) {
-		const struct metricdef *md = &c->metrics[i];
-		struct family *f;
-
-		if (!md->has_error_value)
-			continue;
-		f = mset_family(out, md->name, usage_type(md->usage), md->help,
-				NULL);
-		if (f)
-			mset_add(out, f, "", NULL, 0, md->error_value, NULL);
-	}
-}
 
 /*
  * True the first time 'msg' is reported under 'key' or when it changed
@@ -790,59 +70,15 @@ static bool report_changed(struct target *t, const char *key, const char *msg)
 	return changed;
 }
 
-static bool has_tag(const struct target_config *tc, const char *tag)
-{
-	size_t i;
-
-	for (i = 0; i < tc->ntags; i++)
-		if (!strcmp(tc->tags[i], tag))
-			return true;
-	return false;
-}
-
-/* Does 'req' ("ext", "setting:NAME", "setting:NAME=VALUE") hold? */
-static bool requirement_met(struct target *t, struct pgconn *pc,
-			    const char *req, double deadline)
-{
-	char sql[512], name[256];
-	const char *want = NULL, *eq;
-	bool broken = false, ok;
-	struct err e = ERR_INIT;
-	PGresult *r;
-	char *lit;
-
-	if (strncmp(req, "setting:", 8))
-		return target_has_extension(t, req);
-	req += 8;
-	eq = strchr(req, '=');
-	snprintf(name, sizeof(name), "%.*s",
-		 (int)(eq ? (size_t)(eq - req) : strlen(req)), req);
-	if (eq)
-		want = eq + 1;
-	lit = PQescapeLiteral(pc->conn, name, strlen(name));
-	if (!lit)
-		return false;
-	snprintf(sql, sizeof(sql), "SELECT current_setting(%s, true)", lit);
-	PQfreemem(lit);
-	r = target_query(t, pc, sql, target_timeout_ms(t), deadline, &broken,
-			 &e);
-	if (!r)
-		return false;
-	ok = PQntuples(r) == 1 && !PQgetisnull(r, 0, 0) &&
-	     (!want || !strcmp(PQgetvalue(r, 0, 0), want));
-	PQclear(r);
-	return ok;
-}
-
 /*
  * Whether the role may run 'c' at all, checked once per target (a reload
  * makes new targets, so it checks again): a collector that would fail for
  * want of a privilege is skipped instead of failing on every scrape, and
  * one that calls something a read-only session cannot undo is refused.
  */
-static const char *privileges(struct target *t, struct pgconn *pc,
-			      const struct collector *c,
-			      const struct variant *v, double deadline)
+static enum gate_reason privileges(struct target *t, struct pgconn *pc,
+				   const struct collector *c,
+				   const struct variant *v, double deadline)
 {
 	size_t i = (size_t)(c - t->last_qs->v), off;
 	struct err e = ERR_INIT;
@@ -850,7 +86,7 @@ static const char *privileges(struct target *t, struct pgconn *pc,
 	char *sql;
 
 	if (t->cfg->kind != TARGET_POSTGRES)
-		return NULL;
+		return GATE_RUNS;
 	if (t->nprivstate <= i) {
 		t->privstate = xrealloc(t->privstate, t->last_qs->n);
 		memset(t->privstate + t->nprivstate, 0,
@@ -877,49 +113,18 @@ static const char *privileges(struct target *t, struct pgconn *pc,
 		free(sql);
 		t->privstate[i] = state;
 	}
-	return t->privstate[i] == 2   ? "privileges"
-	       : t->privstate[i] == 3 ? "unsafe"
-				      : NULL;
+	return t->privstate[i] == 2   ? GATE_PRIVILEGES
+	       : t->privstate[i] == 3 ? GATE_UNSAFE
+				      : GATE_RUNS;
 }
 
-const char *collect_gate(struct target *t, struct pgconn *pc,
-			 const struct collector *c, double deadline,
-			 const struct variant **v, const char **req)
+/* Why 'c' does not run on 't' now, or GATE_RUNS when it does. */
+static enum gate_reason skip_reason(struct target *t, struct pgconn *pc,
+				    const struct collector *c, double deadline,
+				    const struct variant **v)
 {
-	size_t i;
-
-	*v = NULL;
-	*req = NULL;
-	if (c->ntags) {
-		for (i = 0; i < c->ntags; i++)
-			if (has_tag(t->cfg, c->tags[i]))
-				break;
-		if (i == c->ntags)
-			return "tags";
-	}
-	if (t->cfg->kind == TARGET_POSTGRES) {
-		if (c->role == ROLE_PRIMARY && t->facts.in_recovery)
-			return "role";
-		if (c->role == ROLE_REPLICA && !t->facts.in_recovery)
-			return "role";
-	}
-	*v = collector_variant_ext(c, t->facts.version, t->facts.extensions,
-				   t->facts.extversions);
-	/* a missing extension, not the version bound on it, is the reason */
-	for (i = 0; i < c->nrequires; i++)
-		if (!requirement_met(t, pc, c->requires[i], deadline)) {
-			*req = c->requires[i];
-			return "requires";
-		}
-	return *v ? NULL : "version";
-}
-
-/* Why 'c' does not run on 't' now, or NULL when it does. */
-static const char *skip_reason(struct target *t, struct pgconn *pc,
-			       const struct collector *c, double deadline,
-			       const struct variant **v)
-{
-	const char *req, *why = collect_gate(t, pc, c, deadline, v, &req);
+	const char *req;
+	enum gate_reason why = gate_check(t, pc, c, deadline, v, &req);
 
 	return why ? why : privileges(t, pc, c, *v, deadline);
 }
@@ -992,7 +197,7 @@ static bool cache_unexpired(const char *key, void *value, void *now)
 static bool sticky_map_live(const char *key, void *value, void *now)
 {
 	(void)key;
-	sticky_prune(value, *(double *)now);
+	samples_sticky_prune(value, *(double *)now);
 	return ((struct strmap *)value)->n > 0;
 }
 
@@ -1126,32 +331,6 @@ static int timeout_ms(struct lane *ln, size_t i, double share, bool *limited)
 	return want <= 0 ? 0 : (int)(want * 1000) + (want < 0.001);
 }
 
-bool collect_column_known(const struct collector *c, const char *name)
-{
-	size_t j, k, n;
-
-	if (c->pivot_key || (c->top.by && !strcmp(name, c->top.by)))
-		return true;
-	for (j = 0; j < c->nmetrics; j++) {
-		const struct metricdef *md = &c->metrics[j];
-
-		if (!strcmp(md->column, name) ||
-		    (md->add_column && !strcmp(md->add_column, name)))
-			return true;
-		for (k = 0; k < md->nalt; k++)
-			if (!strcmp(md->alt_columns[k], name))
-				return true;
-		if (md->usage != USAGE_HISTOGRAM)
-			continue;
-		n = strlen(md->column);
-		if (!strncmp(name, md->column, n) &&
-		    (!strcmp(name + n, "_bucket") ||
-		     !strcmp(name + n, "_sum") || !strcmp(name + n, "_count")))
-			return true;
-	}
-	return false;
-}
-
 /*
  * Columns the result has but the collector does not list are ignored, and
  * said once in the log (a typo in 'metrics', or a query that grew), so
@@ -1173,7 +352,7 @@ static void note_undeclared(struct target *t, const struct collector *c,
 			j++;
 			continue;
 		}
-		if (!collect_column_known(c, name))
+		if (!samples_column_known(c, name))
 			sb_addf(&list, "%s%s", list.len ? ", " : "", name);
 	}
 	if (!list.len) {
@@ -1257,7 +436,7 @@ static void run_collector(struct lane *ln, size_t i, struct pgconn *pc,
 	res = target_query(t, pc, sql, ms, x->deadline, broken, &e);
 	if (!res)
 		goto fail;
-	pivoted = collect_pivot(c, res, &e);
+	pivoted = samples_pivot(c, res, &e);
 	if (pivoted) {
 		PQclear(res);
 		res = pivoted;
@@ -1268,9 +447,10 @@ static void run_collector(struct lane *ln, size_t i, struct pgconn *pc,
 	opts.sticky = c->top.by ? sticky_map(t, key) : NULL;
 	opts.now = start;
 	opts.cfg = t->gcfg;
-	collect_rows_ex(c, res, c->scope == SCOPE_DATABASE ? db : NULL,
-			c->max_series ? c->max_series : t->gcfg->max_series,
-			&opts, frag, &dropped, &e, &warn);
+	samples_from_rows_ex(c, res, c->scope == SCOPE_DATABASE ? db : NULL,
+			     c->max_series ? c->max_series
+					   : t->gcfg->max_series,
+			     &opts, frag, &dropped, &e, &warn);
 	note_undeclared(t, c, res);
 	wkey = xasprintf("warn%c%s", KEY_SEP, key);
 	if (report_changed(t, wkey, err_isset(&warn) ? warn.msg : NULL) &&
@@ -1312,7 +492,7 @@ fail:
 	      (limited && strstr(e.msg, "SQLSTATE 57014"));
 	ln->cut |= cut;
 	if (!cut)
-		add_error_values(c, lane_out(ln, i));
+		samples_add_error_values(c, lane_out(ln, i));
 report:
 	run->failed = true;
 	/* a request too short to run anything is no news of the collector */
@@ -1327,12 +507,13 @@ report:
 	free(key);
 }
 
-static void note_skip(struct ctx *x, size_t i, const char *reason)
+static void note_skip(struct ctx *x, size_t i, enum gate_reason why)
 {
+	const char *reason = gate_reason_text(why);
 	const struct collector *c = &x->qs->v[i];
 	char *key = xasprintf("skip%c%s", KEY_SEP, c->name);
 
-	x->runs[i].skip = reason;
+	x->runs[i].skip = why;
 	if (report_changed(x->t, key, reason))
 		log_info("collector skipped", "target", x->t->name, "collector",
 			 c->name, "reason", reason, NULL);
@@ -1354,13 +535,14 @@ static void gate_all(struct ctx *x, struct pgconn *pc, size_t *list, size_t *n,
 	*n = 0;
 	for (i = 0; i < x->qs->n; i++) {
 		const struct collector *c = &x->qs->v[i];
-		const char *why;
+		enum gate_reason why;
 
 		if (c->kind != t->cfg->kind)
 			continue;
 		if (!pc) {
-			if (c->scope == SCOPE_CLUSTER && has_error_value(c)) {
-				add_error_values(c, x->out);
+			if (c->scope == SCOPE_CLUSTER &&
+			    samples_has_error_value(c)) {
+				samples_add_error_values(c, x->out);
 				x->runs[i].attempted = true;
 				x->runs[i].failed = true;
 			}
@@ -1394,8 +576,8 @@ static void run_list(struct lane *ln)
 
 		if (!ln->pc) {
 			/* the deadline took the session: nothing to say */
-			if (has_error_value(c) && !ln->cut) {
-				add_error_values(c, lane_out(ln, i));
+			if (samples_has_error_value(c) && !ln->cut) {
+				samples_add_error_values(c, lane_out(ln, i));
 				ln->runs[i].attempted = true;
 				ln->runs[i].failed = true;
 			}
@@ -1531,7 +713,7 @@ static void add_self(struct ctx *x, double started)
 		l[0].value = c->name;
 		if (r->skip) {
 			l[1].name = (char *)"reason";
-			l[1].value = (char *)r->skip;
+			l[1].value = (char *)gate_reason_text(r->skip);
 			mset_add(m, skipped, "", l, 2, 1, NULL);
 			continue;
 		}

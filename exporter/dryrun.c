@@ -16,7 +16,9 @@
 #include "dryrun.h"
 #include "log.h"
 #include "collect.h"
+#include "pgvalue.h"
 #include "expfmt.h"
+#include "gate.h"
 #include "metrics.h"
 #include "privcheck.h"
 #include "runtime.h"
@@ -691,7 +693,7 @@ static void check_result(struct run *x, struct outcome *oc,
 		/* SHOW returns what it returns: only SQL picks its columns */
 		for (i = 0; i < PQnfields(r) && c->kind == TARGET_POSTGRES;
 		     i++) {
-			if (collect_column_known(c, PQfname(r, i)))
+			if (samples_column_known(c, PQfname(r, i)))
 				continue;
 			sb_addf(&extra, "%s'%s'", nextra ? ", " : "",
 				PQfname(r, i));
@@ -713,7 +715,7 @@ static void check_result(struct run *x, struct outcome *oc,
 			const struct metricdef *md = &c->metrics[k];
 
 			if (md->usage == USAGE_DISCARD || md->has_const_value ||
-			    md->optional || collect_metric_column(r, md) >= 0)
+			    md->optional || samples_metric_column(r, md) >= 0)
 				continue;
 			report(x, oc->row, c, t, DIAG_ERROR, md->pos,
 			       "column '%s' is declared but the query does "
@@ -725,7 +727,7 @@ static void check_result(struct run *x, struct outcome *oc,
 	}
 	for (k = 0; k < c->nmetrics; k++) {
 		const struct metricdef *md = &c->metrics[k];
-		int col = collect_metric_column(r, md);
+		int col = samples_metric_column(r, md);
 
 		if (md->usage == USAGE_LABEL && col >= 0) {
 			for (row = 0; row < n; row++)
@@ -746,7 +748,7 @@ static void check_result(struct run *x, struct outcome *oc,
 			double d;
 
 			if (PQgetisnull(r, row, col) ||
-			    collect_parse_value(val, PQftype(r, col), &d) == 0)
+			    pgvalue_parse(val, PQftype(r, col), &d) == 0)
 				continue;
 			report(x, oc->row, c, t, DIAG_ERROR, md->pos,
 			       "column '%s' is not numeric: row %d holds "
@@ -824,7 +826,7 @@ static bool run_one(struct run *x, struct outcome *oc, struct target *t,
 		struct err warn = ERR_INIT;
 		/* a pivot's checks are of the row it makes, as the daemon sees
 		 */
-		PGresult *pv = collect_pivot(c, r, &e);
+		PGresult *pv = samples_pivot(c, r, &e);
 		const PGresult *rows = pv ? pv : r;
 		bool failed_before = oc->failed;
 
@@ -837,8 +839,9 @@ static bool run_one(struct run *x, struct outcome *oc, struct target *t,
 						    : t->facts.data_directory;
 		ro.now = clock_now();
 		ro.cfg = t->gcfg;
-		collect_rows_ex(c, rows, c->scope == SCOPE_DATABASE ? db : NULL,
-				SIZE_MAX, &ro, oc->m, &dropped, &e, &warn);
+		samples_from_rows_ex(c, rows,
+				     c->scope == SCOPE_DATABASE ? db : NULL,
+				     SIZE_MAX, &ro, oc->m, &dropped, &e, &warn);
 		PQclear(pv);
 		/*
 		 * what the engine fails on (a pivot or histogram's columns),
@@ -898,24 +901,25 @@ static bool has_extbounds(const struct collector *c)
 	return false;
 }
 
-/* Why 'c' does not run on 't', or NULL; '*v' gets the variant. */
-static const char *gate(struct run *x, struct target *t, struct pgconn *pc,
-			const struct collector *c, const struct variant **v,
-			struct dryrun_row *row)
+/* Why 'c' does not run on 't', or GATE_RUNS; '*v' gets the variant. */
+static enum gate_reason gate(struct run *x, struct target *t, struct pgconn *pc,
+			     const struct collector *c,
+			     const struct variant **v, struct dryrun_row *row)
 {
-	const char *req, *why;
+	const char *req;
+	enum gate_reason why;
 
-	why = collect_gate(t, pc, c, clock_now() + 10, v, &req);
+	why = gate_check(t, pc, c, clock_now() + 10, v, &req);
 	if (*v)
 		row->variant = (int)(*v - c->variants) + 1;
-	if (!why)
-		return NULL;
-	if (!strcmp(why, "tags")) {
+	if (why == GATE_RUNS)
+		return why;
+	if (why == GATE_TAGS) {
 		set_note(row, "tags: the target has none of the collector's");
-	} else if (!strcmp(why, "role")) {
+	} else if (why == GATE_ROLE) {
 		set_note(row, "role: runs on %s only",
 			 c->role == ROLE_PRIMARY ? "primaries" : "replicas");
-	} else if (!strcmp(why, "version")) {
+	} else if (why == GATE_VERSION) {
 		set_note(row, "version: no variant for %d%s", t->facts.version,
 			 has_extbounds(c) ? " and its extension versions" : "");
 	} else if (!strncmp(req, "setting:", 8)) {
@@ -1042,7 +1046,7 @@ static bool check_collector(struct run *x, struct target *t,
 		set_note(row, "not run: see the errors above");
 		return true;
 	}
-	if (gate(x, t, *pcp, c, &v, row)) {
+	if (gate(x, t, *pcp, c, &v, row) != GATE_RUNS) {
 		row->status = DRYRUN_SKIPPED;
 		return true;
 	}
