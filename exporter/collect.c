@@ -9,32 +9,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include "collect.h"
+#include "cstate.h"
 #include "disk.h"
 #include "expfmt.h"
 #include "gate.h"
 #include "log.h"
+#include "plan.h"
 #include "privcheck.h"
 #include "xalloc.h"
 #include "compat.h"
-
-#define KEY_SEP	  '\x1f'
-#define EST_FLOOR 0.05 /* seconds reserved for a collector still to run */
-/*
- * Cluster collectors that took this long in all (last collection) are
- * shared between two sessions to the main database, when the pool has
- * two: below it, a second backend on the server is not worth the time.
- */
-#define SHARE_ABOVE 0.01
-/* seconds before a second session is tried again after one failed */
-#define SHARE_RETRY 60.0
-
-/* A cached collector result. Owned by the target's cache map. */
-struct cache_entry {
-	struct mset *m;
-	double expires; /* monotonic */
-	double seconds; /* how long the query took */
-	size_t dropped;
-};
 
 /* What happened to one collector in one collection. */
 struct run {
@@ -45,208 +28,58 @@ struct run {
 };
 
 /*
- * True the first time 'msg' is reported under 'key' or when it changed
- * since, so a failing collector is logged when it starts failing, not on
- * every scrape. A NULL 'msg' clears the key and is true if it was set
- * (recovered).
- */
-static bool report_changed(struct target *t, const char *key, const char *msg)
-{
-	char *old;
-	bool changed;
-
-	pthread_mutex_lock(&t->lock); /* two lanes may report at once */
-	old = strmap_get(&t->logged, key);
-	if (!msg) {
-		changed = old != NULL;
-		if (changed)
-			free(strmap_set(&t->logged, key, NULL));
-	} else {
-		changed = !old || strcmp(old, msg);
-		if (changed)
-			free(strmap_set(&t->logged, key, xstrdup(msg)));
-	}
-	pthread_mutex_unlock(&t->lock);
-	return changed;
-}
-
-/*
  * Whether the role may run 'c' at all, checked once per target (a reload
  * makes new targets, so it checks again): a collector that would fail for
  * want of a privilege is skipped instead of failing on every scrape, and
  * one that calls something a read-only session cannot undo is refused.
  */
 static enum gate_reason privileges(struct target *t, struct pgconn *pc,
-				   const struct collector *c,
+				   const struct queryset *qs, size_t i,
 				   const struct variant *v, double deadline)
 {
-	size_t i = (size_t)(c - t->last_qs->v), off;
+	const struct collector *c = &qs->v[i];
+	enum privstate state = PRIV_UNCHECKED;
 	struct err e = ERR_INIT;
-	unsigned char state;
+	size_t off;
 	char *sql;
 
 	if (t->cfg->kind != TARGET_POSTGRES)
 		return GATE_RUNS;
-	if (t->nprivstate <= i) {
-		t->privstate = xrealloc(t->privstate, t->last_qs->n);
-		memset(t->privstate + t->nprivstate, 0,
-		       t->last_qs->n - t->nprivstate);
-		t->nprivstate = t->last_qs->n;
-	}
-	if (!t->privstate[i]) {
+	state = cstate_priv_get(t->cs, i, qs->n);
+	if (state == PRIV_UNCHECKED) {
 		/* a check that could not run (0) is asked again next scrape */
 		sql = collector_sql(c, v, t->gcfg);
 		/* parameters from the config may make what loading refused */
 		if (privcheck_statement(sql, false, &off, &e) < 0)
-			state = 3;
+			state = PRIV_UNSAFE;
 		else
 			switch (privcheck_would_fail(t, pc, sql, deadline)) {
 			case 1:
-				state = 2;
+				state = PRIV_LACKING;
 				break;
 			case 0:
-				state = 1;
+				state = PRIV_OK;
 				break;
 			default:
-				state = 0;
+				state = PRIV_UNCHECKED;
 			}
 		free(sql);
-		t->privstate[i] = state;
+		cstate_priv_set(t->cs, i, qs->n, state);
 	}
-	return t->privstate[i] == 2   ? GATE_PRIVILEGES
-	       : t->privstate[i] == 3 ? GATE_UNSAFE
+	return state == PRIV_LACKING  ? GATE_PRIVILEGES
+	       : state == PRIV_UNSAFE ? GATE_UNSAFE
 				      : GATE_RUNS;
 }
 
 /* Why 'c' does not run on 't' now, or GATE_RUNS when it does. */
 static enum gate_reason skip_reason(struct target *t, struct pgconn *pc,
-				    const struct collector *c, double deadline,
-				    const struct variant **v)
+				    const struct queryset *qs, size_t i,
+				    double deadline, const struct variant **v)
 {
 	const char *req;
-	enum gate_reason why = gate_check(t, pc, c, deadline, v, &req);
+	enum gate_reason why = gate_check(t, pc, &qs->v[i], deadline, v, &req);
 
-	return why ? why : privileges(t, pc, c, *v, deadline);
-}
-
-static struct cache_entry *cache_get(struct target *t, const char *key,
-				     double now)
-{
-	struct cache_entry *ce;
-
-	pthread_mutex_lock(&t->lock);
-	ce = strmap_get(&t->cache, key);
-	pthread_mutex_unlock(&t->lock);
-	return ce && ce->expires > now ? ce : NULL;
-}
-
-static void cache_entry_free(void *p)
-{
-	struct cache_entry *ce = p;
-
-	if (ce)
-		mset_free(ce->m);
-	free(ce);
-}
-
-static void cache_put(struct target *t, const char *key, struct mset *m,
-		      double expires, double seconds, size_t dropped)
-{
-	struct cache_entry *ce = xcalloc(1, sizeof(*ce));
-
-	ce->m = m;
-	ce->expires = expires;
-	ce->seconds = seconds;
-	ce->dropped = dropped;
-	pthread_mutex_lock(&t->lock);
-	cache_entry_free(strmap_set(&t->cache, key, ce));
-	pthread_mutex_unlock(&t->lock);
-}
-
-static void sticky_free(void *p)
-{
-	struct strmap *m = p;
-
-	if (m)
-		strmap_release_with(m, free);
-	free(m);
-}
-
-/* The sticky top keys of one collector in one database. */
-static struct strmap *sticky_map(struct target *t, const char *key)
-{
-	struct strmap *m;
-
-	/* the map of 'key' is one lane's; the map of maps is shared */
-	pthread_mutex_lock(&t->lock);
-	m = strmap_get(&t->sticky, key);
-	if (!m) {
-		m = xcalloc(1, sizeof(*m));
-		strmap_put(&t->sticky, key, m, NULL);
-	}
-	pthread_mutex_unlock(&t->lock);
-	return m;
-}
-
-static bool cache_unexpired(const char *key, void *value, void *now)
-{
-	(void)key;
-	return ((struct cache_entry *)value)->expires > *(double *)now;
-}
-
-static bool sticky_map_live(const char *key, void *value, void *now)
-{
-	(void)key;
-	samples_sticky_prune(value, *(double *)now);
-	return ((struct strmap *)value)->n > 0;
-}
-
-static bool has_database(char **dbs, const char *db)
-{
-	for (; dbs && *dbs; dbs++)
-		if (!strcmp(*dbs, db))
-			return true;
-	return false;
-}
-
-/*
- * A log-once entry worth keeping: still failing, and not about a database
- * that is gone ("db<SEP>name", "warn<SEP>collector<SEP>name" and
- * "collector<SEP>name" of a per-database collector name one).
- */
-static bool still_failing(const char *key, void *value, void *arg)
-{
-	struct target *t = arg;
-	const char *sep = strrchr(key, KEY_SEP);
-	const struct collector *c;
-	char *prefix;
-	bool perdb;
-
-	if (!value)
-		return false;
-	if (!sep || !sep[1] || !t->facts.databases)
-		return true;
-	prefix = xstrndup(key, (size_t)(sep - key));
-	c = t->last_qs ? queryset_find(t->last_qs, prefix) : NULL;
-	perdb = !strcmp(prefix, "db") || !strncmp(prefix, "warn\x1f", 5) ||
-		(c && c->scope == SCOPE_DATABASE);
-	free(prefix);
-	return !perdb || has_database(t->facts.databases, sep + 1);
-}
-
-/*
- * Forget what can no longer be used: expired cached results, sticky keys
- * past their time (those of a database that went, too), recovered log-once
- * entries. Without this a long-running daemon watching databases come and
- * go would keep every one it ever saw.
- */
-static void forget_stale(struct target *t, double now)
-{
-	pthread_mutex_lock(&t->lock);
-	strmap_filter(&t->cache, cache_unexpired, &now, cache_entry_free);
-	strmap_filter(&t->sticky, sticky_map_live, &now, sticky_free);
-	strmap_filter(&t->logged, still_failing, t, free);
-	pthread_mutex_unlock(&t->lock);
+	return why ? why : privileges(t, pc, qs, i, *v, deadline);
 }
 
 /* Everything one collection needs, passed down to each collector run. */
@@ -267,7 +100,7 @@ struct ctx {
  * One line of work of a collection, on a session of its own. A collection
  * has one lane, or two side by side when the pool has two sessions, the
  * target no per-database work and the cluster collectors took long enough
- * (SHARE_ABOVE) for a second backend to be worth it: then each lane runs
+ * (PLAN_SHARE_ABOVE) for a second backend to be worth it: then each lane runs
  * a share of them, dealt by what each took last time. A lane keeps its
  * own output and per-collector counts, added to the ctx's when it is done;
  * what lanes share on the target (cache, log-once and sticky maps) is
@@ -315,20 +148,11 @@ static int timeout_ms(struct lane *ln, size_t i, double share, bool *limited)
 	double want =
 		c->timeout > 0 ? c->timeout : x->t->gcfg->statement_timeout;
 	double mine = x->est[i] * share;
-	double left = x->deadline - clock_now();
-	/* with a quarter more for them: last time's times are no promise */
-	double others = (ln->pending - mine) * 1.25;
+	double others = ln->pending - mine;
 
 	ln->pending -= mine;
-	/* keep a tenth of what is left for this one, whatever the others */
-	if (others > left * 0.9)
-		others = left * 0.9;
-	left -= others > 0 ? others : 0;
-	/* a timeout of 0 is no limit of its own: the deadline still is */
-	*limited = want <= 0 || left < want;
-	if (*limited)
-		want = left;
-	return want <= 0 ? 0 : (int)(want * 1000) + (want < 0.001);
+	return plan_timeout_ms(want, x->deadline - clock_now(), others,
+			       limited);
 }
 
 /*
@@ -340,8 +164,8 @@ static void note_undeclared(struct target *t, const struct collector *c,
 			    const PGresult *res)
 {
 	struct sb list = SB_INIT(512);
+	struct logkey k = {ONCE_UNDECLARED, c->name, NULL};
 	size_t j = 0;
-	char *key;
 	int i;
 
 	for (i = 0; i < PQnfields(res); i++) {
@@ -359,13 +183,11 @@ static void note_undeclared(struct target *t, const struct collector *c,
 		sb_release(&list);
 		return;
 	}
-	key = xasprintf("undeclared%c%s", KEY_SEP, c->name);
-	if (report_changed(t, key, sb_str(&list)))
+	if (cstate_report(t->cs, &k, sb_str(&list)))
 		log_info("columns returned but not listed in metrics are "
 			 "ignored",
 			 "target", t->name, "collector", c->name, "columns",
 			 sb_str(&list), NULL);
-	free(key);
 	sb_release(&list);
 }
 
@@ -378,13 +200,10 @@ static bool from_cache(struct lane *ln, size_t i, const char *db, double share)
 	struct ctx *x = ln->x;
 	const struct collector *c = &x->qs->v[i];
 	struct cache_entry *ce;
-	char *key;
 
 	if (!(c->ttl > 0))
 		return false;
-	key = xasprintf("%s%c%s", c->name, KEY_SEP, db ? db : "");
-	ce = cache_get(x->t, key, clock_now());
-	free(key);
+	ce = cstate_cache_get(x->t->cs, c->name, db, clock_now());
 	if (!ce)
 		return false;
 	ln->runs[i].attempted = true;
@@ -410,10 +229,11 @@ static void run_collector(struct lane *ln, size_t i, struct pgconn *pc,
 	struct err e = ERR_INIT, warn = ERR_INIT;
 	struct rowopts opts = {0};
 	struct mset *frag = NULL;
+	struct logkey key = {ONCE_FAILED, c->name, db};
+	struct logkey wkey = {ONCE_WARN, c->name, db};
 	PGresult *pivoted;
-	char *wkey;
 	PGresult *res = NULL;
-	char *key, *sql = NULL;
+	char *sql = NULL;
 	size_t dropped = 0;
 	double start = clock_now(), secs;
 	bool limited = false, cut = false;
@@ -423,10 +243,8 @@ static void run_collector(struct lane *ln, size_t i, struct pgconn *pc,
 	if (from_cache(ln, i, db, share))
 		return;
 	run->attempted = true;
-	key = xasprintf("skip%c%s", KEY_SEP, c->name);
-	report_changed(t, key, NULL); /* runs again: a new skip is news */
-	free(key);
-	key = xasprintf("%s%c%s", c->name, KEY_SEP, db ? db : "");
+	/* runs again: a new skip is news */
+	cstate_report(t->cs, &(struct logkey){ONCE_SKIP, c->name, NULL}, NULL);
 	ms = timeout_ms(ln, i, share, &limited);
 	if (ms <= 0) {
 		err_set(&e, "the scrape deadline passed before it could run");
@@ -444,7 +262,7 @@ static void run_collector(struct lane *ln, size_t i, struct pgconn *pc,
 	frag = mset_new();
 	opts.datadir = t->cfg->data_directory ? t->cfg->data_directory
 					      : t->facts.data_directory;
-	opts.sticky = c->top.by ? sticky_map(t, key) : NULL;
+	opts.sticky = c->top.by ? cstate_sticky(t->cs, c->name, db) : NULL;
 	opts.now = start;
 	opts.cfg = t->gcfg;
 	samples_from_rows_ex(c, res, c->scope == SCOPE_DATABASE ? db : NULL,
@@ -452,13 +270,11 @@ static void run_collector(struct lane *ln, size_t i, struct pgconn *pc,
 					   : t->gcfg->max_series,
 			     &opts, frag, &dropped, &e, &warn);
 	note_undeclared(t, c, res);
-	wkey = xasprintf("warn%c%s", KEY_SEP, key);
-	if (report_changed(t, wkey, err_isset(&warn) ? warn.msg : NULL) &&
+	if (cstate_report(t->cs, &wkey, err_isset(&warn) ? warn.msg : NULL) &&
 	    err_isset(&warn))
 		log_warn("collector could not produce a value", "target",
 			 t->name, "collector", c->name, "datname", db, "err",
 			 warn.msg, NULL);
-	free(wkey);
 	secs = clock_now() - start;
 	run->seconds += secs;
 	run->spent += secs;
@@ -469,15 +285,15 @@ static void run_collector(struct lane *ln, size_t i, struct pgconn *pc,
 		goto report;
 	}
 	if (c->ttl > 0)
-		cache_put(t, key, frag, start + c->ttl, secs, dropped);
+		cstate_cache_put(t->cs, c->name, db, frag, start + c->ttl, secs,
+				 dropped);
 	else
 		mset_free(frag);
-	if (report_changed(t, key, NULL))
+	if (cstate_report(t->cs, &key, NULL))
 		log_info("collector recovered", "target", t->name, "collector",
 			 c->name, "datname", db, NULL);
 	PQclear(res);
 	free(sql);
-	free(key);
 	return;
 fail:
 	run->seconds += clock_now() - start;
@@ -499,25 +315,23 @@ report:
 	if (cut && x->deadline - x->started < TARGET_FAIR_WAIT)
 		log_debug("collector cut short by the request's deadline",
 			  "target", t->name, "collector", c->name, NULL);
-	else if (report_changed(t, key, e.msg))
+	else if (cstate_report(t->cs, &key, e.msg))
 		log_warn("collector failed", "target", t->name, "collector",
 			 c->name, "datname", db, "err", e.msg, NULL);
 	PQclear(res);
 	free(sql);
-	free(key);
 }
 
 static void note_skip(struct ctx *x, size_t i, enum gate_reason why)
 {
 	const char *reason = gate_reason_text(why);
 	const struct collector *c = &x->qs->v[i];
-	char *key = xasprintf("skip%c%s", KEY_SEP, c->name);
+	struct logkey k = {ONCE_SKIP, c->name, NULL};
 
 	x->runs[i].skip = why;
-	if (report_changed(x->t, key, reason))
+	if (cstate_report(x->t->cs, &k, reason))
 		log_info("collector skipped", "target", x->t->name, "collector",
 			 c->name, "reason", reason, NULL);
-	free(key);
 }
 
 /*
@@ -548,7 +362,8 @@ static void gate_all(struct ctx *x, struct pgconn *pc, size_t *list, size_t *n,
 			}
 			continue;
 		}
-		why = skip_reason(t, pc, c, x->deadline, &x->variants[i]);
+		why = skip_reason(t, pc, x->qs, i, x->deadline,
+				  &x->variants[i]);
 		if (why)
 			note_skip(x, i, why);
 		else if (c->scope == SCOPE_DATABASE)
@@ -620,7 +435,7 @@ static void run_databases(struct lane *ln, char **dbs, double share)
 		struct pgconn *pc = NULL;
 		bool broken = false, need = false, first = true;
 		double connecting = clock_now();
-		char *key;
+		struct logkey key = {ONCE_DB, NULL, NULL};
 
 		/* a database whose results are all cached costs no session */
 		for (i = 0; i < x->qs->n; i++) {
@@ -638,11 +453,10 @@ static void run_databases(struct lane *ln, char **dbs, double share)
 		if (!pc && clock_now() >= x->deadline)
 			ln->cut = true;
 		connecting = clock_now() - connecting;
-		key = xasprintf("db%c%s", KEY_SEP, *db);
-		if (report_changed(t, key, pc ? NULL : e.msg) && !pc)
+		key.db = *db;
+		if (cstate_report(t->cs, &key, pc ? NULL : e.msg) && !pc)
 			log_warn("cannot collect database", "target", t->name,
 				 "datname", *db, "err", e.msg, NULL);
-		free(key);
 		for (i = 0; i < x->qs->n && !broken; i++) {
 			if (!runs_per_database(x, i) || served[i])
 				continue;
@@ -674,6 +488,7 @@ static void add_self(struct ctx *x, double started)
 	struct family *dur, *ok, *skipped, *dropped;
 	struct label l[2];
 	struct pool_stats st;
+	unsigned long *total;
 	size_t i, cached;
 
 	dur = mset_family(m, "pgpulse_scrape_duration_seconds", METRIC_GAUGE,
@@ -688,18 +503,11 @@ static void add_self(struct ctx *x, double started)
 			      "with the reason (version, role, tags, "
 			      "requires, privileges, unsafe).",
 			      NULL);
+	total = xcalloc(x->qs->n + 1, sizeof(*total));
+	cstate_dropped_add(t->cs, x->qs->n, x->dropped, total);
+	cached = cstate_cache_count(t->cs);
 	pthread_mutex_lock(&t->lock);
-	if (t->ndropped < x->qs->n) {
-		t->dropped =
-			xrealloc(t->dropped, x->qs->n * sizeof(*t->dropped));
-		memset(t->dropped + t->ndropped, 0,
-		       (x->qs->n - t->ndropped) * sizeof(*t->dropped));
-		t->ndropped = x->qs->n;
-	}
-	for (i = 0; i < x->qs->n; i++)
-		t->dropped[i] += x->dropped[i];
 	st = t->stats;
-	cached = t->cache.n;
 	pthread_mutex_unlock(&t->lock);
 	dropped = mset_family(m, "pgpulse_series_dropped_total", METRIC_COUNTER,
 			      "Series dropped by the collector: duplicates, "
@@ -721,7 +529,7 @@ static void add_self(struct ctx *x, double started)
 			continue;
 		mset_add(m, dur, "", l, 1, r->seconds, NULL);
 		mset_add(m, ok, "", l, 1, r->failed ? 0 : 1, NULL);
-		mset_add(m, dropped, "", l, 1, (double)t->dropped[i], NULL);
+		mset_add(m, dropped, "", l, 1, (double)total[i], NULL);
 	}
 
 	struct {
@@ -785,7 +593,10 @@ static void add_self(struct ctx *x, double started)
 		if (f)
 			mset_add(m, f, "", NULL, 0, t->facts.pg_monitor, NULL);
 	}
+	free(total);
 }
+
+static const struct logkey share = {ONCE_SHARE, NULL, NULL};
 
 static void *lane_main(void *p)
 {
@@ -800,16 +611,14 @@ static void *lane_main(void *p)
 		 * the list, and sharing waits a while before trying again
 		 */
 		ln->no_session = true;
-		pthread_mutex_lock(&t->lock);
-		t->share_after = clock_now() + SHARE_RETRY;
-		pthread_mutex_unlock(&t->lock);
-		if (report_changed(t, "share", e.msg))
+		cstate_share_defer(t->cs, clock_now() + PLAN_SHARE_RETRY);
+		if (cstate_report(t->cs, &share, e.msg))
 			log_info("no second session: the collectors run one "
 				 "after another",
 				 "target", t->name, "err", e.msg, NULL);
 		return NULL;
 	}
-	if (report_changed(t, "share", NULL))
+	if (cstate_report(t->cs, &share, NULL))
 		log_info("a second session again: slow collectors are "
 			 "shared out",
 			 "target", t->name, NULL);
@@ -832,12 +641,9 @@ static double fresh_part(struct ctx *x, size_t i, char **dbs)
 	size_t n = 0, fresh = 0;
 	double now = clock_now();
 
-	for (; *d; d++, n++) {
-		char *key = xasprintf("%s%c%s", x->qs->v[i].name, KEY_SEP, *d);
-
-		fresh += cache_get(x->t, key, now) != NULL;
-		free(key);
-	}
+	for (; *d; d++, n++)
+		fresh += cstate_cache_get(x->t->cs, x->qs->v[i].name, *d,
+					  now) != NULL;
 	return n ? (double)fresh / (double)n : 0;
 }
 
@@ -860,41 +666,7 @@ static double lane_pending(const struct lane *ln)
 static bool share_out(struct ctx *x, const size_t *all, size_t n,
 		      struct lane *a, struct lane *b)
 {
-	size_t *byc = xmalloc((n ? n : 1) * sizeof(*byc));
-	double total = 0, ta = 0, tb = 0;
-	bool *tob = xcalloc(x->qs->n + 1, sizeof(*tob));
-	size_t k, j;
-
-	for (k = 0; k < n; k++)
-		total += x->last[all[k]];
-	if (total < SHARE_ABOVE || n < 2) {
-		free(byc);
-		free(tob);
-		return false;
-	}
-	memcpy(byc, all, n * sizeof(*byc));
-	/* insertion sort by time taken, longest first: n is small */
-	for (k = 1; k < n; k++)
-		for (j = k; j > 0 && x->last[byc[j]] > x->last[byc[j - 1]];
-		     j--) {
-			size_t tmp = byc[j];
-
-			byc[j] = byc[j - 1];
-			byc[j - 1] = tmp;
-		}
-	for (k = 0; k < n; k++) {
-		tob[byc[k]] = tb < ta;
-		*(tob[byc[k]] ? &tb : &ta) += x->last[byc[k]];
-	}
-	a->n = b->n = 0;
-	for (k = 0; k < n; k++) {
-		struct lane *ln = tob[all[k]] ? b : a;
-
-		ln->list[ln->n++] = all[k];
-	}
-	free(byc);
-	free(tob);
-	return true;
+	return plan_deal(x->last, all, n, a->list, &a->n, b->list, &b->n);
 }
 
 /*
@@ -965,6 +737,25 @@ static void note_outage(struct target *t, bool up, const char *why)
 	}
 }
 
+/*
+ * Keep what each collector's query took for the next collection's plan; a
+ * collector served from its cache (or not run) keeps the time of its last
+ * query, which it takes again when the cache runs out.
+ */
+static void keep_estimates(struct ctx *x)
+{
+	bool *set = xcalloc(x->qs->n + 1, sizeof(*set));
+	double *spent = xcalloc(x->qs->n + 1, sizeof(*spent));
+
+	for (size_t i = 0; i < x->qs->n; i++) {
+		spent[i] = x->runs[i].spent;
+		set[i] = spent[i] > 0;
+	}
+	cstate_est_set(x->t->cs, x->qs->n, spent, set);
+	free(spent);
+	free(set);
+}
+
 static struct collection *
 collect_once(struct target *t, const struct queryset *qs, double deadline)
 {
@@ -973,7 +764,7 @@ collect_once(struct target *t, const struct queryset *qs, double deadline)
 	struct lane lanes[2];
 	struct err e = ERR_INIT;
 	struct pgconn *pc;
-	size_t *cluster, ncluster = 0, old_nest, ndbs = 0;
+	size_t *cluster, ncluster = 0, ndbs = 0;
 	char **dbs = NULL;
 	bool want_dbs = false, up = false, two = false, side = false;
 	bool cut = false;
@@ -981,7 +772,6 @@ collect_once(struct target *t, const struct queryset *qs, double deadline)
 
 	x.t = t;
 	x.qs = qs;
-	t->last_qs = qs;
 	x.deadline = deadline;
 	x.started = started;
 	x.out = col->m = mset_new();
@@ -990,18 +780,16 @@ collect_once(struct target *t, const struct queryset *qs, double deadline)
 	x.est = xcalloc(qs->n + 1, sizeof(*x.est));
 	x.last = xcalloc(qs->n + 1, sizeof(*x.last));
 	x.variants = xcalloc(qs->n + 1, sizeof(*x.variants));
-	pthread_mutex_lock(&t->lock);
+	cstate_est_get(t->cs, qs->n, x.last);
 	for (size_t i = 0; i < qs->n; i++) {
-		double last = i < t->nest ? t->est[i] : 0;
-
 		/* a query, or a cancel, takes a round trip at least */
-		if (qs->v[i].kind != t->cfg->kind)
+		if (qs->v[i].kind != t->cfg->kind) {
+			x.last[i] = 0;
 			continue;
-		x.last[i] = last;
-		x.est[i] = last > EST_FLOOR ? last : EST_FLOOR;
+		}
+		x.est[i] = plan_reserve(x.last[i]);
 	}
 	two = t->nslots >= 2 && t->cfg->kind == TARGET_POSTGRES;
-	pthread_mutex_unlock(&t->lock);
 	cluster = xcalloc(qs->n + 1, sizeof(*cluster));
 
 	pc = main_session(t, deadline, &cut, &e);
@@ -1042,8 +830,7 @@ collect_once(struct target *t, const struct queryset *qs, double deadline)
 			&x, i, qs->v[i].scope == SCOPE_DATABASE ? dbs : NULL);
 		x.last[i] *= 1 - fresh;
 		x.est[i] *= 1 - fresh;
-		if (x.est[i] < EST_FLOOR)
-			x.est[i] = EST_FLOOR;
+		x.est[i] = plan_reserve(x.est[i]);
 	}
 	for (size_t i = 0; dbs && i < qs->n; i++)
 		if (runs_per_database(&x, i))
@@ -1068,9 +855,7 @@ collect_once(struct target *t, const struct queryset *qs, double deadline)
 	 * beside per-database work: its sessions come and go, and collectors
 	 * counting connections would count them in one and not the other.
 	 */
-	pthread_mutex_lock(&t->lock);
-	two = two && clock_now() >= t->share_after;
-	pthread_mutex_unlock(&t->lock);
+	two = two && cstate_share_allowed(t->cs, clock_now());
 	if (pc && two && !dbs)
 		side = share_out(&x, cluster, ncluster, &lanes[0], &lanes[1]);
 	/* the per-database work comes after the cluster's: keep its time */
@@ -1129,27 +914,13 @@ collect_once(struct target *t, const struct queryset *qs, double deadline)
 	}
 	target_free_list(dbs);
 
-	forget_stale(t, clock_now());
+	cstate_forget_stale(t->cs, clock_now(), t->facts.databases, qs);
 	add_self(&x, started);
 	col->up = up;
 	col->cut = lanes[0].cut || lanes[1].cut;
 	col->budget = deadline - started;
 	col->finished = clock_now();
-	pthread_mutex_lock(&t->lock);
-	old_nest = t->nest;
-	if (t->nest < qs->n) {
-		t->est = xrealloc(t->est, qs->n * sizeof(*t->est));
-		t->nest = qs->n;
-	}
-	/*
-	 * what a query took; a collector served from its cache (or not run)
-	 * keeps the time of its last query, which it takes again when the
-	 * cache runs out
-	 */
-	for (size_t i = 0; i < qs->n; i++)
-		if (x.runs[i].spent > 0 || i >= old_nest)
-			t->est[i] = x.runs[i].spent;
-	pthread_mutex_unlock(&t->lock);
+	keep_estimates(&x);
 	free(lanes[0].list);
 	free(lanes[1].list);
 out:
@@ -1288,10 +1059,8 @@ void collect_forget(struct target *t)
 	pthread_mutex_lock(&t->lock);
 	collection_unref_locked(t->last);
 	t->last = NULL;
-	strmap_release_with(&t->cache, cache_entry_free);
-	strmap_release_with(&t->logged, free);
-	strmap_release_with(&t->sticky, sticky_free);
 	pthread_mutex_unlock(&t->lock);
+	cstate_clear(t->cs);
 }
 
 void collection_put(struct target *t, struct collection *c)

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "cstate.h"
 #include "target.h"
 #include "pwcmd.h"
 #include "log.h"
@@ -169,6 +170,7 @@ struct target *target_new(const struct target_config *cfg,
 	t->cfg = cfg;
 	t->gcfg = gcfg;
 	t->name = xstrdup(cfg->name);
+	t->cs = cstate_new();
 	pthread_mutex_init(&t->lock, NULL);
 	{
 		pthread_condattr_t ca;
@@ -240,9 +242,7 @@ void target_free(struct target *t)
 	free_patterns(t->db_exclude, t->cfg->nexclude);
 	free(t->last_error);
 	facts_release(&t->facts);
-	free(t->dropped);
-	free(t->privstate);
-	free(t->est);
+	cstate_free(t->cs);
 	pthread_mutex_destroy(&t->lock);
 	pthread_cond_destroy(&t->cond);
 	free(t->name);

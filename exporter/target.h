@@ -16,6 +16,7 @@
 #include "strmap.h"
 
 struct queryset;
+struct cstate;
 
 /* One pooled connection slot. Owned by its target. */
 struct pgconn {
@@ -94,18 +95,8 @@ struct target {
 	unsigned long generation; /* collections finished */
 	unsigned long last_gen;	  /* the generation that set 'last' */
 	struct collection *last;
-	struct strmap cache;  /* "collector\x1fdb" -> struct cache_entry */
-	struct strmap logged; /* things logged once: key -> message */
-	struct strmap sticky; /* "collector\x1fdb" -> strmap of top keys */
-	const struct queryset *last_qs; /* the collectors privstate is for */
-	double share_after; /* no second session tried before (monotonic) */
-	/* per collector: 0 unchecked, 1 ok, 2 lacks privileges, 3 unsafe */
-	unsigned char *privstate;
-	size_t nprivstate;
-	double *est; /* per collector, seconds it took in the last collection */
-	size_t nest;
-	unsigned long *dropped; /* per collector, series dropped so far */
-	size_t ndropped;
+	/* the collection's own state (cache, log-once, ...), locked apart */
+	struct cstate *cs;
 };
 
 /* Monotonic seconds. */
