@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "collect.h"
+#include "collmetrics.h"
 #include "cstate.h"
 #include "disk.h"
 #include "expfmt.h"
@@ -16,16 +17,9 @@
 #include "log.h"
 #include "plan.h"
 #include "privcheck.h"
+#include "runner.h"
 #include "xalloc.h"
 #include "compat.h"
-
-/* What happened to one collector in one collection. */
-struct run {
-	bool attempted, failed; /* failed: in any database */
-	double spent;		/* seconds spent querying (not cached) */
-	enum gate_reason skip;	/* why it did not run, or GATE_RUNS */
-	double seconds;
-};
 
 /*
  * Whether the role may run 'c' at all, checked once per target (a reload
@@ -145,8 +139,7 @@ static int timeout_ms(struct lane *ln, size_t i, double share, bool *limited)
 {
 	struct ctx *x = ln->x;
 	const struct collector *c = &x->qs->v[i];
-	double want =
-		c->timeout > 0 ? c->timeout : x->t->gcfg->statement_timeout;
+	double want = runner_timeout(c, x->t->gcfg);
 	double mine = x->est[i] * share;
 	double others = ln->pending - mine;
 
@@ -156,39 +149,27 @@ static int timeout_ms(struct lane *ln, size_t i, double share, bool *limited)
 }
 
 /*
- * Columns the result has but the collector does not list are ignored, and
- * said once in the log (a typo in 'metrics', or a query that grew), so
- * nothing is guessed and nothing goes unnoticed.
+ * Say once in the log what a run left aside: columns the result has but
+ * the collector does not list (a typo in 'metrics', or a query that
+ * grew), so nothing is guessed and nothing goes unnoticed, and values it
+ * could not make.
  */
-static void note_undeclared(struct target *t, const struct collector *c,
-			    const PGresult *res)
+static void note_result(struct target *t, const struct collector *c,
+			const char *db, const struct runner_result *r)
 {
-	struct sb list = SB_INIT(512);
-	struct logkey k = {ONCE_UNDECLARED, c->name, NULL};
-	size_t j = 0;
-	int i;
+	struct logkey uk = {ONCE_UNDECLARED, c->name, NULL};
+	struct logkey wk = {ONCE_WARN, c->name, db};
+	const char *warn = err_isset(&r->warn) ? r->warn.msg : NULL;
 
-	for (i = 0; i < PQnfields(res); i++) {
-		const char *name = PQfname(res, i);
-
-		/* the common case first: declared in the order returned */
-		if (j < c->nmetrics && !strcmp(c->metrics[j].column, name)) {
-			j++;
-			continue;
-		}
-		if (!samples_column_known(c, name))
-			sb_addf(&list, "%s%s", list.len ? ", " : "", name);
-	}
-	if (!list.len) {
-		sb_release(&list);
-		return;
-	}
-	if (cstate_report(t->cs, &k, sb_str(&list)))
+	if (r->undeclared && cstate_report(t->cs, &uk, r->undeclared))
 		log_info("columns returned but not listed in metrics are "
 			 "ignored",
 			 "target", t->name, "collector", c->name, "columns",
-			 sb_str(&list), NULL);
-	sb_release(&list);
+			 r->undeclared, NULL);
+	if (cstate_report(t->cs, &wk, warn) && warn)
+		log_warn("collector could not produce a value", "target",
+			 t->name, "collector", c->name, "datname", db, "err",
+			 warn, NULL);
 }
 
 /*
@@ -214,6 +195,40 @@ static bool from_cache(struct lane *ln, size_t i, const char *db, double share)
 	return true;
 }
 
+/* A run that worked: keep its result for the ttl; a failure is over. */
+static void collector_ok(struct target *t, const struct collector *c,
+			 const char *db, struct runner_result *r, double start,
+			 double secs)
+{
+	struct logkey key = {ONCE_FAILED, c->name, db};
+
+	if (c->ttl > 0) {
+		cstate_cache_put(t->cs, c->name, db, r->m, start + c->ttl, secs,
+				 r->dropped);
+		r->m = NULL;
+	}
+	if (cstate_report(t->cs, &key, NULL))
+		log_info("collector recovered", "target", t->name, "collector",
+			 c->name, "datname", db, NULL);
+}
+
+/* A run that failed ('cut': by the request's deadline), logged once. */
+static void collector_failed(struct ctx *x, struct run *run,
+			     const struct collector *c, const char *db,
+			     bool cut, const char *msg)
+{
+	struct logkey key = {ONCE_FAILED, c->name, db};
+
+	run->failed = true;
+	/* a request too short to run anything is no news of the collector */
+	if (cut && x->deadline - x->started < TARGET_FAIR_WAIT)
+		log_debug("collector cut short by the request's deadline",
+			  "target", x->t->name, "collector", c->name, NULL);
+	else if (cstate_report(x->t->cs, &key, msg))
+		log_warn("collector failed", "target", x->t->name, "collector",
+			 c->name, "datname", db, "err", msg, NULL);
+}
+
 /*
  * Run collector 'i' on 'pc' (in database 'db', or the main one when NULL),
  * using the cache when fresh. Sets '*broken' when the session died.
@@ -222,104 +237,59 @@ static void run_collector(struct lane *ln, size_t i, struct pgconn *pc,
 			  const char *db, double share, bool *broken)
 {
 	struct ctx *x = ln->x;
-	const struct variant *v = x->variants[i];
 	const struct collector *c = &x->qs->v[i];
 	struct target *t = x->t;
 	struct run *run = &ln->runs[i];
-	struct err e = ERR_INIT, warn = ERR_INIT;
-	struct rowopts opts = {0};
-	struct mset *frag = NULL;
-	struct logkey key = {ONCE_FAILED, c->name, db};
-	struct logkey wkey = {ONCE_WARN, c->name, db};
-	PGresult *pivoted;
-	PGresult *res = NULL;
-	char *sql = NULL;
-	size_t dropped = 0;
-	double start = clock_now(), secs;
+	struct runner_result r = RUNNER_RESULT_INIT;
+	struct runner_job j = {.t = t, .pc = pc, .c = c, .db = db};
 	bool limited = false, cut = false;
-	int ms;
+	double secs;
 
 	*broken = false;
 	if (from_cache(ln, i, db, share))
 		return;
+	j.v = x->variants[i];
+	j.deadline = x->deadline;
+	j.now = clock_now();
 	run->attempted = true;
 	/* runs again: a new skip is news */
 	cstate_report(t->cs, &(struct logkey){ONCE_SKIP, c->name, NULL}, NULL);
-	ms = timeout_ms(ln, i, share, &limited);
-	if (ms <= 0) {
-		err_set(&e, "the scrape deadline passed before it could run");
-		goto fail;
+	j.timeout_ms = timeout_ms(ln, i, share, &limited);
+	if (j.timeout_ms > 0) {
+		j.sticky = c->top.by ? cstate_sticky(t->cs, c->name, db) : NULL;
+		runner_run(&j, &r);
+		*broken = r.broken;
+	} else {
+		err_set(&r.e, "the scrape deadline passed before it could run");
 	}
-	sql = collector_sql(c, v, t->gcfg);
-	res = target_query(t, pc, sql, ms, x->deadline, broken, &e);
-	if (!res)
-		goto fail;
-	pivoted = samples_pivot(c, res, &e);
-	if (pivoted) {
-		PQclear(res);
-		res = pivoted;
-	}
-	frag = mset_new();
-	opts.datadir = t->cfg->data_directory ? t->cfg->data_directory
-					      : t->facts.data_directory;
-	opts.sticky = c->top.by ? cstate_sticky(t->cs, c->name, db) : NULL;
-	opts.now = start;
-	opts.cfg = t->gcfg;
-	samples_from_rows_ex(c, res, c->scope == SCOPE_DATABASE ? db : NULL,
-			     c->max_series ? c->max_series
-					   : t->gcfg->max_series,
-			     &opts, frag, &dropped, &e, &warn);
-	note_undeclared(t, c, res);
-	if (cstate_report(t->cs, &wkey, err_isset(&warn) ? warn.msg : NULL) &&
-	    err_isset(&warn))
-		log_warn("collector could not produce a value", "target",
-			 t->name, "collector", c->name, "datname", db, "err",
-			 warn.msg, NULL);
-	secs = clock_now() - start;
+	secs = clock_now() - j.now;
 	run->seconds += secs;
 	run->spent += secs;
-	ln->dropped[i] += dropped + mset_merge(lane_out(ln, i), frag, NULL, 0);
-	if (err_isset(&e)) {
-		/* rows that converted are served; the collector reports 0 */
-		mset_free(frag);
-		goto report;
+	if (r.queried) {
+		note_result(t, c, db, &r);
+		ln->dropped[i] +=
+			r.dropped + mset_merge(lane_out(ln, i), r.m, NULL, 0);
+		/* with an error, rows that converted are served all the same */
+		if (!err_isset(&r.e)) {
+			collector_ok(t, c, db, &r, j.now, secs);
+			runner_result_release(&r);
+			return;
+		}
+	} else {
+		/*
+		 * the scrape's deadline, not the collector's own timeout,
+		 * stopped it (a statement_timeout shortened for the deadline
+		 * counts too): that says nothing of the server, so no error
+		 * value (pg_up 0) is made up; the page says it was cut instead
+		 */
+		cut = j.timeout_ms <= 0 || pc->timed_out ||
+		      (limited && strstr(r.e.msg, "SQLSTATE 57014"));
+		ln->cut |= cut;
+		if (!cut)
+			samples_add_error_values(c, lane_out(ln, i));
 	}
-	if (c->ttl > 0)
-		cstate_cache_put(t->cs, c->name, db, frag, start + c->ttl, secs,
-				 dropped);
-	else
-		mset_free(frag);
-	if (cstate_report(t->cs, &key, NULL))
-		log_info("collector recovered", "target", t->name, "collector",
-			 c->name, "datname", db, NULL);
-	PQclear(res);
-	free(sql);
-	return;
-fail:
-	run->seconds += clock_now() - start;
-	run->spent += clock_now() - start;
-	/*
-	 * the scrape's deadline, not the collector's own timeout, stopped it
-	 * (a statement_timeout shortened for the deadline counts too): that
-	 * says nothing of the server, so no error value (pg_up 0) is made
-	 * up; the page says it was cut instead
-	 */
-	cut = ms <= 0 || pc->timed_out ||
-	      (limited && strstr(e.msg, "SQLSTATE 57014"));
-	ln->cut |= cut;
-	if (!cut)
-		samples_add_error_values(c, lane_out(ln, i));
-report:
-	run->failed = true;
-	/* a request too short to run anything is no news of the collector */
-	if (cut && x->deadline - x->started < TARGET_FAIR_WAIT)
-		log_debug("collector cut short by the request's deadline",
-			  "target", t->name, "collector", c->name, NULL);
-	else if (cstate_report(t->cs, &key, e.msg))
-		log_warn("collector failed", "target", t->name, "collector",
-			 c->name, "datname", db, "err", e.msg, NULL);
-	PQclear(res);
-	free(sql);
+	collector_failed(x, run, c, db, cut, r.e.msg);
+	runner_result_release(&r);
 }
 
 static void note_skip(struct ctx *x, size_t i, enum gate_reason why)
@@ -484,115 +454,22 @@ static void run_databases(struct lane *ln, char **dbs, double share)
 static void add_self(struct ctx *x, double started)
 {
 	struct target *t = x->t;
-	struct mset *m = x->out;
-	struct family *dur, *ok, *skipped, *dropped;
-	struct label l[2];
-	struct pool_stats st;
-	unsigned long *total;
-	size_t i, cached;
-
-	dur = mset_family(m, "pgpulse_scrape_duration_seconds", METRIC_GAUGE,
-			  "Time the collector took in the last scrape "
-			  "(of the run that produced a cached result).",
-			  NULL);
-	ok = mset_family(m, "pgpulse_scrape_success", METRIC_GAUGE,
-			 "Whether the collector succeeded in the last scrape.",
-			 NULL);
-	skipped = mset_family(m, "pgpulse_collector_skipped", METRIC_GAUGE,
-			      "Collectors that do not run on this target, "
-			      "with the reason (version, role, tags, "
-			      "requires, privileges, unsafe).",
-			      NULL);
-	total = xcalloc(x->qs->n + 1, sizeof(*total));
-	cstate_dropped_add(t->cs, x->qs->n, x->dropped, total);
-	cached = cstate_cache_count(t->cs);
-	pthread_mutex_lock(&t->lock);
-	st = t->stats;
-	pthread_mutex_unlock(&t->lock);
-	dropped = mset_family(m, "pgpulse_series_dropped_total", METRIC_COUNTER,
-			      "Series dropped by the collector: duplicates, "
-			      "invalid values, or past max_series.",
-			      NULL);
-	l[0].name = (char *)"collector";
-	for (i = 0; i < x->qs->n; i++) {
-		const struct collector *c = &x->qs->v[i];
-		struct run *r = &x->runs[i];
-
-		l[0].value = c->name;
-		if (r->skip) {
-			l[1].name = (char *)"reason";
-			l[1].value = (char *)gate_reason_text(r->skip);
-			mset_add(m, skipped, "", l, 2, 1, NULL);
-			continue;
-		}
-		if (!r->attempted)
-			continue;
-		mset_add(m, dur, "", l, 1, r->seconds, NULL);
-		mset_add(m, ok, "", l, 1, r->failed ? 0 : 1, NULL);
-		mset_add(m, dropped, "", l, 1, (double)total[i], NULL);
-	}
-
-	struct {
-		const char *name, *help;
-		enum metric_type type;
-		double v;
-	} pool[] = {
-		{"pgpulse_connections_max",
-		 "Connections pgpulse may open to "
-		 "the target (connections_per_target).",
-		 METRIC_GAUGE, st.max},
-		{"pgpulse_connections_open",
-		 "Connections pgpulse has open to "
-		 "the target.",
-		 METRIC_GAUGE, st.open},
-		{"pgpulse_connections_busy",
-		 "Connections of pgpulse in use by "
-		 "a collection.",
-		 METRIC_GAUGE, st.busy},
-		{"pgpulse_connection_attempts_total",
-		 "Connections pgpulse "
-		 "tried to open to the target.",
-		 METRIC_COUNTER, (double)st.attempts},
-		{"pgpulse_connection_failures_total",
-		 "Connection attempts "
-		 "that failed.",
-		 METRIC_COUNTER, (double)st.failures},
-		{"pgpulse_connect_duration_seconds",
-		 "Time the last connection "
-		 "attempt took.",
-		 METRIC_GAUGE, st.last_connect_seconds},
-		{"pgpulse_collection_duration_seconds",
-		 "Time the whole "
-		 "collection of the target took.",
-		 METRIC_GAUGE, clock_now() - started},
-		{"pgpulse_cache_entries",
-		 "Results held for collectors with a ttl "
-		 "(one per collector and database).",
-		 METRIC_GAUGE, (double)cached},
+	unsigned long *total = xcalloc(x->qs->n + 1, sizeof(*total));
+	struct collstats s = {
+		.qs = x->qs,
+		.runs = x->runs,
+		.dropped = total,
+		.kind = t->cfg->kind,
+		.facts = &t->facts,
 	};
-	for (i = 0; i < ARRAY_SIZE(pool); i++) {
-		struct family *f = mset_family(m, pool[i].name, pool[i].type,
-					       pool[i].help, NULL);
 
-		if (f)
-			mset_add(m, f, "", NULL, 0, pool[i].v, NULL);
-	}
-	if (t->cfg->kind == TARGET_POSTGRES && t->facts.version) {
-		struct family *f;
-
-		f = mset_family(m, "pgpulse_role_superuser", METRIC_GAUGE,
-				"Whether pgpulse's role is a superuser (it "
-				"should be a pg_monitor member instead).",
-				NULL);
-		if (f)
-			mset_add(m, f, "", NULL, 0, t->facts.superuser, NULL);
-		f = mset_family(m, "pgpulse_role_pg_monitor", METRIC_GAUGE,
-				"Whether pgpulse's role is a member of "
-				"pg_monitor.",
-				NULL);
-		if (f)
-			mset_add(m, f, "", NULL, 0, t->facts.pg_monitor, NULL);
-	}
+	cstate_dropped_add(t->cs, x->qs->n, x->dropped, total);
+	s.cached = cstate_cache_count(t->cs);
+	pthread_mutex_lock(&t->lock);
+	s.pool = t->stats;
+	pthread_mutex_unlock(&t->lock);
+	s.seconds = clock_now() - started;
+	collmetrics_add(x->out, &s);
 	free(total);
 }
 
@@ -756,114 +633,169 @@ static void keep_estimates(struct ctx *x)
 	free(set);
 }
 
-static struct collection *
-collect_once(struct target *t, const struct queryset *qs, double deadline)
+/* Set up 'x' for a collection of 't' into 'out', with last time's times. */
+static void ctx_init(struct ctx *x, struct target *t, const struct queryset *qs,
+		     double deadline, struct mset *out)
 {
-	struct collection *col = xcalloc(1, sizeof(*col));
-	struct ctx x = {0};
-	struct lane lanes[2];
-	struct err e = ERR_INIT;
-	struct pgconn *pc;
-	size_t *cluster, ncluster = 0, ndbs = 0;
-	char **dbs = NULL;
-	bool want_dbs = false, up = false, two = false, side = false;
-	bool cut = false;
-	double started = clock_now(), perdb = 0;
+	const size_t n = qs->n + 1;
 
-	x.t = t;
-	x.qs = qs;
-	x.deadline = deadline;
-	x.started = started;
-	x.out = col->m = mset_new();
-	x.runs = xcalloc(qs->n + 1, sizeof(*x.runs));
-	x.dropped = xcalloc(qs->n + 1, sizeof(*x.dropped));
-	x.est = xcalloc(qs->n + 1, sizeof(*x.est));
-	x.last = xcalloc(qs->n + 1, sizeof(*x.last));
-	x.variants = xcalloc(qs->n + 1, sizeof(*x.variants));
-	cstate_est_get(t->cs, qs->n, x.last);
+	x->t = t;
+	x->qs = qs;
+	x->deadline = deadline;
+	x->started = clock_now();
+	x->out = out;
+	x->runs = xcalloc(n, sizeof(*x->runs));
+	x->dropped = xcalloc(n, sizeof(*x->dropped));
+	x->est = xcalloc(n, sizeof(*x->est));
+	x->last = xcalloc(n, sizeof(*x->last));
+	x->variants = xcalloc(n, sizeof(*x->variants));
+	cstate_est_get(t->cs, qs->n, x->last);
 	for (size_t i = 0; i < qs->n; i++) {
 		/* a query, or a cancel, takes a round trip at least */
 		if (qs->v[i].kind != t->cfg->kind) {
-			x.last[i] = 0;
+			x->last[i] = 0;
 			continue;
 		}
-		x.est[i] = plan_reserve(x.last[i]);
+		x->est[i] = plan_reserve(x->last[i]);
 	}
-	two = t->nslots >= 2 && t->cfg->kind == TARGET_POSTGRES;
-	cluster = xcalloc(qs->n + 1, sizeof(*cluster));
+}
 
-	pc = main_session(t, deadline, &cut, &e);
-	if (!pc && cut) {
-		/* too short to say anything of the server: nothing to keep */
-		col->cut = col->unread = true;
-		goto out;
-	}
-	up = pc != NULL;
-	note_outage(t, up, e.msg);
-	gate_all(&x, pc, cluster, &ncluster, &want_dbs);
-	if (pc && want_dbs) {
-		struct err de = ERR_INIT;
+static void ctx_release(struct ctx *x)
+{
+	free(x->est);
+	free(x->last);
+	free(x->runs);
+	free(x->dropped);
+	free(x->variants);
+}
 
-		dbs = target_databases(t, &de);
-		if (!dbs)
-			log_warn("cannot list databases", "target", t->name,
-				 "err", de.msg, NULL);
-		for (ndbs = 0; dbs && dbs[ndbs]; ndbs++)
-			;
-		if (!ndbs) { /* the patterns keep none: no per-database work */
-			target_free_list(dbs);
-			dbs = NULL;
-		}
+/*
+ * The databases per-database collectors run in, or NULL when there are
+ * none ('*n' of them).
+ */
+static char **list_databases(struct target *t, size_t *n)
+{
+	struct err e = ERR_INIT;
+	char **dbs = target_databases(t, &e);
+
+	if (!dbs)
+		log_warn("cannot list databases", "target", t->name, "err",
+			 e.msg, NULL);
+	for (*n = 0; dbs && dbs[*n]; (*n)++)
+		;
+	if (!*n) { /* the patterns keep none: no per-database work */
+		target_free_list(dbs);
+		dbs = NULL;
 	}
-	/*
-	 * What a fresh cached result will serve costs nothing this scrape:
-	 * no time is kept back for it, and it weighs nothing when the work
-	 * is dealt out (its last query time is kept for when it runs out).
-	 */
+	return dbs;
+}
+
+/*
+ * What a fresh cached result will serve costs nothing this scrape: no
+ * time is kept back for it, and it weighs nothing when the work is dealt
+ * out (its last query time is kept for when it runs out). Returns the
+ * time to keep for the per-database collectors in 'dbs'.
+ */
+static double discount_cached(struct ctx *x, char **dbs)
+{
+	const struct queryset *qs = x->qs;
+	double perdb = 0;
+
 	for (size_t i = 0; i < qs->n; i++) {
 		double fresh;
 
-		if (!(qs->v[i].ttl > 0) || x.runs[i].skip ||
-		    qs->v[i].kind != t->cfg->kind)
+		if (!(qs->v[i].ttl > 0) || x->runs[i].skip ||
+		    qs->v[i].kind != x->t->cfg->kind)
 			continue;
 		fresh = fresh_part(
-			&x, i, qs->v[i].scope == SCOPE_DATABASE ? dbs : NULL);
-		x.last[i] *= 1 - fresh;
-		x.est[i] *= 1 - fresh;
-		x.est[i] = plan_reserve(x.est[i]);
+			x, i, qs->v[i].scope == SCOPE_DATABASE ? dbs : NULL);
+		x->last[i] *= 1 - fresh;
+		x->est[i] *= 1 - fresh;
+		x->est[i] = plan_reserve(x->est[i]);
 	}
 	for (size_t i = 0; dbs && i < qs->n; i++)
-		if (runs_per_database(&x, i))
-			perdb += x.est[i];
+		if (runs_per_database(x, i))
+			perdb += x->est[i];
+	return perdb;
+}
 
-	memset(lanes, 0, sizeof(lanes));
+/* Lane 0 writes into the ctx; lane 1 has counts of its own. */
+static void lanes_init(struct ctx *x, struct lane lanes[2], struct pgconn *pc,
+		       const size_t *cluster, size_t ncluster)
+{
+	const size_t n = x->qs->n + 1;
+
+	memset(lanes, 0, 2 * sizeof(*lanes));
 	for (int k = 0; k < 2; k++) {
-		lanes[k].x = &x;
-		lanes[k].list = xcalloc(qs->n + 1, sizeof(*lanes[k].list));
+		lanes[k].x = x;
+		lanes[k].list = xcalloc(n, sizeof(*lanes[k].list));
 	}
-	lanes[0].out = x.out;
-	lanes[0].runs = x.runs;
-	lanes[0].dropped = x.dropped;
-	lanes[1].runs = xcalloc(qs->n + 1, sizeof(*lanes[1].runs));
-	lanes[1].dropped = xcalloc(qs->n + 1, sizeof(*lanes[1].dropped));
+	lanes[0].out = x->out;
+	lanes[0].runs = x->runs;
+	lanes[0].dropped = x->dropped;
+	lanes[1].runs = xcalloc(n, sizeof(*lanes[1].runs));
+	lanes[1].dropped = xcalloc(n, sizeof(*lanes[1].dropped));
 	lanes[0].pc = pc;
 	memcpy(lanes[0].list, cluster, ncluster * sizeof(*cluster));
 	lanes[0].n = ncluster;
+}
+
+/* Add lane 1's counts to the ctx, and both lanes' samples in order. */
+static void lanes_merge(struct ctx *x, struct lane lanes[2])
+{
+	for (size_t i = 0; i < x->qs->n; i++) {
+		struct run *r = &x->runs[i], *r1 = &lanes[1].runs[i];
+
+		r->attempted |= r1->attempted;
+		r->failed |= r1->failed;
+		r->seconds += r1->seconds;
+		r->spent += r1->spent;
+		x->dropped[i] += lanes[1].dropped[i];
+		/* in collector order, whichever lane ran it */
+		for (int k = 0; lanes[0].outs && k < 2; k++) {
+			if (!lanes[k].outs[i])
+				continue;
+			x->dropped[i] +=
+				mset_merge(x->out, lanes[k].outs[i], NULL, 0);
+			mset_free(lanes[k].outs[i]);
+		}
+	}
+	free(lanes[0].outs);
+	free(lanes[1].outs);
+	free(lanes[1].runs);
+	free(lanes[1].dropped);
+	lanes[0].outs = NULL;
+}
+
+/*
+ * Run the cluster collectors of 'cluster' on 'pc' (and a second session
+ * when 'two' allows and it is worth it), then the per-database ones in
+ * 'dbs' ('perdb' seconds kept for them). Gives 'pc' back. Returns whether
+ * the deadline cut something.
+ */
+static bool run_lanes(struct ctx *x, struct pgconn *pc, const size_t *cluster,
+		      size_t ncluster, char **dbs, size_t ndbs, double perdb,
+		      bool two)
+{
+	struct lane lanes[2];
+	bool side = false, cut;
+
+	lanes_init(x, lanes, pc, cluster, ncluster);
 	/*
 	 * With no per-database work, the cluster collectors are shared out
 	 * over two sessions to the main database when that is worth it. Not
 	 * beside per-database work: its sessions come and go, and collectors
 	 * counting connections would count them in one and not the other.
 	 */
-	two = two && cstate_share_allowed(t->cs, clock_now());
+	two = two && cstate_share_allowed(x->t->cs, clock_now());
 	if (pc && two && !dbs)
-		side = share_out(&x, cluster, ncluster, &lanes[0], &lanes[1]);
+		side = share_out(x, cluster, ncluster, &lanes[0], &lanes[1]);
 	/* the per-database work comes after the cluster's: keep its time */
 	lanes[0].pending = lane_pending(&lanes[0]) + perdb;
 	if (side) {
 		for (int k = 0; k < 2; k++)
 			lanes[k].outs =
-				xcalloc(qs->n + 1, sizeof(*lanes[k].outs));
+				xcalloc(x->qs->n + 1, sizeof(*lanes[k].outs));
 		lanes[1].pending = lane_pending(&lanes[1]);
 		if (pthread_create(&lanes[1].thread, NULL, lane_main,
 				   &lanes[1])) {
@@ -883,191 +815,89 @@ collect_once(struct target *t, const struct queryset *qs, double deadline)
 		lanes[0].pending = lane_pending(&lanes[0]);
 		run_list(&lanes[0]);
 	}
-	for (size_t i = 0; i < qs->n; i++) {
-		struct run *r = &x.runs[i], *r1 = &lanes[1].runs[i];
-
-		r->attempted |= r1->attempted;
-		r->failed |= r1->failed;
-		r->seconds += r1->seconds;
-		r->spent += r1->spent;
-		x.dropped[i] += lanes[1].dropped[i];
-		/* in collector order, whichever lane ran it */
-		for (int k = 0; lanes[0].outs && k < 2; k++) {
-			if (!lanes[k].outs[i])
-				continue;
-			x.dropped[i] +=
-				mset_merge(x.out, lanes[k].outs[i], NULL, 0);
-			mset_free(lanes[k].outs[i]);
-		}
-	}
-	free(lanes[0].outs);
-	free(lanes[1].outs);
-	free(lanes[1].runs);
-	free(lanes[1].dropped);
+	lanes_merge(x, lanes);
 	if (lanes[0].pc)
-		target_release(t, lanes[0].pc, false);
+		target_release(x->t, lanes[0].pc, false);
 	if (dbs) {
 		/* the databases after the cluster, the main session free */
 		lanes[0].pc = NULL;
-		lanes[0].outs = NULL;
 		run_databases(&lanes[0], dbs, 1.0 / (double)ndbs);
 	}
-	target_free_list(dbs);
-
-	cstate_forget_stale(t->cs, clock_now(), t->facts.databases, qs);
-	add_self(&x, started);
-	col->up = up;
-	col->cut = lanes[0].cut || lanes[1].cut;
-	col->budget = deadline - started;
-	col->finished = clock_now();
-	keep_estimates(&x);
+	cut = lanes[0].cut || lanes[1].cut;
 	free(lanes[0].list);
 	free(lanes[1].list);
+	return cut;
+}
+
+static struct collection *
+collect_once(struct target *t, const struct queryset *qs, double deadline)
+{
+	struct collection *col = xcalloc(1, sizeof(*col));
+	struct ctx x = {0};
+	struct err e = ERR_INIT;
+	struct pgconn *pc;
+	size_t *cluster, ncluster = 0, ndbs = 0;
+	char **dbs = NULL;
+	bool want_dbs = false, two, cut = false;
+	double perdb;
+
+	col->m = mset_new();
+	ctx_init(&x, t, qs, deadline, col->m);
+	two = t->nslots >= 2 && t->cfg->kind == TARGET_POSTGRES;
+	cluster = xcalloc(qs->n + 1, sizeof(*cluster));
+	pc = main_session(t, deadline, &cut, &e);
+	if (!pc && cut) {
+		/* too short to say anything of the server: nothing to keep */
+		col->cut = col->unread = true;
+		goto out;
+	}
+	note_outage(t, pc != NULL, e.msg);
+	col->up = pc != NULL;
+	gate_all(&x, pc, cluster, &ncluster, &want_dbs);
+	if (pc && want_dbs)
+		dbs = list_databases(t, &ndbs);
+	perdb = discount_cached(&x, dbs);
+	col->cut = run_lanes(&x, pc, cluster, ncluster, dbs, ndbs, perdb, two);
+	target_free_list(dbs);
+	cstate_forget_stale(t->cs, clock_now(), t->facts.databases, qs);
+	add_self(&x, x.started);
+	col->budget = deadline - x.started;
+	col->finished = clock_now();
+	keep_estimates(&x);
 out:
 	free(cluster);
-	free(x.est);
-	free(x.last);
-	free(x.runs);
-	free(x.dropped);
-	free(x.variants);
+	ctx_release(&x);
 	return col;
 }
 
-static void collection_unref_locked(struct collection *c)
+/* The collection flight_join runs. */
+struct job {
+	struct target *t;
+	const struct queryset *qs;
+};
+
+static struct collection *run_job(void *arg, double deadline)
 {
-	if (c && --c->refs == 0) {
-		mset_free(c->m);
-		free(c);
-	}
-}
+	struct job *j = arg;
 
-/*
- * Run a collection for 't' under 'deadline' (t->collecting was set by the
- * caller) and publish it: waiters are woken, and it becomes the target's
- * last unless it read nothing of the server. Returns the caller's
- * reference, or NULL for a collection that read nothing.
- */
-static struct collection *
-run_and_publish(struct target *t, const struct queryset *qs, double deadline)
-{
-	struct collection *c = collect_once(t, qs, deadline), *old = NULL;
-
-	pthread_mutex_lock(&t->lock);
-	t->collecting = false;
-	t->generation++;
-	if (c->unread) {
-		mset_free(c->m);
-		free(c);
-		c = NULL;
-	} else {
-		c->refs = 2; /* the target's and the caller's */
-		old = t->last;
-		t->last = c;
-		t->last_gen = t->generation;
-	}
-	collection_unref_locked(old);
-	pthread_cond_broadcast(&t->cond);
-	pthread_mutex_unlock(&t->lock);
-	return c;
-}
-
-/*
- * The fallback when 'deadline' came first (t->lock held): the last kept
- * collection, marked cut for the page.
- */
-static struct collection *last_kept(struct target *t, bool *cut)
-{
-	struct collection *c = t->last;
-
-	if (c)
-		c->refs++;
-	*cut = true;
-	return c;
+	return collect_once(j->t, j->qs, deadline);
 }
 
 struct collection *collect_target(struct target *t, const struct queryset *qs,
 				  double deadline, bool *cut)
 {
-	struct collection *c;
+	struct job j = {t, qs};
 
-	*cut = false;
-	pthread_mutex_lock(&t->lock);
-	for (;;) {
-		unsigned long gen = t->generation;
-		bool longer;
-
-		/*
-		 * not running: start one, unless a waiter with a longer
-		 * deadline is about to (a short request must not take the
-		 * turn of the one it would cut short)
-		 */
-		if (!t->collecting &&
-		    !(t->want > deadline && t->want > clock_now())) {
-			t->collecting = true;
-			t->col_budget = deadline - clock_now();
-			if (t->want <= deadline)
-				t->want = 0;
-			pthread_mutex_unlock(&t->lock);
-			c = run_and_publish(t, qs, deadline);
-			if (c) {
-				*cut = c->cut;
-				return c;
-			}
-			pthread_mutex_lock(&t->lock);
-			c = last_kept(t, cut);
-			pthread_mutex_unlock(&t->lock);
-			return c;
-		}
-		/* more time left than the running collection had in all */
-		longer =
-			t->collecting && deadline - clock_now() > t->col_budget;
-		if (longer && deadline > t->want)
-			t->want = deadline;
-		while (t->generation == gen)
-			if (target_wait(t, deadline) == ETIMEDOUT)
-				break;
-		if (t->generation == gen || clock_now() >= deadline)
-			break;
-		c = t->last_gen == t->generation ? t->last : NULL;
-		longer = deadline - clock_now() >
-			 (c ? c->budget : t->col_budget);
-		/*
-		 * what finished is served, unless it was cut short by its
-		 * deadline and this request still has more time than it had:
-		 * then this request collects again (or joins a longer one)
-		 */
-		if (c && !(c->cut && longer)) {
-			c->refs++;
-			*cut = c->cut;
-			if (t->want == deadline)
-				t->want = 0;
-			pthread_mutex_unlock(&t->lock);
-			return c;
-		}
-		if (!longer)
-			break;
-	}
-	if (t->want == deadline)
-		t->want = 0;
-	c = last_kept(t, cut);
-	pthread_mutex_unlock(&t->lock);
-	return c;
+	return flight_join(cstate_flight(t->cs), deadline, cut, run_job, &j);
 }
 
 void collect_forget(struct target *t)
 {
-	pthread_mutex_lock(&t->lock);
-	collection_unref_locked(t->last);
-	t->last = NULL;
-	pthread_mutex_unlock(&t->lock);
+	flight_forget(cstate_flight(t->cs));
 	cstate_clear(t->cs);
 }
 
 void collection_put(struct target *t, struct collection *c)
 {
-	if (!c)
-		return;
-	pthread_mutex_lock(&t->lock);
-	collection_unref_locked(c);
-	pthread_mutex_unlock(&t->lock);
+	flight_put(cstate_flight(t->cs), c);
 }

@@ -10,28 +10,11 @@
 #include <libpq-fe.h>
 #include "compat.h"
 #include "err.h"
+#include "flight.h"
 #include "metrics.h"
 #include "querydef.h"
 #include "samples.h"
 #include "target.h"
-
-/*
- * The result of one collection: the target's series (without the target's
- * own labels, which the scrape adds) and its pgpulse_* self metrics.
- * Refcounted under the target's lock: the target keeps the last one, each
- * scrape that uses it holds a reference. Read-only once published.
- */
-struct collection {
-	struct mset *m;
-	int refs;
-	double finished; /* monotonic */
-	double budget;	 /* seconds its deadline gave it */
-	bool up;	 /* the main session worked */
-	/* its deadline stopped something: some series may be missing */
-	bool cut;
-	/* it could not read the server in time: not kept, not served */
-	bool unread;
-};
 
 /*
  * Collect 't' with the collectors of 'qs', or join the collection already

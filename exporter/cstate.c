@@ -11,6 +11,7 @@
 #define KEY_SEP '\x1f'
 
 struct cstate {
+	struct flight *flight; /* locked apart */
 	pthread_mutex_t lock;
 	struct strmap cache;  /* "collector<SEP>db" -> struct cache_entry */
 	struct strmap sticky; /* "collector<SEP>db" -> strmap of top keys */
@@ -36,7 +37,13 @@ struct cstate *cstate_new(void)
 	struct cstate *cs = xcalloc(1, sizeof(*cs));
 
 	pthread_mutex_init(&cs->lock, NULL);
+	cs->flight = flight_new();
 	return cs;
+}
+
+struct flight *cstate_flight(struct cstate *cs)
+{
+	return cs->flight;
 }
 
 static void cache_entry_free(void *p)
@@ -83,6 +90,7 @@ void cstate_free(struct cstate *cs)
 	if (!cs)
 		return;
 	cstate_clear(cs);
+	flight_free(cs->flight);
 	free(cs->priv);
 	free(cs->est);
 	free(cs->dropped);

@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include "flight.h"
 #include "metrics.h"
 #include "querydef.h"
 #include "strmap.h"
@@ -20,6 +21,8 @@ struct cstate;
 struct cstate *cstate_new(void);
 /* Free 'cs' and all it holds; NULL is fine. */
 void cstate_free(struct cstate *cs);
+/* The singleflight of the target's collections (see flight.h). */
+struct flight *cstate_flight(struct cstate *cs);
 /* Drop the cache, sticky keys and log-once entries (collect_forget). */
 void cstate_clear(struct cstate *cs);
 

@@ -62,9 +62,8 @@ struct pool_stats {
 /*
  * A target. Created by target_new from a target_config of the runtime
  * snapshot, freed by target_free when the snapshot goes (its connections
- * closed then). Every field below 'lock' is protected by it; the cache and
- * the singleflight state belong to collect.c but live here because they
- * last as long as the target.
+ * closed then). Every field below 'lock' is protected by it, except 'cs':
+ * the collection's state (cstate.h), which has a lock of its own.
  */
 struct target {
 	const struct target_config *cfg; /* owned by the snapshot's config */
@@ -88,13 +87,6 @@ struct target {
 	struct server_facts facts;
 	bool warned_role; /* the role warning is logged once */
 
-	/* collect.c's state */
-	bool collecting;
-	double col_budget;	  /* seconds the last one started had */
-	double want;		  /* a waiter's deadline that needs a rerun */
-	unsigned long generation; /* collections finished */
-	unsigned long last_gen;	  /* the generation that set 'last' */
-	struct collection *last;
 	/* the collection's own state (cache, log-once, ...), locked apart */
 	struct cstate *cs;
 };
