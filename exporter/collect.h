@@ -1,7 +1,8 @@
 /*
- * One collection of one target: which collectors apply (kind, role, tags,
- * version, requires), ttl cache, per-collector timeouts, rows into samples,
- * and singleflight so concurrent scrapes of a target share one collection.
+ * One collection of one target, the engine's entry point: which
+ * collectors apply (gate.h), in what time (plan.h), run on which sessions
+ * (lanes.h, runner.h), with what the last collection left (cstate.h), and
+ * singleflight so concurrent scrapes of a target share one (flight.h).
  */
 #ifndef COLLECT_H
 #define COLLECT_H

@@ -21,6 +21,7 @@
 #include "gate.h"
 #include "metrics.h"
 #include "privcheck.h"
+#include "runner.h"
 #include "runtime.h"
 #include "strmap.h"
 #include "target.h"
@@ -773,7 +774,7 @@ static bool run_one(struct run *x, struct outcome *oc, struct target *t,
 		    const struct variant *v, const char *db)
 {
 	bool bouncer = t->cfg->kind == TARGET_PGBOUNCER, broken, ok = true;
-	double timeout = c->timeout > 0 ? c->timeout : x->cfg.statement_timeout;
+	double timeout = runner_timeout(c, &x->cfg);
 	char *sql = collector_sql(c, v, &x->cfg);
 	PGresult *r = NULL, *failed = NULL;
 	double start, secs;
@@ -835,8 +836,7 @@ static bool run_one(struct run *x, struct outcome *oc, struct target *t,
 		oc->row->rows += PQntuples(r);
 		if (!err_isset(&e))
 			check_result(x, oc, c, v, t, rows);
-		ro.datadir = t->cfg->data_directory ? t->cfg->data_directory
-						    : t->facts.data_directory;
+		ro.datadir = runner_datadir(t);
 		ro.now = clock_now();
 		ro.cfg = t->gcfg;
 		samples_from_rows_ex(c, rows,
@@ -983,7 +983,7 @@ static void finish_outcome(struct run *x, struct outcome *oc,
 			   const struct collector *c, struct target *t)
 {
 	size_t k, li = 0;
-	size_t max = c->max_series ? c->max_series : x->cfg.max_series;
+	size_t max = runner_max_series(c, &x->cfg);
 
 	oc->row->max_series = max;
 	if (oc->row->rows >= 0) {
@@ -1040,7 +1040,7 @@ static bool check_collector(struct run *x, struct target *t,
 	bool alive = true;
 
 	row->nvariants = (int)c->nvariants;
-	row->max_series = c->max_series ? c->max_series : x->cfg.max_series;
+	row->max_series = runner_max_series(c, &x->cfg);
 	if (x->bad[ci]) {
 		row->status = DRYRUN_ERROR;
 		set_note(row, "not run: see the errors above");
@@ -1256,9 +1256,7 @@ int dryrun_main(const struct cli *o)
 				dryrun_add_row(&rep, x.qs.v[i].name, NULL);
 
 			row->nvariants = (int)x.qs.v[i].nvariants;
-			row->max_series = x.qs.v[i].max_series
-						  ? x.qs.v[i].max_series
-						  : x.cfg.max_series;
+			row->max_series = runner_max_series(&x.qs.v[i], &x.cfg);
 			row->status = x.bad[i] ? DRYRUN_ERROR : DRYRUN_OK;
 		}
 	}
