@@ -242,46 +242,63 @@ static bool begin_readonly(struct dry *x, struct outcome *oc,
 	return false;
 }
 
-/* Check the rows 'r' and add their series to oc->m, as the daemon would. */
-static void convert_rows(struct dry *x, struct outcome *oc,
-			 const struct collector *c, const struct variant *v,
-			 struct target *t, const char *db, const PGresult *r)
+/* Check the rows the runner converted and take their series into oc->m. */
+static void check_rows(struct dry *x, struct outcome *oc,
+		       const struct collector *c, const struct variant *v,
+		       struct target *t, struct runner_result *r)
 {
-	struct rowopts ro = {0};
-	struct err e = ERR_INIT, warn = ERR_INIT;
-	/* a pivot's checks are of the row it makes, as the daemon sees */
-	PGresult *pv = samples_pivot(c, r, &e);
-	const PGresult *rows = pv ? pv : r;
 	bool failed_before = oc->failed;
-	size_t dropped = 0;
+	size_t dropped = r->dropped;
 
 	if (oc->row->rows < 0)
 		oc->row->rows = 0;
-	oc->row->rows += PQntuples(r);
-	if (!err_isset(&e))
-		check_result(x, oc, c, v, t, rows);
-	ro.datadir = runner_datadir(t);
-	ro.now = clock_now();
-	ro.cfg = t->gcfg;
-	samples_from_rows_ex(c, rows, c->scope == SCOPE_DATABASE ? db : NULL,
-			     SIZE_MAX, &ro, oc->m, &dropped, &e, &warn);
-	PQclear(pv);
+	oc->row->rows += r->nrows;
+	/* a pivot's checks are of the row it makes, as the daemon sees */
+	if (!r->pivot_failed)
+		check_result(x, oc, c, v, t, r->res);
+	dropped += mset_merge(oc->m, r->m, NULL, 0);
 	/*
 	 * what the engine fails on (a pivot or histogram's columns), unless
 	 * the checks above already said why, in more detail
 	 */
-	if (err_isset(&e) && oc->failed == failed_before) {
-		dryrun_diag(x, oc->row, c, t, DIAG_ERROR, v->pos, "%s", e.msg);
+	if (err_isset(&r->e) && oc->failed == failed_before) {
+		dryrun_diag(x, oc->row, c, t, DIAG_ERROR, v->pos, "%s",
+			    r->e.msg);
 		oc->failed = true;
 	}
-	if (err_isset(&warn))
+	if (err_isset(&r->warn))
 		dryrun_diag(x, oc->row, c, t, DIAG_WARNING, v->pos, "%s",
-			    warn.msg);
+			    r->warn.msg);
 	if (dropped)
 		dryrun_diag(x, oc->row, c, t, DIAG_WARNING, v->pos,
 			    "%zu series dropped as duplicates (rows with "
 			    "the same label values)",
 			    dropped);
+}
+
+/* How the dry run runs a statement for the runner: on its session. */
+struct dryexec {
+	struct pgconn *pc;
+	bool bouncer;
+	double timeout;	  /* seconds; the deadline is 5 s past it */
+	char *sql;	  /* the text run (for error positions) */
+	PGresult *failed; /* the server's error result */
+	double seconds;	  /* the statement took */
+};
+
+static PGresult *dry_exec(void *arg, const char *sql, bool *broken,
+			  struct err *e)
+{
+	struct dryexec *d = arg;
+	double start = clock_now();
+	PGresult *r;
+
+	d->sql = xstrdup(sql);
+	/* the engine's own path: cancel past the deadline, refuse COPY */
+	r = target_exec(d->pc->conn, sql, d->bouncer, start + d->timeout + 5,
+			broken, &d->failed, e);
+	d->seconds = clock_now() - start;
+	return r;
 }
 
 /* ROLLBACK: nothing a collector did may last. False: the session is gone. */
@@ -301,42 +318,43 @@ bool dryrun_run_one(struct dry *x, struct outcome *oc, struct target *t,
 		    struct pgconn *pc, const struct collector *c,
 		    const struct variant *v, const char *db)
 {
-	bool bouncer = t->cfg->kind == TARGET_PGBOUNCER, broken, ok = true;
-	double timeout = runner_timeout(c, &x->cfg), start, secs;
-	char *sql = NULL;
-	PGresult *r = NULL, *failed = NULL;
-	struct err e = ERR_INIT;
+	struct dryexec d = {.pc = pc, .timeout = runner_timeout(c, &x->cfg)};
+	struct runner_job j = {.t = t, .pc = pc, .c = c, .v = v, .db = db};
+	struct runner_result r = RUNNER_RESULT_INIT;
+	bool ok = true;
 
-	if (!bouncer && !begin_readonly(x, oc, c, v, t, pc, timeout))
+	d.bouncer = t->cfg->kind == TARGET_PGBOUNCER;
+	if (!d.bouncer && !begin_readonly(x, oc, c, v, t, pc, d.timeout))
 		return false;
-	sql = collector_sql(c, v, &x->cfg);
-	start = clock_now();
-	/* the engine's own path: cancel past the deadline, refuse COPY */
-	r = target_exec(pc->conn, sql, bouncer, start + timeout + 5, &broken,
-			&failed, &e);
-	secs = clock_now() - start;
+	j.now = clock_now();
+	j.exec = dry_exec;
+	j.exec_arg = &d;
+	j.max_series = SIZE_MAX;
+	j.keep = true;
+	runner_run(&j, &r);
 	if (oc->row->seconds < 0)
 		oc->row->seconds = 0;
-	oc->row->seconds += secs;
-	if (failed && !broken) {
-		report_pg_error(x, oc, c, v, t, db, sql, failed, secs, timeout);
-	} else if (!r) {
+	oc->row->seconds += d.seconds;
+	if (d.failed && !r.broken) {
+		report_pg_error(x, oc, c, v, t, db, d.sql, d.failed, d.seconds,
+				d.timeout);
+	} else if (!r.queried) {
 		dryrun_diag(x, oc->row, c, t, DIAG_ERROR, v->pos, "%s%s%s%s",
 			    db ? "in database '" : "", db ? db : "",
-			    db ? "': " : "", e.msg);
+			    db ? "': " : "", r.e.msg);
 		oc->failed = true;
 		ok = false;
-	} else if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+	} else if (PQresultStatus(r.res) != PGRES_TUPLES_OK) {
 		dryrun_diag(x, oc->row, c, t, DIAG_ERROR, v->pos,
 			    "the sql is a %s command, not a query returning "
 			    "rows",
-			    PQcmdStatus(r));
+			    PQcmdStatus(r.res));
 		dryrun_note(oc->row, "not a query");
 		oc->failed = true;
 	} else {
-		convert_rows(x, oc, c, v, t, db, r);
+		check_rows(x, oc, c, v, t, &r);
 	}
-	if (ok && !bouncer &&
+	if (ok && !d.bouncer &&
 	    PQtransactionStatus(pc->conn) != PQTRANS_INTRANS &&
 	    PQtransactionStatus(pc->conn) != PQTRANS_INERROR) {
 		dryrun_diag(x, oc->row, c, t, DIAG_ERROR, v->pos,
@@ -344,10 +362,10 @@ bool dryrun_run_one(struct dry *x, struct outcome *oc, struct target *t,
 			    "collector must be one query");
 		oc->failed = true;
 	}
-	PQclear(r);
-	PQclear(failed);
-	free(sql);
-	return !bouncer && ok ? rollback(pc) : ok;
+	runner_result_release(&r);
+	PQclear(d.failed);
+	free(d.sql);
+	return !d.bouncer && ok ? rollback(pc) : ok;
 }
 
 void dryrun_finish_outcome(struct dry *x, struct outcome *oc,

@@ -57,13 +57,18 @@ void runner_run(const struct runner_job *j, struct runner_result *r)
 	PGresult *res, *pivoted;
 	char *sql = collector_sql(c, j->v, t->gcfg);
 
-	res = target_query(t, j->pc, sql, j->timeout_ms, j->deadline,
-			   &r->broken, &r->e);
+	if (j->exec)
+		res = j->exec(j->exec_arg, sql, &r->broken, &r->e);
+	else
+		res = target_query(t, j->pc, sql, j->timeout_ms, j->deadline,
+				   &r->broken, &r->e);
 	free(sql);
 	if (!res)
 		return;
 	r->queried = true;
+	r->nrows = PQntuples(res);
 	pivoted = samples_pivot(c, res, &r->e);
+	r->pivot_failed = err_isset(&r->e);
 	if (pivoted) {
 		PQclear(res);
 		res = pivoted;
@@ -74,16 +79,22 @@ void runner_run(const struct runner_job *j, struct runner_result *r)
 	opts.now = j->now;
 	opts.cfg = t->gcfg;
 	samples_from_rows_ex(c, res, c->scope == SCOPE_DATABASE ? j->db : NULL,
-			     runner_max_series(c, t->gcfg), &opts, r->m,
-			     &r->dropped, &r->e, &r->warn);
+			     j->max_series ? j->max_series
+					   : runner_max_series(c, t->gcfg),
+			     &opts, r->m, &r->dropped, &r->e, &r->warn);
 	r->undeclared = undeclared(c, res);
-	PQclear(res);
+	if (j->keep)
+		r->res = res;
+	else
+		PQclear(res);
 }
 
 void runner_result_release(struct runner_result *r)
 {
 	mset_free(r->m);
 	free(r->undeclared);
+	PQclear(r->res);
 	r->m = NULL;
 	r->undeclared = NULL;
+	r->res = NULL;
 }

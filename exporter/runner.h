@@ -26,6 +26,16 @@ struct runner_job {
 	double deadline;	 /* monotonic */
 	struct strmap *sticky;	 /* the top selection's sticky keys, or NULL */
 	double now;		 /* for sticky keys and their expiry */
+	/*
+	 * How the statement runs, for a caller that manages the session
+	 * itself (the dry run's transaction); NULL: target_query with
+	 * 'timeout_ms' and 'deadline'. Returns a result or NULL with 'e' set.
+	 */
+	PGresult *(*exec)(void *arg, const char *sql, bool *broken,
+			  struct err *e);
+	void *exec_arg;
+	size_t max_series; /* 0: runner_max_series */
+	bool keep;	   /* keep the result in r->res for the caller */
 };
 
 /* What a run made. Release with runner_result_release. */
@@ -37,18 +47,26 @@ struct runner_result {
 	bool queried;	  /* the server answered with rows */
 	bool broken;	  /* the session is unusable */
 	char *undeclared; /* columns returned but not listed (malloc'ed) */
+	/* with 'keep': the rows converted (pivoted, if so), PQclear'ed by
+	 * runner_result_release; 'nrows' rows came back, before a pivot */
+	PGresult *res;
+	int nrows;
+	bool pivot_failed; /* r->e says why; the rows were not pivoted */
 };
 
 #define RUNNER_RESULT_INIT                                                     \
 	{                                                                      \
 		.m = NULL, .dropped = 0, .e = ERR_INIT, .warn = ERR_INIT,      \
-		.queried = false, .broken = false, .undeclared = NULL          \
+		.queried = false, .broken = false, .undeclared = NULL,         \
+		.res = NULL, .nrows = 0, .pivot_failed = false                 \
 	}
 
 /*
  * Run 'j' (target_query: its own read-only transaction, cancelled past
- * the deadline), pivot the rows when the collector says so, and convert
- * them into r->m. Rows that converted are kept even when r->e is set.
+ * the deadline; or j->exec), pivot the rows when the collector says so,
+ * and convert them into r->m. Rows that converted are kept even when r->e
+ * is set. A result that is not rows (a command) is converted all the same
+ * (its columns are missing); a caller that keeps it can tell.
  */
 void runner_run(const struct runner_job *j, struct runner_result *r);
 void runner_result_release(struct runner_result *r);
