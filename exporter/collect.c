@@ -1,929 +1,21 @@
 /*
- * One collection of one target: gating, ttl cache, timeouts, rows into
- * samples, self metrics, and singleflight for concurrent scrapes.
+ * One collection of one target: the main session and the server's facts,
+ * gating (with privileges), the plan's estimates, the lanes, the self
+ * metrics, and the singleflight that concurrent scrapes share.
  */
-#include <errno.h>
-#include <math.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "collect.h"
-#include "disk.h"
-#include "expfmt.h"
+#include "collmetrics.h"
+#include "cstate.h"
+#include "gate.h"
+#include "lanes.h"
 #include "log.h"
+#include "plan.h"
 #include "privcheck.h"
 #include "xalloc.h"
 #include "compat.h"
-
-#define KEY_SEP	  '\x1f'
-#define EST_FLOOR 0.05 /* seconds reserved for a collector still to run */
-/*
- * Cluster collectors that took this long in all (last collection) are
- * shared between two sessions to the main database, when the pool has
- * two: below it, a second backend on the server is not worth the time.
- */
-#define SHARE_ABOVE 0.01
-/* seconds before a second session is tried again after one failed */
-#define SHARE_RETRY 60.0
-
-enum {
-	OID_BOOL = 16,
-	OID_INT8 = 20,
-	OID_INT2 = 21,
-	OID_INT4 = 23,
-	OID_OID = 26,
-	OID_XID = 28,
-	OID_FLOAT4 = 700,
-	OID_FLOAT8 = 701,
-	OID_NUMERIC = 1700,
-	OID_TIMESTAMP = 1114,
-	OID_TIMESTAMPTZ = 1184,
-	OID_INTERVAL = 1186,
-	OID_PG_LSN = 3220,
-	OID_XID8 = 5069,
-};
-
-/* A cached collector result. Owned by the target's cache map. */
-struct cache_entry {
-	struct mset *m;
-	double expires; /* monotonic */
-	double seconds; /* how long the query took */
-	size_t dropped;
-};
-
-/* What happened to one collector in one collection. */
-struct run {
-	bool attempted, failed; /* failed: in any database */
-	double spent;		/* seconds spent querying (not cached) */
-	const char *skip;	/* reason it did not run, or NULL */
-	double seconds;
-};
-
-static int parse_number(const char *s, double *out)
-{
-	char *end;
-
-	errno = 0;
-	*out = strtod(s, &end);
-	if (end == s || *end != '\0')
-		return -1;
-	return 0;
-}
-
-/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant). */
-static long days_from_civil(long y, long m, long d)
-{
-	long era, yoe, doy, doe;
-
-	y -= m <= 2;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = y - era * 400;
-	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
-}
-
-/* "2026-11-21 23:24:24.5+00[:30]" (DateStyle ISO) -> unix seconds */
-static int parse_timestamp(const char *s, double *out)
-{
-	int y, mo, d, h, mi, n = 0, th = 0, tm = 0, ts = 0;
-	double sec;
-	const char *p;
-
-	if (!strcmp(s, "infinity")) {
-		*out = INFINITY;
-		return 0;
-	}
-	if (!strcmp(s, "-infinity")) {
-		*out = -INFINITY;
-		return 0;
-	}
-	if (sscanf(s, "%d-%d-%d %d:%d:%lf%n", &y, &mo, &d, &h, &mi, &sec, &n) !=
-	    6)
-		return -1;
-	p = s + n;
-	if (*p == '+' || *p == '-') {
-		int sign = *p == '-' ? -1 : 1;
-		int k = sscanf(p + 1, "%d:%d:%d", &th, &tm, &ts);
-
-		if (k < 1)
-			return -1;
-		*out = -sign * (th * 3600.0 + tm * 60.0 + ts);
-	} else if (*p == '\0') {
-		*out = 0;
-	} else {
-		return -1;
-	}
-	*out += (double)days_from_civil(y, mo, d) * 86400.0 + h * 3600.0 +
-		mi * 60.0 + sec;
-	return 0;
-}
-
-/*
- * ISO 8601 interval as PostgreSQL writes it with IntervalStyle iso_8601
- * ("P1Y2M3DT4H5M6.5S", parts may be negative). Years and months count as
- * EXTRACT(EPOCH ...) counts them: 365.25 and 30 days.
- */
-static int parse_interval(const char *s, double *out)
-{
-	const char *p = s;
-	bool time = false;
-	double total = 0;
-
-	if (*p++ != 'P')
-		return -1;
-	while (*p) {
-		char *end;
-		double v;
-
-		if (*p == 'T') {
-			time = true;
-			p++;
-			continue;
-		}
-		v = strtod(p, &end);
-		if (end == p)
-			return -1;
-		p = end;
-		switch (*p) {
-		case 'Y':
-			total += v * 365.25 * 86400;
-			break;
-		case 'M':
-			total += time ? v * 60 : v * 30 * 86400;
-			break;
-		case 'W':
-			total += v * 7 * 86400;
-			break;
-		case 'D':
-			total += v * 86400;
-			break;
-		case 'H':
-			total += v * 3600;
-			break;
-		case 'S':
-			total += v;
-			break;
-		default:
-			return -1;
-		}
-		p++;
-	}
-	*out = total;
-	return 0;
-}
-
-static int parse_lsn(const char *s, double *out)
-{
-	unsigned long hi, lo;
-	int n = 0;
-
-	if (sscanf(s, "%lx/%lx%n", &hi, &lo, &n) != 2 || s[n])
-		return -1;
-	*out = (double)hi * 4294967296.0 + (double)lo;
-	return 0;
-}
-
-int collect_parse_value(const char *text, Oid type, double *out)
-{
-	switch (type) {
-	case OID_BOOL:
-		if (!strcmp(text, "t") || !strcmp(text, "true")) {
-			*out = 1;
-			return 0;
-		}
-		if (!strcmp(text, "f") || !strcmp(text, "false")) {
-			*out = 0;
-			return 0;
-		}
-		return -1;
-	case OID_TIMESTAMP:
-	case OID_TIMESTAMPTZ:
-		return parse_timestamp(text, out);
-	case OID_INTERVAL:
-		return parse_interval(text, out);
-	case OID_PG_LSN:
-		return parse_lsn(text, out);
-	default:
-		/* numbers, and text that holds one (pgbouncer's SHOW) */
-		if (!strcmp(text, "t") || !strcmp(text, "f")) {
-			*out = text[0] == 't';
-			return 0;
-		}
-		return parse_number(text, out);
-	}
-}
-
-static int find_column(const PGresult *res, const char *name)
-{
-	int i, n = PQnfields(res);
-
-	/* exact, not PQfnumber: that one folds case like an identifier */
-	for (i = 0; i < n; i++)
-		if (!strcmp(PQfname(res, i), name))
-			return i;
-	return -1;
-}
-
-/*
- * The columns of a result by name (the first of a repeated name, as
- * find_column): a result may have hundreds of columns and a collector as
- * many metrics, and a scan per metric was a quarter of a settings
- * collector's time.
- */
-static void column_map(const PGresult *res, struct strmap *m)
-{
-	int i, n = PQnfields(res);
-
-	for (i = 0; i < n; i++)
-		strmap_put(m, PQfname(res, i), (void *)(intptr_t)(i + 1), NULL);
-}
-
-static int mapped_column(const struct strmap *m, const char *name)
-{
-	return (int)(intptr_t)strmap_get(m, name) - 1;
-}
-
-static enum metric_type usage_type(enum col_usage u)
-{
-	switch (u) {
-	case USAGE_COUNTER:
-		return METRIC_COUNTER;
-	case USAGE_INFO:
-		return METRIC_INFO;
-	case USAGE_HISTOGRAM:
-		return METRIC_HISTOGRAM;
-	default:
-		return METRIC_GAUGE;
-	}
-}
-
-static bool is_value(const struct metricdef *md)
-{
-	return md->usage != USAGE_LABEL && md->usage != USAGE_DISCARD;
-}
-
-/* "{1,2.5,10}" -> numbers; returns the count, or -1. */
-static int parse_float_array(const char *s, double *v, int max)
-{
-	int n = 0;
-	const char *p = s;
-
-	if (*p++ != '{')
-		return -1;
-	while (*p && *p != '}') {
-		char *end;
-
-		if (n == max)
-			return -1;
-		v[n++] = strtod(p, &end);
-		if (end == p)
-			return -1;
-		p = end;
-		if (*p == ',')
-			p++;
-	}
-	return *p == '}' ? n : -1;
-}
-
-#define MAX_BUCKETS 64
-
-static int add_histogram(struct mset *out, struct family *f,
-			 const PGresult *res, int row, int col,
-			 const struct metricdef *md, struct label *labels,
-			 size_t nlabels, struct err *e)
-{
-	char name[256];
-	double le[MAX_BUCKETS], counts[MAX_BUCKETS], sum, count;
-	int cb, cs, cc, n, m, i;
-	char lebuf[64];
-
-	snprintf(name, sizeof(name), "%s_bucket", md->column);
-	cb = find_column(res, name);
-	snprintf(name, sizeof(name), "%s_sum", md->column);
-	cs = find_column(res, name);
-	snprintf(name, sizeof(name), "%s_count", md->column);
-	cc = find_column(res, name);
-	if (cb < 0 || cs < 0 || cc < 0)
-		return err_set(e,
-			       "histogram '%s' needs columns %s_bucket, %s_sum "
-			       "and %s_count",
-			       md->column, md->column, md->column, md->column);
-	if (PQgetisnull(res, row, col) || PQgetisnull(res, row, cb) ||
-	    PQgetisnull(res, row, cs) || PQgetisnull(res, row, cc))
-		return 0;
-	n = parse_float_array(PQgetvalue(res, row, col), le, MAX_BUCKETS);
-	m = parse_float_array(PQgetvalue(res, row, cb), counts, MAX_BUCKETS);
-	if (n < 0 || m != n ||
-	    parse_number(PQgetvalue(res, row, cs), &sum) < 0 ||
-	    parse_number(PQgetvalue(res, row, cc), &count) < 0)
-		return err_set(e, "histogram '%s': malformed bucket arrays",
-			       md->column);
-	labels[nlabels].name = (char *)"le";
-	for (i = 0; i <= n; i++) {
-		struct sb sbuf = SB_INIT(sizeof(lebuf));
-
-		if (i < n)
-			expfmt_number(&sbuf, le[i]);
-		else
-			sb_adds(&sbuf, "+Inf");
-		snprintf(lebuf, sizeof(lebuf), "%s", sb_str(&sbuf));
-		sb_release(&sbuf);
-		labels[nlabels].value = lebuf;
-		mset_add(out, f, "_bucket", labels, nlabels + 1,
-			 i < n ? counts[i] : count, NULL);
-	}
-	mset_add(out, f, "_sum", labels, nlabels, sum * md->scale, NULL);
-	mset_add(out, f, "_count", labels, nlabels, count, NULL);
-	return 0;
-}
-
-int collect_metric_column(const PGresult *res, const struct metricdef *md)
-{
-	int col = find_column(res, md->column);
-	size_t k;
-
-	for (k = 0; col < 0 && k < md->nalt; k++)
-		col = find_column(res, md->alt_columns[k]);
-	return col;
-}
-
-/* A path column: relative paths are under the data directory. */
-static int transform_value(const struct metricdef *md, const char *path,
-			   const struct rowopts *o, double *v, struct err *e)
-{
-	char *full = NULL;
-	int rc;
-
-	if (path[0] != '/') {
-		if (!o || !o->datadir)
-			return err_set(e,
-				       "column '%s': the data directory is not "
-				       "known (set data_directory for the "
-				       "target, or grant pg_read_all_settings)",
-				       md->column);
-		full = xasprintf("%s/%s", o->datadir, path);
-		path = full;
-	}
-	switch (md->transform) {
-	case TRANSFORM_DISK_USAGE:
-		rc = disk_usage(path, v, e);
-		break;
-	case TRANSFORM_FS_SIZE:
-		rc = disk_fs(path, DISK_FS_SIZE, v, e);
-		break;
-	case TRANSFORM_FS_FREE:
-		rc = disk_fs(path, DISK_FS_FREE, v, e);
-		break;
-	default:
-		rc = disk_fs(path, DISK_FS_AVAIL, v, e);
-		break;
-	}
-	free(full);
-	return rc;
-}
-
-/* The numeric value of row 'row' for metric 'md'; 1: no sample. */
-static int row_value(const struct metricdef *md, const PGresult *res, int row,
-		     int col, int addcol, const struct rowopts *o, double *v,
-		     struct err *e, struct err *warn)
-{
-	const char *text;
-	size_t k;
-
-	if (md->usage == USAGE_INFO) {
-		*v = 1;
-		return 0;
-	}
-	if (md->has_const_value) {
-		*v = md->const_value;
-		return 0;
-	}
-	if (PQgetisnull(res, row, col)) {
-		if (!md->has_null_value)
-			return 1;
-		*v = md->null_value;
-		return 0;
-	}
-	text = PQgetvalue(res, row, col);
-	if (md->transform != TRANSFORM_NONE)
-		return transform_value(md, text, o, v, warn) < 0 ? 1 : 0;
-	if (md->nmap) {
-		*v = NAN;
-		for (k = 0; k < md->nmap; k++)
-			if (!strcmp(md->map_keys[k], text))
-				*v = md->map_vals[k];
-		return 0;
-	}
-	if (collect_parse_value(text, PQftype(res, col), v) < 0) {
-		err_set(e, "column '%s': '%.40s' is not a number", md->column,
-			text);
-		return -1;
-	}
-	*v *= md->scale;
-	if (addcol >= 0 && !PQgetisnull(res, row, addcol)) {
-		double more;
-
-		text = PQgetvalue(res, row, addcol);
-		if (collect_parse_value(text, PQftype(res, addcol), &more) <
-		    0) {
-			err_set(e, "column '%s': '%.40s' is not a number",
-				md->add_column, text);
-			return -1;
-		}
-		*v += more * md->add_scale;
-	}
-	return 0;
-}
-
-/* Sticky keys: key -> expiry (monotonic seconds, malloc'ed double). */
-static bool sticky_live(struct strmap *sticky, const char *key, double now)
-{
-	double *exp = sticky ? strmap_get(sticky, key) : NULL;
-
-	return exp && *exp > now;
-}
-
-static void sticky_touch(struct strmap *sticky, const char *key, double until)
-{
-	double *exp = xmalloc(sizeof(*exp));
-
-	*exp = until;
-	free(strmap_set(sticky, key, exp));
-}
-
-static bool sticky_unexpired(const char *key, void *value, void *now)
-{
-	(void)key;
-	return *(double *)value > *(double *)now;
-}
-
-/* Drop expired keys. */
-static void sticky_prune(struct strmap *sticky, double now)
-{
-	strmap_filter(sticky, sticky_unexpired, &now, free);
-}
-
-struct ranked {
-	int row;
-	double by;
-};
-
-static int by_desc(const void *a, const void *b)
-{
-	const struct ranked *x = a, *y = b;
-
-	if (x->by != y->by)
-		return x->by < y->by ? 1 : -1;
-	return x->row - y->row;
-}
-
-static size_t top_n(const struct collector *c, const struct rowopts *o)
-{
-	const char *v;
-
-	if (!c->top.n_param)
-		return c->top.n;
-	v = collector_param(c, c->top.n_param, o ? o->cfg : NULL);
-	return v ? (size_t)strtoul(v, NULL, 10) : 100;
-}
-
-/*
- * Which rows of 'res' 'c' keeps under its top selection: a malloc'ed array
- * of flags, or NULL when every row is kept.
- */
-static bool *select_top(const struct collector *c, const PGresult *res,
-			const struct rowopts *o, struct err *e)
-{
-	int nrows = PQntuples(res), bycol, i;
-	size_t n = top_n(c, o), k;
-	struct strmap *sticky = o ? o->sticky : NULL;
-	double now = o ? o->now : 0;
-	struct sb key = SB_INIT(0);
-	int *keycols;
-	struct ranked *r;
-	bool *keep;
-
-	if (!c->top.by)
-		return NULL;
-	bycol = find_column(res, c->top.by);
-	if (bycol < 0) {
-		err_set(e, "top: column '%s' must be returned", c->top.by);
-		return NULL;
-	}
-	keycols = xcalloc(c->top.nkeys + 1, sizeof(*keycols));
-	for (k = 0; k < c->top.nkeys; k++) {
-		keycols[k] = find_column(res, c->top.keys[k]);
-		if (keycols[k] < 0) {
-			err_set(e, "top: key column '%s' must be returned",
-				c->top.keys[k]);
-			free(keycols);
-			return NULL;
-		}
-	}
-	r = xcalloc((size_t)nrows + 1, sizeof(*r));
-	keep = xcalloc((size_t)nrows + 1, sizeof(*keep));
-	for (i = 0; i < nrows; i++) {
-		r[i].row = i;
-		if (PQgetisnull(res, i, bycol) ||
-		    collect_parse_value(PQgetvalue(res, i, bycol),
-					PQftype(res, bycol), &r[i].by) < 0)
-			r[i].by = -INFINITY;
-	}
-	qsort(r, (size_t)nrows, sizeof(*r), by_desc);
-	for (i = 0; i < nrows; i++) {
-		sb_reset(&key);
-		for (k = 0; k < c->top.nkeys; k++) {
-			sb_adds(&key, PQgetvalue(res, r[i].row, keycols[k]));
-			sb_addc(&key, KEY_SEP);
-		}
-		if ((size_t)i < n) {
-			keep[r[i].row] = true;
-			if (sticky && c->top.sticky > 0)
-				sticky_touch(sticky, sb_str(&key),
-					     now + c->top.sticky);
-		} else if (sticky_live(sticky, sb_str(&key), now)) {
-			keep[r[i].row] = true;
-		}
-	}
-	if (sticky)
-		sticky_prune(sticky, now);
-	sb_release(&key);
-	free(keycols);
-	free(r);
-	return keep;
-}
-
-/*
- * The labels of row 'row': each label column's text (empty when the column
- * is absent), then datname when given. Row -1 is the "other" row of a top
- * selection: its key is "other", its other labels empty. Returns the count;
- * the strings point into 'res' and 'c'.
- */
-static size_t row_labels(const struct collector *c, const PGresult *res,
-			 int row, const int *cols, const char *datname,
-			 struct label *labels)
-{
-	size_t i, n = 0;
-
-	for (i = 0; i < c->nmetrics; i++) {
-		const char *v = "";
-
-		if (c->metrics[i].usage != USAGE_LABEL)
-			continue;
-		if (row < 0 && c->top.nkeys &&
-		    !strcmp(c->metrics[i].column,
-			    c->top.keys[c->top.nkeys - 1]))
-			v = "other";
-		else if (row >= 0 && cols[i] >= 0)
-			v = PQgetvalue(res, row, cols[i]);
-		labels[n].name = c->metrics[i].column;
-		labels[n].value = (char *)v;
-		n++;
-	}
-	if (datname) {
-		labels[n].name = (char *)"datname";
-		labels[n].value = (char *)datname;
-		n++;
-	}
-	return n;
-}
-
-int collect_rows_ex(const struct collector *c, const PGresult *res,
-		    const char *datname, size_t max_series,
-		    const struct rowopts *o, struct mset *out, size_t *dropped,
-		    struct err *e, struct err *warn)
-{
-	size_t nm = c->nmetrics, i, nlabels = 0, series = 0;
-	int *cols = xcalloc(nm ? nm : 1, sizeof(*cols));
-	int *addcols = xcalloc(nm ? nm : 1, sizeof(*addcols));
-	struct family **fams = xcalloc(nm ? nm : 1, sizeof(*fams));
-	struct label *labels = xcalloc(nm + 2, sizeof(*labels));
-	double *other = xcalloc(nm ? nm : 1, sizeof(*other));
-	int row, nrows = PQntuples(res);
-	struct strmap cmap = STRMAP_INIT;
-	bool *keep;
-
-	column_map(res, &cmap);
-	for (i = 0; i < nm; i++) {
-		const struct metricdef *md = &c->metrics[i];
-
-		cols[i] = mapped_column(&cmap, md->column);
-		for (size_t k = 0; cols[i] < 0 && k < md->nalt; k++)
-			cols[i] = mapped_column(&cmap, md->alt_columns[k]);
-		addcols[i] = md->add_column
-				     ? mapped_column(&cmap, md->add_column)
-				     : -1;
-		if (cols[i] < 0 && md->usage != USAGE_DISCARD &&
-		    !md->has_const_value && !md->optional)
-			err_set(e, "column '%s' is declared but not returned",
-				md->column);
-		if (!is_value(md))
-			continue;
-		fams[i] = mset_family(out, md->name, usage_type(md->usage),
-				      md->help, e);
-	}
-	keep = select_top(c, res, o, e);
-	for (row = 0; row < nrows; row++) {
-		bool kept = !keep || keep[row];
-
-		nlabels = row_labels(c, res, row, cols, datname, labels);
-		for (i = 0; i < nm; i++) {
-			const struct metricdef *md = &c->metrics[i];
-			double v;
-
-			if (!fams[i] || (cols[i] < 0 && !md->has_const_value))
-				continue;
-			if (kept && series >= max_series) {
-				(*dropped)++;
-				continue;
-			}
-			if (md->usage == USAGE_HISTOGRAM) {
-				if (kept &&
-				    add_histogram(out, fams[i], res, row,
-						  cols[i], md, labels, nlabels,
-						  e) == 0)
-					series++;
-				continue;
-			}
-			if (row_value(md, res, row, cols[i], addcols[i], o, &v,
-				      e, warn))
-				continue;
-			if (!kept) {
-				other[i] += v;
-				continue;
-			}
-			if (mset_add(out, fams[i], "", labels, nlabels, v,
-				     NULL) == 0)
-				series++;
-			else
-				(*dropped)++;
-		}
-	}
-	if (keep) {
-		/* one row carries the sum of the rest, so totals stay exact */
-		nlabels = row_labels(c, res, -1, cols, datname, labels);
-		for (i = 0; i < nm; i++) {
-			const struct metricdef *md = &c->metrics[i];
-
-			if (!fams[i] || md->usage == USAGE_HISTOGRAM ||
-			    md->usage == USAGE_INFO)
-				continue;
-			if (mset_add(out, fams[i], "", labels, nlabels,
-				     other[i], NULL) != 0)
-				(*dropped)++;
-		}
-	}
-	free(keep);
-	free(other);
-	free(addcols);
-	free(cols);
-	free(fams);
-	free(labels);
-	strmap_release(&cmap);
-	return err_isset(e) ? -1 : 0;
-}
-
-/* A text column for a result collect_group makes. */
-static PGresAttDesc text_attr(const char *name)
-{
-	PGresAttDesc a = {0};
-
-	a.name = (char *)name;
-	a.typid = 25; /* text, converted as text holding a number */
-	a.typlen = -1;
-	a.atttypmod = -1;
-	return a;
-}
-
-/*
- * "group": one row per distinct set of label values, the labels and the
- * number of rows that had them (a label column the result lacks is empty).
- */
-static PGresult *collect_group(const struct collector *c, const PGresult *res,
-			       struct err *e)
-{
-	size_t nm = c->nmetrics, i, nl = 0, ng = 0;
-	int *cols = xcalloc(nm + 1, sizeof(*cols));
-	PGresAttDesc *attrs = xcalloc(nm + 1, sizeof(*attrs));
-	int *first = xcalloc((size_t)PQntuples(res) + 1, sizeof(*first));
-	long *count = xcalloc((size_t)PQntuples(res) + 1, sizeof(*count));
-	struct strmap groups = STRMAP_INIT;
-	struct sb key;
-	PGresult *out = PQmakeEmptyPGresult(NULL, PGRES_TUPLES_OK);
-	int row;
-
-	sb_init(&key, 0);
-	for (i = 0; i < nm; i++) {
-		const struct metricdef *md = &c->metrics[i];
-
-		if (md->usage != USAGE_LABEL)
-			continue;
-		cols[nl] = find_column(res, md->column);
-		for (size_t k = 0; cols[nl] < 0 && k < md->nalt; k++)
-			cols[nl] = find_column(res, md->alt_columns[k]);
-		attrs[nl++] = text_attr(md->column);
-	}
-	attrs[nl] = text_attr(c->group_count);
-	for (row = 0; row < PQntuples(res); row++) {
-		uintptr_t g;
-
-		sb_reset(&key);
-		for (i = 0; i < nl; i++) {
-			if (cols[i] >= 0)
-				sb_adds(&key, PQgetvalue(res, row, cols[i]));
-			sb_addc(&key, KEY_SEP);
-		}
-		g = (uintptr_t)strmap_get(&groups, sb_str(&key));
-		if (!g) {
-			first[ng] = row;
-			g = ++ng;
-			strmap_set(&groups, sb_str(&key), (void *)g);
-		}
-		count[g - 1]++;
-	}
-	if (!out || !PQsetResultAttrs(out, (int)nl + 1, attrs)) {
-		PQclear(out);
-		out = NULL;
-		err_set(e, "group: out of memory");
-		goto done;
-	}
-	for (i = 0; i < ng; i++) {
-		char n[32];
-		size_t k;
-
-		for (k = 0; k < nl; k++) {
-			const char *v = cols[k] >= 0 ? PQgetvalue(res, first[i],
-								  cols[k])
-						     : "";
-
-			PQsetvalue(out, (int)i, (int)k, (char *)v,
-				   (int)strlen(v));
-		}
-		snprintf(n, sizeof(n), "%ld", count[i]);
-		PQsetvalue(out, (int)i, (int)nl, n, (int)strlen(n));
-	}
-done:
-	strmap_release(&groups);
-	sb_release(&key);
-	free(count);
-	free(first);
-	free(attrs);
-	free(cols);
-	return out;
-}
-
-PGresult *collect_pivot(const struct collector *c, const PGresult *res,
-			struct err *e)
-{
-	if (c->group_count)
-		return collect_group(c, res, e);
-	int kc, vc, i, n = PQntuples(res);
-	PGresAttDesc *attrs;
-	PGresult *out;
-
-	if (!c->pivot_key)
-		return NULL;
-	kc = find_column(res, c->pivot_key);
-	vc = find_column(res, c->pivot_value);
-	if (kc < 0 || vc < 0) {
-		err_set(e, "pivot: columns '%s' and '%s' must be returned",
-			c->pivot_key, c->pivot_value);
-		return NULL;
-	}
-	out = PQmakeEmptyPGresult(NULL, PGRES_TUPLES_OK);
-	attrs = xcalloc((size_t)n + 1, sizeof(*attrs));
-	for (i = 0; i < n; i++) {
-		attrs[i].name = PQgetvalue(res, i, kc);
-		attrs[i].typid =
-			25; /* text, converted as text holding a number */
-		attrs[i].typlen = -1;
-		attrs[i].atttypmod = -1;
-	}
-	if (!out || !PQsetResultAttrs(out, n, attrs)) {
-		free(attrs);
-		PQclear(out);
-		err_set(e, "pivot: out of memory");
-		return NULL;
-	}
-	free(attrs);
-	for (i = 0; i < n; i++) {
-		bool null = PQgetisnull(res, i, vc);
-
-		PQsetvalue(out, 0, i, null ? NULL : PQgetvalue(res, i, vc),
-			   null ? -1 : PQgetlength(res, i, vc));
-	}
-	return out;
-}
-
-int collect_rows(const struct collector *c, const PGresult *res,
-		 const char *datname, size_t max_series, struct mset *out,
-		 size_t *dropped, struct err *e)
-{
-	struct err warn = ERR_INIT;
-
-	return collect_rows_ex(c, res, datname, max_series, NULL, out, dropped,
-			       e, &warn);
-}
-
-static bool has_error_value(const struct collector *c)
-{
-	size_t i;
-
-	for (i = 0; i < c->nmetrics; i++)
-		if (c->metrics[i].has_error_value)
-			return true;
-	return false;
-}
-
-/* Samples of the metrics that define an error value (pg_up 0). */
-static void add_error_values(const struct collector *c, struct mset *out)
-{
-	size_t i;
-
-	for (i = 0; i < c->nmetrics; i++) {
-		const struct metricdef *md = &c->metrics[i];
-		struct family *f;
-
-		if (!md->has_error_value)
-			continue;
-		f = mset_family(out, md->name, usage_type(md->usage), md->help,
-				NULL);
-		if (f)
-			mset_add(out, f, "", NULL, 0, md->error_value, NULL);
-	}
-}
-
-/*
- * True the first time 'msg' is reported under 'key' or when it changed
- * since, so a failing collector is logged when it starts failing, not on
- * every scrape. A NULL 'msg' clears the key and is true if it was set
- * (recovered).
- */
-static bool report_changed(struct target *t, const char *key, const char *msg)
-{
-	char *old;
-	bool changed;
-
-	pthread_mutex_lock(&t->lock); /* two lanes may report at once */
-	old = strmap_get(&t->logged, key);
-	if (!msg) {
-		changed = old != NULL;
-		if (changed)
-			free(strmap_set(&t->logged, key, NULL));
-	} else {
-		changed = !old || strcmp(old, msg);
-		if (changed)
-			free(strmap_set(&t->logged, key, xstrdup(msg)));
-	}
-	pthread_mutex_unlock(&t->lock);
-	return changed;
-}
-
-static bool has_tag(const struct target_config *tc, const char *tag)
-{
-	size_t i;
-
-	for (i = 0; i < tc->ntags; i++)
-		if (!strcmp(tc->tags[i], tag))
-			return true;
-	return false;
-}
-
-/* Does 'req' ("ext", "setting:NAME", "setting:NAME=VALUE") hold? */
-static bool requirement_met(struct target *t, struct pgconn *pc,
-			    const char *req, double deadline)
-{
-	char sql[512], name[256];
-	const char *want = NULL, *eq;
-	bool broken = false, ok;
-	struct err e = ERR_INIT;
-	PGresult *r;
-	char *lit;
-
-	if (strncmp(req, "setting:", 8))
-		return target_has_extension(t, req);
-	req += 8;
-	eq = strchr(req, '=');
-	snprintf(name, sizeof(name), "%.*s",
-		 (int)(eq ? (size_t)(eq - req) : strlen(req)), req);
-	if (eq)
-		want = eq + 1;
-	lit = PQescapeLiteral(pc->conn, name, strlen(name));
-	if (!lit)
-		return false;
-	snprintf(sql, sizeof(sql), "SELECT current_setting(%s, true)", lit);
-	PQfreemem(lit);
-	r = target_query(t, pc, sql, target_timeout_ms(t), deadline, &broken,
-			 &e);
-	if (!r)
-		return false;
-	ok = PQntuples(r) == 1 && !PQgetisnull(r, 0, 0) &&
-	     (!want || !strcmp(PQgetvalue(r, 0, 0), want));
-	PQclear(r);
-	return ok;
-}
 
 /*
  * Whether the role may run 'c' at all, checked once per target (a reload
@@ -931,503 +23,65 @@ static bool requirement_met(struct target *t, struct pgconn *pc,
  * want of a privilege is skipped instead of failing on every scrape, and
  * one that calls something a read-only session cannot undo is refused.
  */
-static const char *privileges(struct target *t, struct pgconn *pc,
-			      const struct collector *c,
-			      const struct variant *v, double deadline)
+static enum gate_reason privileges(struct target *t, struct pgconn *pc,
+				   const struct queryset *qs, size_t i,
+				   const struct variant *v, double deadline)
 {
-	size_t i = (size_t)(c - t->last_qs->v), off;
+	const struct collector *c = &qs->v[i];
+	enum privstate state = PRIV_UNCHECKED;
 	struct err e = ERR_INIT;
-	unsigned char state;
+	size_t off;
 	char *sql;
 
 	if (t->cfg->kind != TARGET_POSTGRES)
-		return NULL;
-	if (t->nprivstate <= i) {
-		t->privstate = xrealloc(t->privstate, t->last_qs->n);
-		memset(t->privstate + t->nprivstate, 0,
-		       t->last_qs->n - t->nprivstate);
-		t->nprivstate = t->last_qs->n;
-	}
-	if (!t->privstate[i]) {
+		return GATE_RUNS;
+	state = cstate_priv_get(t->cs, i, qs->n);
+	if (state == PRIV_UNCHECKED) {
 		/* a check that could not run (0) is asked again next scrape */
 		sql = collector_sql(c, v, t->gcfg);
 		/* parameters from the config may make what loading refused */
 		if (privcheck_statement(sql, false, &off, &e) < 0)
-			state = 3;
+			state = PRIV_UNSAFE;
 		else
 			switch (privcheck_would_fail(t, pc, sql, deadline)) {
 			case 1:
-				state = 2;
+				state = PRIV_LACKING;
 				break;
 			case 0:
-				state = 1;
+				state = PRIV_OK;
 				break;
 			default:
-				state = 0;
+				state = PRIV_UNCHECKED;
 			}
 		free(sql);
-		t->privstate[i] = state;
+		cstate_priv_set(t->cs, i, qs->n, state);
 	}
-	return t->privstate[i] == 2   ? "privileges"
-	       : t->privstate[i] == 3 ? "unsafe"
-				      : NULL;
+	return state == PRIV_LACKING  ? GATE_PRIVILEGES
+	       : state == PRIV_UNSAFE ? GATE_UNSAFE
+				      : GATE_RUNS;
 }
 
-const char *collect_gate(struct target *t, struct pgconn *pc,
-			 const struct collector *c, double deadline,
-			 const struct variant **v, const char **req)
+/* Why 'c' does not run on 't' now, or GATE_RUNS when it does. */
+static enum gate_reason skip_reason(struct target *t, struct pgconn *pc,
+				    const struct queryset *qs, size_t i,
+				    double deadline, const struct variant **v)
 {
-	size_t i;
+	const char *req;
+	enum gate_reason why = gate_check(t, pc, &qs->v[i], deadline, v, &req);
 
-	*v = NULL;
-	*req = NULL;
-	if (c->ntags) {
-		for (i = 0; i < c->ntags; i++)
-			if (has_tag(t->cfg, c->tags[i]))
-				break;
-		if (i == c->ntags)
-			return "tags";
-	}
-	if (t->cfg->kind == TARGET_POSTGRES) {
-		if (c->role == ROLE_PRIMARY && t->facts.in_recovery)
-			return "role";
-		if (c->role == ROLE_REPLICA && !t->facts.in_recovery)
-			return "role";
-	}
-	*v = collector_variant_ext(c, t->facts.version, t->facts.extensions,
-				   t->facts.extversions);
-	/* a missing extension, not the version bound on it, is the reason */
-	for (i = 0; i < c->nrequires; i++)
-		if (!requirement_met(t, pc, c->requires[i], deadline)) {
-			*req = c->requires[i];
-			return "requires";
-		}
-	return *v ? NULL : "version";
+	return why ? why : privileges(t, pc, qs, i, *v, deadline);
 }
 
-/* Why 'c' does not run on 't' now, or NULL when it does. */
-static const char *skip_reason(struct target *t, struct pgconn *pc,
-			       const struct collector *c, double deadline,
-			       const struct variant **v)
+static void note_skip(struct ctx *x, size_t i, enum gate_reason why)
 {
-	const char *req, *why = collect_gate(t, pc, c, deadline, v, &req);
-
-	return why ? why : privileges(t, pc, c, *v, deadline);
-}
-
-static struct cache_entry *cache_get(struct target *t, const char *key,
-				     double now)
-{
-	struct cache_entry *ce;
-
-	pthread_mutex_lock(&t->lock);
-	ce = strmap_get(&t->cache, key);
-	pthread_mutex_unlock(&t->lock);
-	return ce && ce->expires > now ? ce : NULL;
-}
-
-static void cache_entry_free(void *p)
-{
-	struct cache_entry *ce = p;
-
-	if (ce)
-		mset_free(ce->m);
-	free(ce);
-}
-
-static void cache_put(struct target *t, const char *key, struct mset *m,
-		      double expires, double seconds, size_t dropped)
-{
-	struct cache_entry *ce = xcalloc(1, sizeof(*ce));
-
-	ce->m = m;
-	ce->expires = expires;
-	ce->seconds = seconds;
-	ce->dropped = dropped;
-	pthread_mutex_lock(&t->lock);
-	cache_entry_free(strmap_set(&t->cache, key, ce));
-	pthread_mutex_unlock(&t->lock);
-}
-
-static void sticky_free(void *p)
-{
-	struct strmap *m = p;
-
-	if (m)
-		strmap_release_with(m, free);
-	free(m);
-}
-
-/* The sticky top keys of one collector in one database. */
-static struct strmap *sticky_map(struct target *t, const char *key)
-{
-	struct strmap *m;
-
-	/* the map of 'key' is one lane's; the map of maps is shared */
-	pthread_mutex_lock(&t->lock);
-	m = strmap_get(&t->sticky, key);
-	if (!m) {
-		m = xcalloc(1, sizeof(*m));
-		strmap_put(&t->sticky, key, m, NULL);
-	}
-	pthread_mutex_unlock(&t->lock);
-	return m;
-}
-
-static bool cache_unexpired(const char *key, void *value, void *now)
-{
-	(void)key;
-	return ((struct cache_entry *)value)->expires > *(double *)now;
-}
-
-static bool sticky_map_live(const char *key, void *value, void *now)
-{
-	(void)key;
-	sticky_prune(value, *(double *)now);
-	return ((struct strmap *)value)->n > 0;
-}
-
-static bool has_database(char **dbs, const char *db)
-{
-	for (; dbs && *dbs; dbs++)
-		if (!strcmp(*dbs, db))
-			return true;
-	return false;
-}
-
-/*
- * A log-once entry worth keeping: still failing, and not about a database
- * that is gone ("db<SEP>name", "warn<SEP>collector<SEP>name" and
- * "collector<SEP>name" of a per-database collector name one).
- */
-static bool still_failing(const char *key, void *value, void *arg)
-{
-	struct target *t = arg;
-	const char *sep = strrchr(key, KEY_SEP);
-	const struct collector *c;
-	char *prefix;
-	bool perdb;
-
-	if (!value)
-		return false;
-	if (!sep || !sep[1] || !t->facts.databases)
-		return true;
-	prefix = xstrndup(key, (size_t)(sep - key));
-	c = t->last_qs ? queryset_find(t->last_qs, prefix) : NULL;
-	perdb = !strcmp(prefix, "db") || !strncmp(prefix, "warn\x1f", 5) ||
-		(c && c->scope == SCOPE_DATABASE);
-	free(prefix);
-	return !perdb || has_database(t->facts.databases, sep + 1);
-}
-
-/*
- * Forget what can no longer be used: expired cached results, sticky keys
- * past their time (those of a database that went, too), recovered log-once
- * entries. Without this a long-running daemon watching databases come and
- * go would keep every one it ever saw.
- */
-static void forget_stale(struct target *t, double now)
-{
-	pthread_mutex_lock(&t->lock);
-	strmap_filter(&t->cache, cache_unexpired, &now, cache_entry_free);
-	strmap_filter(&t->sticky, sticky_map_live, &now, sticky_free);
-	strmap_filter(&t->logged, still_failing, t, free);
-	pthread_mutex_unlock(&t->lock);
-}
-
-/* Everything one collection needs, passed down to each collector run. */
-struct ctx {
-	struct target *t;
-	const struct queryset *qs;
-	double deadline;
-	struct mset *out;
-	struct run *runs;
-	size_t *dropped; /* per collector, this collection */
-	double *est;	 /* per collector, seconds reserved for it (floored) */
-	double *last;	 /* per collector, seconds it took last time */
-	const struct variant **variants; /* per collector, when it runs */
-	double started;			 /* monotonic */
-};
-
-/*
- * One line of work of a collection, on a session of its own. A collection
- * has one lane, or two side by side when the pool has two sessions, the
- * target no per-database work and the cluster collectors took long enough
- * (SHARE_ABOVE) for a second backend to be worth it: then each lane runs
- * a share of them, dealt by what each took last time. A lane keeps its
- * own output and per-collector counts, added to the ctx's when it is done;
- * what lanes share on the target (cache, log-once and sticky maps) is
- * locked.
- */
-struct lane {
-	struct ctx *x;
-	struct mset *out;   /* its samples (the ctx's own with one lane) */
-	struct mset **outs; /* with two: per collector, merged in order */
-	double pending;	    /* sum of est of the runs still to come here */
-	size_t *list, n;    /* cluster collectors to run here, in order */
-	struct pgconn *pc;  /* its session to the main database */
-	bool no_session;    /* lane 1 found no session: lane 0 runs its list */
-	struct run *runs;   /* per collector: x->runs, or lane 1's own */
-	size_t *dropped;    /* likewise */
-	bool cut;	    /* the deadline stopped one of its collectors */
-	pthread_t thread;
-};
-
-/*
- * Where collector 'i' of lane 'ln' puts its samples. With two lanes each
- * collector has a set of its own, merged in collector order after both
- * finish: the same series from two collectors then resolve the same way
- * every scrape, and the duplicate is counted against the later one.
- */
-static struct mset *lane_out(struct lane *ln, size_t i)
-{
-	if (!ln->outs)
-		return ln->out;
-	if (!ln->outs[i])
-		ln->outs[i] = mset_new();
-	return ln->outs[i];
-}
-
-/*
- * The statement_timeout of collector 'i': its own, but never so long that
- * the collectors still to run (at the time they took last collection)
- * miss the deadline. Collectors run one after another on one session, so
- * without this one slow query would starve every later one.
- */
-static int timeout_ms(struct lane *ln, size_t i, double share, bool *limited)
-{
-	struct ctx *x = ln->x;
+	const char *reason = gate_reason_text(why);
 	const struct collector *c = &x->qs->v[i];
-	double want =
-		c->timeout > 0 ? c->timeout : x->t->gcfg->statement_timeout;
-	double mine = x->est[i] * share;
-	double left = x->deadline - clock_now();
-	/* with a quarter more for them: last time's times are no promise */
-	double others = (ln->pending - mine) * 1.25;
+	struct logkey k = {ONCE_SKIP, c->name, NULL};
 
-	ln->pending -= mine;
-	/* keep a tenth of what is left for this one, whatever the others */
-	if (others > left * 0.9)
-		others = left * 0.9;
-	left -= others > 0 ? others : 0;
-	/* a timeout of 0 is no limit of its own: the deadline still is */
-	*limited = want <= 0 || left < want;
-	if (*limited)
-		want = left;
-	return want <= 0 ? 0 : (int)(want * 1000) + (want < 0.001);
-}
-
-bool collect_column_known(const struct collector *c, const char *name)
-{
-	size_t j, k, n;
-
-	if (c->pivot_key || (c->top.by && !strcmp(name, c->top.by)))
-		return true;
-	for (j = 0; j < c->nmetrics; j++) {
-		const struct metricdef *md = &c->metrics[j];
-
-		if (!strcmp(md->column, name) ||
-		    (md->add_column && !strcmp(md->add_column, name)))
-			return true;
-		for (k = 0; k < md->nalt; k++)
-			if (!strcmp(md->alt_columns[k], name))
-				return true;
-		if (md->usage != USAGE_HISTOGRAM)
-			continue;
-		n = strlen(md->column);
-		if (!strncmp(name, md->column, n) &&
-		    (!strcmp(name + n, "_bucket") ||
-		     !strcmp(name + n, "_sum") || !strcmp(name + n, "_count")))
-			return true;
-	}
-	return false;
-}
-
-/*
- * Columns the result has but the collector does not list are ignored, and
- * said once in the log (a typo in 'metrics', or a query that grew), so
- * nothing is guessed and nothing goes unnoticed.
- */
-static void note_undeclared(struct target *t, const struct collector *c,
-			    const PGresult *res)
-{
-	struct sb list = SB_INIT(512);
-	size_t j = 0;
-	char *key;
-	int i;
-
-	for (i = 0; i < PQnfields(res); i++) {
-		const char *name = PQfname(res, i);
-
-		/* the common case first: declared in the order returned */
-		if (j < c->nmetrics && !strcmp(c->metrics[j].column, name)) {
-			j++;
-			continue;
-		}
-		if (!collect_column_known(c, name))
-			sb_addf(&list, "%s%s", list.len ? ", " : "", name);
-	}
-	if (!list.len) {
-		sb_release(&list);
-		return;
-	}
-	key = xasprintf("undeclared%c%s", KEY_SEP, c->name);
-	if (report_changed(t, key, sb_str(&list)))
-		log_info("columns returned but not listed in metrics are "
-			 "ignored",
-			 "target", t->name, "collector", c->name, "columns",
-			 sb_str(&list), NULL);
-	free(key);
-	sb_release(&list);
-}
-
-/*
- * Serve collector 'i' in database 'db' (NULL: the main one) from its ttl
- * cache when the result there is fresh. Returns true when it did.
- */
-static bool from_cache(struct lane *ln, size_t i, const char *db, double share)
-{
-	struct ctx *x = ln->x;
-	const struct collector *c = &x->qs->v[i];
-	struct cache_entry *ce;
-	char *key;
-
-	if (!(c->ttl > 0))
-		return false;
-	key = xasprintf("%s%c%s", c->name, KEY_SEP, db ? db : "");
-	ce = cache_get(x->t, key, clock_now());
-	free(key);
-	if (!ce)
-		return false;
-	ln->runs[i].attempted = true;
-	ln->dropped[i] += mset_merge(lane_out(ln, i), ce->m, NULL, 0);
-	ln->runs[i].seconds += ce->seconds;
-	/* it takes no time now: what it was kept back for goes to the rest */
-	ln->pending -= x->est[i] * share;
-	return true;
-}
-
-/*
- * Run collector 'i' on 'pc' (in database 'db', or the main one when NULL),
- * using the cache when fresh. Sets '*broken' when the session died.
- */
-static void run_collector(struct lane *ln, size_t i, struct pgconn *pc,
-			  const char *db, double share, bool *broken)
-{
-	struct ctx *x = ln->x;
-	const struct variant *v = x->variants[i];
-	const struct collector *c = &x->qs->v[i];
-	struct target *t = x->t;
-	struct run *run = &ln->runs[i];
-	struct err e = ERR_INIT, warn = ERR_INIT;
-	struct rowopts opts = {0};
-	struct mset *frag = NULL;
-	PGresult *pivoted;
-	char *wkey;
-	PGresult *res = NULL;
-	char *key, *sql = NULL;
-	size_t dropped = 0;
-	double start = clock_now(), secs;
-	bool limited = false, cut = false;
-	int ms;
-
-	*broken = false;
-	if (from_cache(ln, i, db, share))
-		return;
-	run->attempted = true;
-	key = xasprintf("skip%c%s", KEY_SEP, c->name);
-	report_changed(t, key, NULL); /* runs again: a new skip is news */
-	free(key);
-	key = xasprintf("%s%c%s", c->name, KEY_SEP, db ? db : "");
-	ms = timeout_ms(ln, i, share, &limited);
-	if (ms <= 0) {
-		err_set(&e, "the scrape deadline passed before it could run");
-		goto fail;
-	}
-	sql = collector_sql(c, v, t->gcfg);
-	res = target_query(t, pc, sql, ms, x->deadline, broken, &e);
-	if (!res)
-		goto fail;
-	pivoted = collect_pivot(c, res, &e);
-	if (pivoted) {
-		PQclear(res);
-		res = pivoted;
-	}
-	frag = mset_new();
-	opts.datadir = t->cfg->data_directory ? t->cfg->data_directory
-					      : t->facts.data_directory;
-	opts.sticky = c->top.by ? sticky_map(t, key) : NULL;
-	opts.now = start;
-	opts.cfg = t->gcfg;
-	collect_rows_ex(c, res, c->scope == SCOPE_DATABASE ? db : NULL,
-			c->max_series ? c->max_series : t->gcfg->max_series,
-			&opts, frag, &dropped, &e, &warn);
-	note_undeclared(t, c, res);
-	wkey = xasprintf("warn%c%s", KEY_SEP, key);
-	if (report_changed(t, wkey, err_isset(&warn) ? warn.msg : NULL) &&
-	    err_isset(&warn))
-		log_warn("collector could not produce a value", "target",
-			 t->name, "collector", c->name, "datname", db, "err",
-			 warn.msg, NULL);
-	free(wkey);
-	secs = clock_now() - start;
-	run->seconds += secs;
-	run->spent += secs;
-	ln->dropped[i] += dropped + mset_merge(lane_out(ln, i), frag, NULL, 0);
-	if (err_isset(&e)) {
-		/* rows that converted are served; the collector reports 0 */
-		mset_free(frag);
-		goto report;
-	}
-	if (c->ttl > 0)
-		cache_put(t, key, frag, start + c->ttl, secs, dropped);
-	else
-		mset_free(frag);
-	if (report_changed(t, key, NULL))
-		log_info("collector recovered", "target", t->name, "collector",
-			 c->name, "datname", db, NULL);
-	PQclear(res);
-	free(sql);
-	free(key);
-	return;
-fail:
-	run->seconds += clock_now() - start;
-	run->spent += clock_now() - start;
-	/*
-	 * the scrape's deadline, not the collector's own timeout, stopped it
-	 * (a statement_timeout shortened for the deadline counts too): that
-	 * says nothing of the server, so no error value (pg_up 0) is made
-	 * up; the page says it was cut instead
-	 */
-	cut = ms <= 0 || pc->timed_out ||
-	      (limited && strstr(e.msg, "SQLSTATE 57014"));
-	ln->cut |= cut;
-	if (!cut)
-		add_error_values(c, lane_out(ln, i));
-report:
-	run->failed = true;
-	/* a request too short to run anything is no news of the collector */
-	if (cut && x->deadline - x->started < TARGET_FAIR_WAIT)
-		log_debug("collector cut short by the request's deadline",
-			  "target", t->name, "collector", c->name, NULL);
-	else if (report_changed(t, key, e.msg))
-		log_warn("collector failed", "target", t->name, "collector",
-			 c->name, "datname", db, "err", e.msg, NULL);
-	PQclear(res);
-	free(sql);
-	free(key);
-}
-
-static void note_skip(struct ctx *x, size_t i, const char *reason)
-{
-	const struct collector *c = &x->qs->v[i];
-	char *key = xasprintf("skip%c%s", KEY_SEP, c->name);
-
-	x->runs[i].skip = reason;
-	if (report_changed(x->t, key, reason))
+	x->runs[i].skip = why;
+	if (cstate_report(x->t->cs, &k, reason))
 		log_info("collector skipped", "target", x->t->name, "collector",
 			 c->name, "reason", reason, NULL);
-	free(key);
 }
 
 /*
@@ -1445,19 +99,21 @@ static void gate_all(struct ctx *x, struct pgconn *pc, size_t *list, size_t *n,
 	*n = 0;
 	for (i = 0; i < x->qs->n; i++) {
 		const struct collector *c = &x->qs->v[i];
-		const char *why;
+		enum gate_reason why;
 
 		if (c->kind != t->cfg->kind)
 			continue;
 		if (!pc) {
-			if (c->scope == SCOPE_CLUSTER && has_error_value(c)) {
-				add_error_values(c, x->out);
+			if (c->scope == SCOPE_CLUSTER &&
+			    samples_has_error_value(c)) {
+				samples_add_error_values(c, x->out);
 				x->runs[i].attempted = true;
 				x->runs[i].failed = true;
 			}
 			continue;
 		}
-		why = skip_reason(t, pc, c, x->deadline, &x->variants[i]);
+		why = skip_reason(t, pc, x->qs, i, x->deadline,
+				  &x->variants[i]);
 		if (why)
 			note_skip(x, i, why);
 		else if (c->scope == SCOPE_DATABASE)
@@ -1467,266 +123,26 @@ static void gate_all(struct ctx *x, struct pgconn *pc, size_t *list, size_t *n,
 	}
 }
 
-/*
- * Run the lane's cluster collectors on its session, replacing the session
- * when one breaks; without one, only error values are reported.
- */
-static void run_list(struct lane *ln)
-{
-	struct ctx *x = ln->x;
-	struct target *t = x->t;
-	size_t k;
-
-	for (k = 0; k < ln->n; k++) {
-		size_t i = ln->list[k];
-		const struct collector *c = &x->qs->v[i];
-		struct err e = ERR_INIT;
-		bool broken, cut = false;
-
-		if (!ln->pc) {
-			/* the deadline took the session: nothing to say */
-			if (has_error_value(c) && !ln->cut) {
-				add_error_values(c, lane_out(ln, i));
-				ln->runs[i].attempted = true;
-				ln->runs[i].failed = true;
-			}
-			continue;
-		}
-		run_collector(ln, i, ln->pc, NULL, 1, &broken);
-		if (broken) {
-			target_release(t, ln->pc, true);
-			ln->pc = target_acquire_first(t, x->deadline, &cut, &e);
-			ln->cut |= cut;
-		}
-	}
-}
-
-/* Does collector 'i' run in each database on this target? */
-static bool runs_per_database(const struct ctx *x, size_t i)
-{
-	const struct collector *c = &x->qs->v[i];
-
-	return c->scope == SCOPE_DATABASE && x->variants[i] &&
-	       !x->runs[i].skip && c->kind == x->t->cfg->kind;
-}
-
-/*
- * Run the per-database collectors in each of 'dbs', a session at a time.
- * 'share' is the part of a collector's time one database is reserved
- * (1 / the databases of the whole collection).
- */
-static void run_databases(struct lane *ln, char **dbs, double share)
-{
-	struct ctx *x = ln->x;
-	struct target *t = x->t;
-	bool *served;
-	size_t i;
-	char **db;
-
-	served = xcalloc(x->qs->n + 1, sizeof(*served));
-	for (db = dbs; *db; db++) {
-		struct err e = ERR_INIT;
-		struct pgconn *pc = NULL;
-		bool broken = false, need = false, first = true;
-		double connecting = clock_now();
-		char *key;
-
-		/* a database whose results are all cached costs no session */
-		for (i = 0; i < x->qs->n; i++) {
-			served[i] = runs_per_database(x, i) &&
-				    from_cache(ln, i, *db, share);
-			need |= runs_per_database(x, i) && !served[i];
-		}
-		if (!need)
-			continue;
-		/* past the deadline, connecting to the rest is wasted */
-		if (clock_now() < x->deadline)
-			pc = target_acquire(t, *db, x->deadline, &e);
-		else
-			err_set(&e, "the scrape deadline passed first");
-		if (!pc && clock_now() >= x->deadline)
-			ln->cut = true;
-		connecting = clock_now() - connecting;
-		key = xasprintf("db%c%s", KEY_SEP, *db);
-		if (report_changed(t, key, pc ? NULL : e.msg) && !pc)
-			log_warn("cannot collect database", "target", t->name,
-				 "datname", *db, "err", e.msg, NULL);
-		free(key);
-		for (i = 0; i < x->qs->n && !broken; i++) {
-			if (!runs_per_database(x, i) || served[i])
-				continue;
-			if (!pc) {
-				ln->runs[i].attempted = true;
-				ln->runs[i].failed = true;
-				continue;
-			}
-			run_collector(ln, i, pc, *db, share, &broken);
-			/*
-			 * the session is the database's cost too: counted in
-			 * the first collector's time, so the next collection
-			 * keeps it back along with the queries
-			 */
-			if (first)
-				ln->runs[i].spent += connecting;
-			first = false;
-		}
-		if (pc)
-			target_release(t, pc, broken);
-	}
-	free(served);
-}
-
 static void add_self(struct ctx *x, double started)
 {
 	struct target *t = x->t;
-	struct mset *m = x->out;
-	struct family *dur, *ok, *skipped, *dropped;
-	struct label l[2];
-	struct pool_stats st;
-	size_t i, cached;
-
-	dur = mset_family(m, "pgpulse_scrape_duration_seconds", METRIC_GAUGE,
-			  "Time the collector took in the last scrape "
-			  "(of the run that produced a cached result).",
-			  NULL);
-	ok = mset_family(m, "pgpulse_scrape_success", METRIC_GAUGE,
-			 "Whether the collector succeeded in the last scrape.",
-			 NULL);
-	skipped = mset_family(m, "pgpulse_collector_skipped", METRIC_GAUGE,
-			      "Collectors that do not run on this target, "
-			      "with the reason (version, role, tags, "
-			      "requires, privileges, unsafe).",
-			      NULL);
-	pthread_mutex_lock(&t->lock);
-	if (t->ndropped < x->qs->n) {
-		t->dropped =
-			xrealloc(t->dropped, x->qs->n * sizeof(*t->dropped));
-		memset(t->dropped + t->ndropped, 0,
-		       (x->qs->n - t->ndropped) * sizeof(*t->dropped));
-		t->ndropped = x->qs->n;
-	}
-	for (i = 0; i < x->qs->n; i++)
-		t->dropped[i] += x->dropped[i];
-	st = t->stats;
-	cached = t->cache.n;
-	pthread_mutex_unlock(&t->lock);
-	dropped = mset_family(m, "pgpulse_series_dropped_total", METRIC_COUNTER,
-			      "Series dropped by the collector: duplicates, "
-			      "invalid values, or past max_series.",
-			      NULL);
-	l[0].name = (char *)"collector";
-	for (i = 0; i < x->qs->n; i++) {
-		const struct collector *c = &x->qs->v[i];
-		struct run *r = &x->runs[i];
-
-		l[0].value = c->name;
-		if (r->skip) {
-			l[1].name = (char *)"reason";
-			l[1].value = (char *)r->skip;
-			mset_add(m, skipped, "", l, 2, 1, NULL);
-			continue;
-		}
-		if (!r->attempted)
-			continue;
-		mset_add(m, dur, "", l, 1, r->seconds, NULL);
-		mset_add(m, ok, "", l, 1, r->failed ? 0 : 1, NULL);
-		mset_add(m, dropped, "", l, 1, (double)t->dropped[i], NULL);
-	}
-
-	struct {
-		const char *name, *help;
-		enum metric_type type;
-		double v;
-	} pool[] = {
-		{"pgpulse_connections_max",
-		 "Connections pgpulse may open to "
-		 "the target (connections_per_target).",
-		 METRIC_GAUGE, st.max},
-		{"pgpulse_connections_open",
-		 "Connections pgpulse has open to "
-		 "the target.",
-		 METRIC_GAUGE, st.open},
-		{"pgpulse_connections_busy",
-		 "Connections of pgpulse in use by "
-		 "a collection.",
-		 METRIC_GAUGE, st.busy},
-		{"pgpulse_connection_attempts_total",
-		 "Connections pgpulse "
-		 "tried to open to the target.",
-		 METRIC_COUNTER, (double)st.attempts},
-		{"pgpulse_connection_failures_total",
-		 "Connection attempts "
-		 "that failed.",
-		 METRIC_COUNTER, (double)st.failures},
-		{"pgpulse_connect_duration_seconds",
-		 "Time the last connection "
-		 "attempt took.",
-		 METRIC_GAUGE, st.last_connect_seconds},
-		{"pgpulse_collection_duration_seconds",
-		 "Time the whole "
-		 "collection of the target took.",
-		 METRIC_GAUGE, clock_now() - started},
-		{"pgpulse_cache_entries",
-		 "Results held for collectors with a ttl "
-		 "(one per collector and database).",
-		 METRIC_GAUGE, (double)cached},
+	unsigned long *total = xcalloc(x->qs->n + 1, sizeof(*total));
+	struct collstats s = {
+		.qs = x->qs,
+		.runs = x->runs,
+		.dropped = total,
+		.kind = t->cfg->kind,
+		.facts = &t->facts,
 	};
-	for (i = 0; i < ARRAY_SIZE(pool); i++) {
-		struct family *f = mset_family(m, pool[i].name, pool[i].type,
-					       pool[i].help, NULL);
 
-		if (f)
-			mset_add(m, f, "", NULL, 0, pool[i].v, NULL);
-	}
-	if (t->cfg->kind == TARGET_POSTGRES && t->facts.version) {
-		struct family *f;
-
-		f = mset_family(m, "pgpulse_role_superuser", METRIC_GAUGE,
-				"Whether pgpulse's role is a superuser (it "
-				"should be a pg_monitor member instead).",
-				NULL);
-		if (f)
-			mset_add(m, f, "", NULL, 0, t->facts.superuser, NULL);
-		f = mset_family(m, "pgpulse_role_pg_monitor", METRIC_GAUGE,
-				"Whether pgpulse's role is a member of "
-				"pg_monitor.",
-				NULL);
-		if (f)
-			mset_add(m, f, "", NULL, 0, t->facts.pg_monitor, NULL);
-	}
-}
-
-static void *lane_main(void *p)
-{
-	struct lane *ln = p;
-	struct target *t = ln->x->t;
-	struct err e = ERR_INIT;
-
-	ln->pc = target_acquire_spare(t, ln->x->deadline, &e);
-	if (!ln->pc) {
-		/*
-		 * a role with a connection limit, a full server: lane 0 runs
-		 * the list, and sharing waits a while before trying again
-		 */
-		ln->no_session = true;
-		pthread_mutex_lock(&t->lock);
-		t->share_after = clock_now() + SHARE_RETRY;
-		pthread_mutex_unlock(&t->lock);
-		if (report_changed(t, "share", e.msg))
-			log_info("no second session: the collectors run one "
-				 "after another",
-				 "target", t->name, "err", e.msg, NULL);
-		return NULL;
-	}
-	if (report_changed(t, "share", NULL))
-		log_info("a second session again: slow collectors are "
-			 "shared out",
-			 "target", t->name, NULL);
-	run_list(ln);
-	if (ln->pc)
-		target_release(ln->x->t, ln->pc, false);
-	ln->pc = NULL;
-	return NULL;
+	cstate_dropped_add(t->cs, x->qs->n, x->dropped, total);
+	s.cached = cstate_cache_count(t->cs);
+	pthread_mutex_lock(&t->lock);
+	s.pool = t->stats;
+	pthread_mutex_unlock(&t->lock);
+	s.seconds = clock_now() - started;
+	collmetrics_add(x->out, &s);
+	free(total);
 }
 
 /*
@@ -1741,69 +157,10 @@ static double fresh_part(struct ctx *x, size_t i, char **dbs)
 	size_t n = 0, fresh = 0;
 	double now = clock_now();
 
-	for (; *d; d++, n++) {
-		char *key = xasprintf("%s%c%s", x->qs->v[i].name, KEY_SEP, *d);
-
-		fresh += cache_get(x->t, key, now) != NULL;
-		free(key);
-	}
+	for (; *d; d++, n++)
+		fresh += cstate_cache_get(x->t->cs, x->qs->v[i].name, *d,
+					  now) != NULL;
 	return n ? (double)fresh / (double)n : 0;
-}
-
-static double lane_pending(const struct lane *ln)
-{
-	double sum = 0;
-	size_t k;
-
-	for (k = 0; k < ln->n; k++)
-		sum += ln->x->est[ln->list[k]];
-	return sum;
-}
-
-/*
- * Deal the cluster collectors of 'all' to lanes 'a' and 'b' by what each
- * took last time, the longest first to the lane with less to do (in
- * collector order within a lane). Returns false, dealing nothing, when
- * they took too little time for a second session to be worth it.
- */
-static bool share_out(struct ctx *x, const size_t *all, size_t n,
-		      struct lane *a, struct lane *b)
-{
-	size_t *byc = xmalloc((n ? n : 1) * sizeof(*byc));
-	double total = 0, ta = 0, tb = 0;
-	bool *tob = xcalloc(x->qs->n + 1, sizeof(*tob));
-	size_t k, j;
-
-	for (k = 0; k < n; k++)
-		total += x->last[all[k]];
-	if (total < SHARE_ABOVE || n < 2) {
-		free(byc);
-		free(tob);
-		return false;
-	}
-	memcpy(byc, all, n * sizeof(*byc));
-	/* insertion sort by time taken, longest first: n is small */
-	for (k = 1; k < n; k++)
-		for (j = k; j > 0 && x->last[byc[j]] > x->last[byc[j - 1]];
-		     j--) {
-			size_t tmp = byc[j];
-
-			byc[j] = byc[j - 1];
-			byc[j - 1] = tmp;
-		}
-	for (k = 0; k < n; k++) {
-		tob[byc[k]] = tb < ta;
-		*(tob[byc[k]] ? &tb : &ta) += x->last[byc[k]];
-	}
-	a->n = b->n = 0;
-	for (k = 0; k < n; k++) {
-		struct lane *ln = tob[all[k]] ? b : a;
-
-		ln->list[ln->n++] = all[k];
-	}
-	free(byc);
-	free(tob);
-	return true;
 }
 
 /*
@@ -1874,340 +231,180 @@ static void note_outage(struct target *t, bool up, const char *why)
 	}
 }
 
+/*
+ * Keep what each collector's query took for the next collection's plan; a
+ * collector served from its cache (or not run) keeps the time of its last
+ * query, which it takes again when the cache runs out.
+ */
+static void keep_estimates(struct ctx *x)
+{
+	bool *set = xcalloc(x->qs->n + 1, sizeof(*set));
+	double *spent = xcalloc(x->qs->n + 1, sizeof(*spent));
+
+	for (size_t i = 0; i < x->qs->n; i++) {
+		spent[i] = x->runs[i].spent;
+		set[i] = spent[i] > 0;
+	}
+	cstate_est_set(x->t->cs, x->qs->n, spent, set);
+	free(spent);
+	free(set);
+}
+
+/* Set up 'x' for a collection of 't' into 'out', with last time's times. */
+static void ctx_init(struct ctx *x, struct target *t, const struct queryset *qs,
+		     double deadline, struct mset *out)
+{
+	const size_t n = qs->n + 1;
+
+	x->t = t;
+	x->qs = qs;
+	x->deadline = deadline;
+	x->started = clock_now();
+	x->out = out;
+	x->runs = xcalloc(n, sizeof(*x->runs));
+	x->dropped = xcalloc(n, sizeof(*x->dropped));
+	x->est = xcalloc(n, sizeof(*x->est));
+	x->last = xcalloc(n, sizeof(*x->last));
+	x->variants = xcalloc(n, sizeof(*x->variants));
+	cstate_est_get(t->cs, qs->n, x->last);
+	for (size_t i = 0; i < qs->n; i++) {
+		/* a query, or a cancel, takes a round trip at least */
+		if (qs->v[i].kind != t->cfg->kind) {
+			x->last[i] = 0;
+			continue;
+		}
+		x->est[i] = plan_reserve(x->last[i]);
+	}
+}
+
+static void ctx_release(struct ctx *x)
+{
+	free(x->est);
+	free(x->last);
+	free(x->runs);
+	free(x->dropped);
+	free(x->variants);
+}
+
+/*
+ * The databases per-database collectors run in, or NULL when there are
+ * none ('*n' of them).
+ */
+static char **list_databases(struct target *t, size_t *n)
+{
+	struct err e = ERR_INIT;
+	char **dbs = target_databases(t, &e);
+
+	if (!dbs)
+		log_warn("cannot list databases", "target", t->name, "err",
+			 e.msg, NULL);
+	for (*n = 0; dbs && dbs[*n]; (*n)++)
+		;
+	if (!*n) { /* the patterns keep none: no per-database work */
+		target_free_list(dbs);
+		dbs = NULL;
+	}
+	return dbs;
+}
+
+/*
+ * What a fresh cached result will serve costs nothing this scrape: no
+ * time is kept back for it, and it weighs nothing when the work is dealt
+ * out (its last query time is kept for when it runs out). Returns the
+ * time to keep for the per-database collectors in 'dbs'.
+ */
+static double discount_cached(struct ctx *x, char **dbs)
+{
+	const struct queryset *qs = x->qs;
+	double perdb = 0;
+
+	for (size_t i = 0; i < qs->n; i++) {
+		double fresh;
+
+		if (!(qs->v[i].ttl > 0) || x->runs[i].skip ||
+		    qs->v[i].kind != x->t->cfg->kind)
+			continue;
+		fresh = fresh_part(
+			x, i, qs->v[i].scope == SCOPE_DATABASE ? dbs : NULL);
+		x->last[i] *= 1 - fresh;
+		x->est[i] *= 1 - fresh;
+		x->est[i] = plan_reserve(x->est[i]);
+	}
+	for (size_t i = 0; dbs && i < qs->n; i++)
+		if (lanes_per_database(x, i))
+			perdb += x->est[i];
+	return perdb;
+}
+
 static struct collection *
 collect_once(struct target *t, const struct queryset *qs, double deadline)
 {
 	struct collection *col = xcalloc(1, sizeof(*col));
 	struct ctx x = {0};
-	struct lane lanes[2];
 	struct err e = ERR_INIT;
 	struct pgconn *pc;
-	size_t *cluster, ncluster = 0, old_nest, ndbs = 0;
+	size_t *cluster, ncluster = 0, ndbs = 0;
 	char **dbs = NULL;
-	bool want_dbs = false, up = false, two = false, side = false;
-	bool cut = false;
-	double started = clock_now(), perdb = 0;
+	bool want_dbs = false, two, cut = false;
+	double perdb;
 
-	x.t = t;
-	x.qs = qs;
-	t->last_qs = qs;
-	x.deadline = deadline;
-	x.started = started;
-	x.out = col->m = mset_new();
-	x.runs = xcalloc(qs->n + 1, sizeof(*x.runs));
-	x.dropped = xcalloc(qs->n + 1, sizeof(*x.dropped));
-	x.est = xcalloc(qs->n + 1, sizeof(*x.est));
-	x.last = xcalloc(qs->n + 1, sizeof(*x.last));
-	x.variants = xcalloc(qs->n + 1, sizeof(*x.variants));
-	pthread_mutex_lock(&t->lock);
-	for (size_t i = 0; i < qs->n; i++) {
-		double last = i < t->nest ? t->est[i] : 0;
-
-		/* a query, or a cancel, takes a round trip at least */
-		if (qs->v[i].kind != t->cfg->kind)
-			continue;
-		x.last[i] = last;
-		x.est[i] = last > EST_FLOOR ? last : EST_FLOOR;
-	}
+	col->m = mset_new();
+	ctx_init(&x, t, qs, deadline, col->m);
 	two = t->nslots >= 2 && t->cfg->kind == TARGET_POSTGRES;
-	pthread_mutex_unlock(&t->lock);
 	cluster = xcalloc(qs->n + 1, sizeof(*cluster));
-
 	pc = main_session(t, deadline, &cut, &e);
 	if (!pc && cut) {
 		/* too short to say anything of the server: nothing to keep */
 		col->cut = col->unread = true;
 		goto out;
 	}
-	up = pc != NULL;
-	note_outage(t, up, e.msg);
+	note_outage(t, pc != NULL, e.msg);
+	col->up = pc != NULL;
 	gate_all(&x, pc, cluster, &ncluster, &want_dbs);
-	if (pc && want_dbs) {
-		struct err de = ERR_INIT;
-
-		dbs = target_databases(t, &de);
-		if (!dbs)
-			log_warn("cannot list databases", "target", t->name,
-				 "err", de.msg, NULL);
-		for (ndbs = 0; dbs && dbs[ndbs]; ndbs++)
-			;
-		if (!ndbs) { /* the patterns keep none: no per-database work */
-			target_free_list(dbs);
-			dbs = NULL;
-		}
-	}
-	/*
-	 * What a fresh cached result will serve costs nothing this scrape:
-	 * no time is kept back for it, and it weighs nothing when the work
-	 * is dealt out (its last query time is kept for when it runs out).
-	 */
-	for (size_t i = 0; i < qs->n; i++) {
-		double fresh;
-
-		if (!(qs->v[i].ttl > 0) || x.runs[i].skip ||
-		    qs->v[i].kind != t->cfg->kind)
-			continue;
-		fresh = fresh_part(
-			&x, i, qs->v[i].scope == SCOPE_DATABASE ? dbs : NULL);
-		x.last[i] *= 1 - fresh;
-		x.est[i] *= 1 - fresh;
-		if (x.est[i] < EST_FLOOR)
-			x.est[i] = EST_FLOOR;
-	}
-	for (size_t i = 0; dbs && i < qs->n; i++)
-		if (runs_per_database(&x, i))
-			perdb += x.est[i];
-
-	memset(lanes, 0, sizeof(lanes));
-	for (int k = 0; k < 2; k++) {
-		lanes[k].x = &x;
-		lanes[k].list = xcalloc(qs->n + 1, sizeof(*lanes[k].list));
-	}
-	lanes[0].out = x.out;
-	lanes[0].runs = x.runs;
-	lanes[0].dropped = x.dropped;
-	lanes[1].runs = xcalloc(qs->n + 1, sizeof(*lanes[1].runs));
-	lanes[1].dropped = xcalloc(qs->n + 1, sizeof(*lanes[1].dropped));
-	lanes[0].pc = pc;
-	memcpy(lanes[0].list, cluster, ncluster * sizeof(*cluster));
-	lanes[0].n = ncluster;
-	/*
-	 * With no per-database work, the cluster collectors are shared out
-	 * over two sessions to the main database when that is worth it. Not
-	 * beside per-database work: its sessions come and go, and collectors
-	 * counting connections would count them in one and not the other.
-	 */
-	pthread_mutex_lock(&t->lock);
-	two = two && clock_now() >= t->share_after;
-	pthread_mutex_unlock(&t->lock);
-	if (pc && two && !dbs)
-		side = share_out(&x, cluster, ncluster, &lanes[0], &lanes[1]);
-	/* the per-database work comes after the cluster's: keep its time */
-	lanes[0].pending = lane_pending(&lanes[0]) + perdb;
-	if (side) {
-		for (int k = 0; k < 2; k++)
-			lanes[k].outs =
-				xcalloc(qs->n + 1, sizeof(*lanes[k].outs));
-		lanes[1].pending = lane_pending(&lanes[1]);
-		if (pthread_create(&lanes[1].thread, NULL, lane_main,
-				   &lanes[1])) {
-			/* no thread: the same work, one lane after the other */
-			lane_main(&lanes[1]);
-			side = false;
-		}
-	}
-	run_list(&lanes[0]);
-	if (side)
-		pthread_join(lanes[1].thread, NULL);
-	if (lanes[1].no_session) {
-		/* what lane 1 could not run, lane 0 runs after its own */
-		memcpy(lanes[0].list, lanes[1].list,
-		       lanes[1].n * sizeof(*lanes[0].list));
-		lanes[0].n = lanes[1].n;
-		lanes[0].pending = lane_pending(&lanes[0]);
-		run_list(&lanes[0]);
-	}
-	for (size_t i = 0; i < qs->n; i++) {
-		struct run *r = &x.runs[i], *r1 = &lanes[1].runs[i];
-
-		r->attempted |= r1->attempted;
-		r->failed |= r1->failed;
-		r->seconds += r1->seconds;
-		r->spent += r1->spent;
-		x.dropped[i] += lanes[1].dropped[i];
-		/* in collector order, whichever lane ran it */
-		for (int k = 0; lanes[0].outs && k < 2; k++) {
-			if (!lanes[k].outs[i])
-				continue;
-			x.dropped[i] +=
-				mset_merge(x.out, lanes[k].outs[i], NULL, 0);
-			mset_free(lanes[k].outs[i]);
-		}
-	}
-	free(lanes[0].outs);
-	free(lanes[1].outs);
-	free(lanes[1].runs);
-	free(lanes[1].dropped);
-	if (lanes[0].pc)
-		target_release(t, lanes[0].pc, false);
-	if (dbs) {
-		/* the databases after the cluster, the main session free */
-		lanes[0].pc = NULL;
-		lanes[0].outs = NULL;
-		run_databases(&lanes[0], dbs, 1.0 / (double)ndbs);
-	}
+	if (pc && want_dbs)
+		dbs = list_databases(t, &ndbs);
+	perdb = discount_cached(&x, dbs);
+	col->cut = lanes_run(&x, pc, cluster, ncluster, dbs, ndbs, perdb, two);
 	target_free_list(dbs);
-
-	forget_stale(t, clock_now());
-	add_self(&x, started);
-	col->up = up;
-	col->cut = lanes[0].cut || lanes[1].cut;
-	col->budget = deadline - started;
+	cstate_forget_stale(t->cs, clock_now(), t->facts.databases, qs);
+	add_self(&x, x.started);
+	col->budget = deadline - x.started;
 	col->finished = clock_now();
-	pthread_mutex_lock(&t->lock);
-	old_nest = t->nest;
-	if (t->nest < qs->n) {
-		t->est = xrealloc(t->est, qs->n * sizeof(*t->est));
-		t->nest = qs->n;
-	}
-	/*
-	 * what a query took; a collector served from its cache (or not run)
-	 * keeps the time of its last query, which it takes again when the
-	 * cache runs out
-	 */
-	for (size_t i = 0; i < qs->n; i++)
-		if (x.runs[i].spent > 0 || i >= old_nest)
-			t->est[i] = x.runs[i].spent;
-	pthread_mutex_unlock(&t->lock);
-	free(lanes[0].list);
-	free(lanes[1].list);
+	keep_estimates(&x);
 out:
 	free(cluster);
-	free(x.est);
-	free(x.last);
-	free(x.runs);
-	free(x.dropped);
-	free(x.variants);
+	ctx_release(&x);
 	return col;
 }
 
-static void collection_unref_locked(struct collection *c)
+/* The collection flight_join runs. */
+struct job {
+	struct target *t;
+	const struct queryset *qs;
+};
+
+static struct collection *run_job(void *arg, double deadline)
 {
-	if (c && --c->refs == 0) {
-		mset_free(c->m);
-		free(c);
-	}
-}
+	struct job *j = arg;
 
-/*
- * Run a collection for 't' under 'deadline' (t->collecting was set by the
- * caller) and publish it: waiters are woken, and it becomes the target's
- * last unless it read nothing of the server. Returns the caller's
- * reference, or NULL for a collection that read nothing.
- */
-static struct collection *
-run_and_publish(struct target *t, const struct queryset *qs, double deadline)
-{
-	struct collection *c = collect_once(t, qs, deadline), *old = NULL;
-
-	pthread_mutex_lock(&t->lock);
-	t->collecting = false;
-	t->generation++;
-	if (c->unread) {
-		mset_free(c->m);
-		free(c);
-		c = NULL;
-	} else {
-		c->refs = 2; /* the target's and the caller's */
-		old = t->last;
-		t->last = c;
-		t->last_gen = t->generation;
-	}
-	collection_unref_locked(old);
-	pthread_cond_broadcast(&t->cond);
-	pthread_mutex_unlock(&t->lock);
-	return c;
-}
-
-/*
- * The fallback when 'deadline' came first (t->lock held): the last kept
- * collection, marked cut for the page.
- */
-static struct collection *last_kept(struct target *t, bool *cut)
-{
-	struct collection *c = t->last;
-
-	if (c)
-		c->refs++;
-	*cut = true;
-	return c;
+	return collect_once(j->t, j->qs, deadline);
 }
 
 struct collection *collect_target(struct target *t, const struct queryset *qs,
 				  double deadline, bool *cut)
 {
-	struct collection *c;
+	struct job j = {t, qs};
 
-	*cut = false;
-	pthread_mutex_lock(&t->lock);
-	for (;;) {
-		unsigned long gen = t->generation;
-		bool longer;
-
-		/*
-		 * not running: start one, unless a waiter with a longer
-		 * deadline is about to (a short request must not take the
-		 * turn of the one it would cut short)
-		 */
-		if (!t->collecting &&
-		    !(t->want > deadline && t->want > clock_now())) {
-			t->collecting = true;
-			t->col_budget = deadline - clock_now();
-			if (t->want <= deadline)
-				t->want = 0;
-			pthread_mutex_unlock(&t->lock);
-			c = run_and_publish(t, qs, deadline);
-			if (c) {
-				*cut = c->cut;
-				return c;
-			}
-			pthread_mutex_lock(&t->lock);
-			c = last_kept(t, cut);
-			pthread_mutex_unlock(&t->lock);
-			return c;
-		}
-		/* more time left than the running collection had in all */
-		longer =
-			t->collecting && deadline - clock_now() > t->col_budget;
-		if (longer && deadline > t->want)
-			t->want = deadline;
-		while (t->generation == gen)
-			if (target_wait(t, deadline) == ETIMEDOUT)
-				break;
-		if (t->generation == gen || clock_now() >= deadline)
-			break;
-		c = t->last_gen == t->generation ? t->last : NULL;
-		longer = deadline - clock_now() >
-			 (c ? c->budget : t->col_budget);
-		/*
-		 * what finished is served, unless it was cut short by its
-		 * deadline and this request still has more time than it had:
-		 * then this request collects again (or joins a longer one)
-		 */
-		if (c && !(c->cut && longer)) {
-			c->refs++;
-			*cut = c->cut;
-			if (t->want == deadline)
-				t->want = 0;
-			pthread_mutex_unlock(&t->lock);
-			return c;
-		}
-		if (!longer)
-			break;
-	}
-	if (t->want == deadline)
-		t->want = 0;
-	c = last_kept(t, cut);
-	pthread_mutex_unlock(&t->lock);
-	return c;
+	return flight_join(cstate_flight(t->cs), deadline, cut, run_job, &j);
 }
 
 void collect_forget(struct target *t)
 {
-	pthread_mutex_lock(&t->lock);
-	collection_unref_locked(t->last);
-	t->last = NULL;
-	strmap_release_with(&t->cache, cache_entry_free);
-	strmap_release_with(&t->logged, free);
-	strmap_release_with(&t->sticky, sticky_free);
-	pthread_mutex_unlock(&t->lock);
+	flight_forget(cstate_flight(t->cs));
+	cstate_clear(t->cs);
 }
 
 void collection_put(struct target *t, struct collection *c)
 {
-	if (!c)
-		return;
-	pthread_mutex_lock(&t->lock);
-	collection_unref_locked(c);
-	pthread_mutex_unlock(&t->lock);
+	flight_put(cstate_flight(t->cs), c);
 }

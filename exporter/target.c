@@ -5,12 +5,13 @@
  */
 #include <errno.h>
 #include <pthread.h>
-#include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "cstate.h"
 #include "target.h"
+#include "dbpattern.h"
 #include "pgsession.h"
 #include "pwcmd.h"
 #include "log.h"
@@ -105,40 +106,6 @@ static int flatten_params(struct target *t, struct err *e)
 	return 0;
 }
 
-static int compile_patterns(char **pats, size_t n, void **out, struct err *e)
-{
-	regex_t *re;
-	size_t i;
-
-	*out = NULL;
-	if (!n)
-		return 0;
-	re = xcalloc(n, sizeof(*re));
-	for (i = 0; i < n; i++) {
-		if (regcomp(&re[i], pats[i], REG_EXTENDED | REG_NOSUB)) {
-			while (i--)
-				regfree(&re[i]);
-			free(re);
-			return err_set(e, "invalid database pattern '%s'",
-				       pats[i]);
-		}
-	}
-	*out = re;
-	return 0;
-}
-
-static void free_patterns(void *p, size_t n)
-{
-	regex_t *re = p;
-	size_t i;
-
-	if (!re)
-		return;
-	for (i = 0; i < n; i++)
-		regfree(&re[i]);
-	free(re);
-}
-
 struct target *target_new(const struct target_config *cfg,
 			  const struct config *gcfg, struct err *e)
 {
@@ -147,6 +114,7 @@ struct target *target_new(const struct target_config *cfg,
 	t->cfg = cfg;
 	t->gcfg = gcfg;
 	t->name = xstrdup(cfg->name);
+	t->cs = cstate_new();
 	pthread_mutex_init(&t->lock, NULL);
 	{
 		pthread_condattr_t ca;
@@ -174,10 +142,10 @@ struct target *target_new(const struct target_config *cfg,
 			set_param(t, "dbname", "pgbouncer");
 	}
 	t->main_db = xstrdup_or_null(get_param(t, "dbname"));
-	if (compile_patterns(cfg->db_include, cfg->ninclude, &t->db_include,
-			     e) < 0 ||
-	    compile_patterns(cfg->db_exclude, cfg->nexclude, &t->db_exclude,
-			     e) < 0)
+	if (dbpattern_compile(cfg->db_include, cfg->ninclude, &t->db_include,
+			      e) < 0 ||
+	    dbpattern_compile(cfg->db_exclude, cfg->nexclude, &t->db_exclude,
+			      e) < 0)
 		goto fail;
 	return t;
 fail:
@@ -204,13 +172,11 @@ void target_free(struct target *t)
 	free(t->keys);
 	free(t->vals);
 	free(t->main_db);
-	free_patterns(t->db_include, t->cfg->ninclude);
-	free_patterns(t->db_exclude, t->cfg->nexclude);
+	dbpattern_free(t->db_include, t->cfg->ninclude);
+	dbpattern_free(t->db_exclude, t->cfg->nexclude);
 	free(t->last_error);
 	pgsession_facts_release(&t->facts);
-	free(t->dropped);
-	free(t->privstate);
-	free(t->est);
+	cstate_free(t->cs);
 	pthread_mutex_destroy(&t->lock);
 	pthread_cond_destroy(&t->cond);
 	free(t->name);
@@ -771,17 +737,6 @@ bool target_has_extension(const struct target *t, const char *name)
 	return false;
 }
 
-static bool matches_any(void *p, size_t n, const char *s)
-{
-	regex_t *re = p;
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		if (!regexec(&re[i], s, 0, NULL, 0))
-			return true;
-	return false;
-}
-
 char **target_databases(struct target *t, struct err *e)
 {
 	const struct target_config *cfg = t->cfg;
@@ -794,9 +749,9 @@ char **target_databases(struct target *t, struct err *e)
 	}
 	for (db = t->facts.databases; *db; db++) {
 		if (cfg->ninclude &&
-		    !matches_any(t->db_include, cfg->ninclude, *db))
+		    !dbpattern_match(t->db_include, cfg->ninclude, *db))
 			continue;
-		if (matches_any(t->db_exclude, cfg->nexclude, *db))
+		if (dbpattern_match(t->db_exclude, cfg->nexclude, *db))
 			continue;
 		ALLOC_GROW(v, n + 2, alloc);
 		v[n++] = xstrdup(*db);

@@ -19,6 +19,7 @@
 #include "strmap.h"
 
 struct queryset;
+struct cstate;
 
 /* One pooled connection slot. Owned by its target. */
 struct pgconn {
@@ -49,9 +50,8 @@ struct pool_stats {
 /*
  * A target. Created by target_new from a target_config of the runtime
  * snapshot, freed by target_free when the snapshot goes (its connections
- * closed then). Every field below 'lock' is protected by it; the cache and
- * the singleflight state belong to collect.c but live here because they
- * last as long as the target.
+ * closed then). Every field below 'lock' is protected by it, except 'cs':
+ * the collection's state (cstate.h), which has a lock of its own.
  */
 struct target {
 	const struct target_config *cfg; /* owned by the snapshot's config */
@@ -74,25 +74,8 @@ struct target {
 	struct server_facts facts;
 	bool warned_role; /* the role warning is logged once */
 
-	/* collect.c's state */
-	bool collecting;
-	double col_budget;	  /* seconds the last one started had */
-	double want;		  /* a waiter's deadline that needs a rerun */
-	unsigned long generation; /* collections finished */
-	unsigned long last_gen;	  /* the generation that set 'last' */
-	struct collection *last;
-	struct strmap cache;  /* "collector\x1fdb" -> struct cache_entry */
-	struct strmap logged; /* things logged once: key -> message */
-	struct strmap sticky; /* "collector\x1fdb" -> strmap of top keys */
-	const struct queryset *last_qs; /* the collectors privstate is for */
-	double share_after; /* no second session tried before (monotonic) */
-	/* per collector: 0 unchecked, 1 ok, 2 lacks privileges, 3 unsafe */
-	unsigned char *privstate;
-	size_t nprivstate;
-	double *est; /* per collector, seconds it took in the last collection */
-	size_t nest;
-	unsigned long *dropped; /* per collector, series dropped so far */
-	size_t ndropped;
+	/* the collection's own state (cache, log-once, ...), locked apart */
+	struct cstate *cs;
 };
 
 /*

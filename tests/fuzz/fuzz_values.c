@@ -7,7 +7,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include "collect.h"
+#include "pgvalue.h"
 #include "expfmt.h"
 #include "xalloc.h"
 
@@ -26,7 +26,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t i;
 
 	for (i = 0; i < sizeof(types) / sizeof(types[0]); i++)
-		(void)!collect_parse_value(text, types[i], &v);
+		(void)!pgvalue_parse(text, types[i], &v);
 	f = mset_family(m, "fuzz_value", METRIC_GAUGE, text, NULL);
 	if (f)
 		mset_add(m, f, "", &l, 1, v, NULL);

@@ -10,6 +10,7 @@
 #include <cmocka.h>
 #include <math.h>
 #include "collect.h"
+#include "pgvalue.h"
 
 enum {
 	BOOL = 16,
@@ -28,7 +29,7 @@ static double value(const char *text, Oid type)
 {
 	double v = -12345;
 
-	assert_int_equal(collect_parse_value(text, type, &v), 0);
+	assert_int_equal(pgvalue_parse(text, type, &v), 0);
 	return v;
 }
 
@@ -36,7 +37,7 @@ static void rejects(const char *text, Oid type)
 {
 	double v;
 
-	assert_int_equal(collect_parse_value(text, type, &v), -1);
+	assert_int_equal(pgvalue_parse(text, type, &v), -1);
 }
 
 static void numbers_of_every_width(void **state)

@@ -1,0 +1,492 @@
+/*
+ * The lanes of a collection: the collectors run one after another on a
+ * session, from the cache when fresh, under the deadline plan; with two
+ * sessions, the cluster collectors dealt to two lanes side by side.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "cstate.h"
+#include "lanes.h"
+#include "log.h"
+#include "plan.h"
+#include "runner.h"
+#include "samples.h"
+#include "xalloc.h"
+#include "compat.h"
+
+/*
+ * One line of work of a collection, on a session of its own. A collection
+ * has one lane, or two side by side when the pool has two sessions, the
+ * target no per-database work and the cluster collectors took long enough
+ * (PLAN_SHARE_ABOVE) for a second backend to be worth it: then each lane runs
+ * a share of them, dealt by what each took last time. A lane keeps its
+ * own output and per-collector counts, added to the ctx's when it is done;
+ * what lanes share on the target (cache, log-once and sticky maps) is
+ * locked.
+ */
+struct lane {
+	struct ctx *x;
+	struct mset *out;   /* its samples (the ctx's own with one lane) */
+	struct mset **outs; /* with two: per collector, merged in order */
+	double pending;	    /* sum of est of the runs still to come here */
+	size_t *list, n;    /* cluster collectors to run here, in order */
+	struct pgconn *pc;  /* its session to the main database */
+	bool no_session;    /* lane 1 found no session: lane 0 runs its list */
+	struct run *runs;   /* per collector: x->runs, or lane 1's own */
+	size_t *dropped;    /* likewise */
+	bool cut;	    /* the deadline stopped one of its collectors */
+	pthread_t thread;
+};
+
+/*
+ * Where collector 'i' of lane 'ln' puts its samples. With two lanes each
+ * collector has a set of its own, merged in collector order after both
+ * finish: the same series from two collectors then resolve the same way
+ * every scrape, and the duplicate is counted against the later one.
+ */
+static struct mset *lane_out(struct lane *ln, size_t i)
+{
+	if (!ln->outs)
+		return ln->out;
+	if (!ln->outs[i])
+		ln->outs[i] = mset_new();
+	return ln->outs[i];
+}
+
+/*
+ * The statement_timeout of collector 'i': its own, but never so long that
+ * the collectors still to run (at the time they took last collection)
+ * miss the deadline. Collectors run one after another on one session, so
+ * without this one slow query would starve every later one.
+ */
+static int timeout_ms(struct lane *ln, size_t i, double share, bool *limited)
+{
+	struct ctx *x = ln->x;
+	const struct collector *c = &x->qs->v[i];
+	double want = runner_timeout(c, x->t->gcfg);
+	double mine = x->est[i] * share;
+	double others = ln->pending - mine;
+
+	ln->pending -= mine;
+	return plan_timeout_ms(want, x->deadline - clock_now(), others,
+			       limited);
+}
+
+/*
+ * Say once in the log what a run left aside: columns the result has but
+ * the collector does not list (a typo in 'metrics', or a query that
+ * grew), so nothing is guessed and nothing goes unnoticed, and values it
+ * could not make.
+ */
+static void note_result(struct target *t, const struct collector *c,
+			const char *db, const struct runner_result *r)
+{
+	struct logkey uk = {ONCE_UNDECLARED, c->name, NULL};
+	struct logkey wk = {ONCE_WARN, c->name, db};
+	const char *warn = err_isset(&r->warn) ? r->warn.msg : NULL;
+
+	if (r->undeclared && cstate_report(t->cs, &uk, r->undeclared))
+		log_info("columns returned but not listed in metrics are "
+			 "ignored",
+			 "target", t->name, "collector", c->name, "columns",
+			 r->undeclared, NULL);
+	if (cstate_report(t->cs, &wk, warn) && warn)
+		log_warn("collector could not produce a value", "target",
+			 t->name, "collector", c->name, "datname", db, "err",
+			 warn, NULL);
+}
+
+/*
+ * Serve collector 'i' in database 'db' (NULL: the main one) from its ttl
+ * cache when the result there is fresh. Returns true when it did.
+ */
+static bool from_cache(struct lane *ln, size_t i, const char *db, double share)
+{
+	struct ctx *x = ln->x;
+	const struct collector *c = &x->qs->v[i];
+	struct cache_entry *ce;
+
+	if (!(c->ttl > 0))
+		return false;
+	ce = cstate_cache_get(x->t->cs, c->name, db, clock_now());
+	if (!ce)
+		return false;
+	ln->runs[i].attempted = true;
+	ln->dropped[i] += mset_merge(lane_out(ln, i), ce->m, NULL, 0);
+	ln->runs[i].seconds += ce->seconds;
+	/* it takes no time now: what it was kept back for goes to the rest */
+	ln->pending -= x->est[i] * share;
+	return true;
+}
+
+/* A run that worked: keep its result for the ttl; a failure is over. */
+static void collector_ok(struct target *t, const struct collector *c,
+			 const char *db, struct runner_result *r, double start,
+			 double secs)
+{
+	struct logkey key = {ONCE_FAILED, c->name, db};
+
+	if (c->ttl > 0) {
+		cstate_cache_put(t->cs, c->name, db, r->m, start + c->ttl, secs,
+				 r->dropped);
+		r->m = NULL;
+	}
+	if (cstate_report(t->cs, &key, NULL))
+		log_info("collector recovered", "target", t->name, "collector",
+			 c->name, "datname", db, NULL);
+}
+
+/* A run that failed ('cut': by the request's deadline), logged once. */
+static void collector_failed(struct ctx *x, struct run *run,
+			     const struct collector *c, const char *db,
+			     bool cut, const char *msg)
+{
+	struct logkey key = {ONCE_FAILED, c->name, db};
+
+	run->failed = true;
+	/* a request too short to run anything is no news of the collector */
+	if (cut && x->deadline - x->started < TARGET_FAIR_WAIT)
+		log_debug("collector cut short by the request's deadline",
+			  "target", x->t->name, "collector", c->name, NULL);
+	else if (cstate_report(x->t->cs, &key, msg))
+		log_warn("collector failed", "target", x->t->name, "collector",
+			 c->name, "datname", db, "err", msg, NULL);
+}
+
+/*
+ * Run collector 'i' on 'pc' (in database 'db', or the main one when NULL),
+ * using the cache when fresh. Sets '*broken' when the session died.
+ */
+static void run_collector(struct lane *ln, size_t i, struct pgconn *pc,
+			  const char *db, double share, bool *broken)
+{
+	struct ctx *x = ln->x;
+	const struct collector *c = &x->qs->v[i];
+	struct target *t = x->t;
+	struct run *run = &ln->runs[i];
+	struct runner_result r = RUNNER_RESULT_INIT;
+	struct runner_job j = {.t = t, .pc = pc, .c = c, .db = db};
+	bool limited = false, cut = false;
+	double secs;
+
+	*broken = false;
+	if (from_cache(ln, i, db, share))
+		return;
+	j.v = x->variants[i];
+	j.deadline = x->deadline;
+	j.now = clock_now();
+	run->attempted = true;
+	/* runs again: a new skip is news */
+	cstate_report(t->cs, &(struct logkey){ONCE_SKIP, c->name, NULL}, NULL);
+	j.timeout_ms = timeout_ms(ln, i, share, &limited);
+	if (j.timeout_ms > 0) {
+		j.sticky = c->top.by ? cstate_sticky(t->cs, c->name, db) : NULL;
+		runner_run(&j, &r);
+		*broken = r.broken;
+	} else {
+		err_set(&r.e, "the scrape deadline passed before it could run");
+	}
+	secs = clock_now() - j.now;
+	run->seconds += secs;
+	run->spent += secs;
+	if (r.queried) {
+		note_result(t, c, db, &r);
+		ln->dropped[i] +=
+			r.dropped + mset_merge(lane_out(ln, i), r.m, NULL, 0);
+		/* with an error, rows that converted are served all the same */
+		if (!err_isset(&r.e)) {
+			collector_ok(t, c, db, &r, j.now, secs);
+			runner_result_release(&r);
+			return;
+		}
+	} else {
+		/*
+		 * the scrape's deadline, not the collector's own timeout,
+		 * stopped it (a statement_timeout shortened for the deadline
+		 * counts too): that says nothing of the server, so no error
+		 * value (pg_up 0) is made up; the page says it was cut instead
+		 */
+		cut = j.timeout_ms <= 0 || pc->timed_out ||
+		      (limited && strstr(r.e.msg, "SQLSTATE 57014"));
+		ln->cut |= cut;
+		if (!cut)
+			samples_add_error_values(c, lane_out(ln, i));
+	}
+	collector_failed(x, run, c, db, cut, r.e.msg);
+	runner_result_release(&r);
+}
+
+/*
+ * Run the lane's cluster collectors on its session, replacing the session
+ * when one breaks; without one, only error values are reported.
+ */
+static void run_list(struct lane *ln)
+{
+	struct ctx *x = ln->x;
+	struct target *t = x->t;
+	size_t k;
+
+	for (k = 0; k < ln->n; k++) {
+		size_t i = ln->list[k];
+		const struct collector *c = &x->qs->v[i];
+		struct err e = ERR_INIT;
+		bool broken, cut = false;
+
+		if (!ln->pc) {
+			/* the deadline took the session: nothing to say */
+			if (samples_has_error_value(c) && !ln->cut) {
+				samples_add_error_values(c, lane_out(ln, i));
+				ln->runs[i].attempted = true;
+				ln->runs[i].failed = true;
+			}
+			continue;
+		}
+		run_collector(ln, i, ln->pc, NULL, 1, &broken);
+		if (broken) {
+			target_release(t, ln->pc, true);
+			ln->pc = target_acquire_first(t, x->deadline, &cut, &e);
+			ln->cut |= cut;
+		}
+	}
+}
+
+/* Does collector 'i' run in each database on this target? */
+bool lanes_per_database(const struct ctx *x, size_t i)
+{
+	const struct collector *c = &x->qs->v[i];
+
+	return c->scope == SCOPE_DATABASE && x->variants[i] &&
+	       !x->runs[i].skip && c->kind == x->t->cfg->kind;
+}
+
+/*
+ * Run the per-database collectors in each of 'dbs', a session at a time.
+ * 'share' is the part of a collector's time one database is reserved
+ * (1 / the databases of the whole collection).
+ */
+static void run_databases(struct lane *ln, char **dbs, double share)
+{
+	struct ctx *x = ln->x;
+	struct target *t = x->t;
+	bool *served;
+	size_t i;
+	char **db;
+
+	served = xcalloc(x->qs->n + 1, sizeof(*served));
+	for (db = dbs; *db; db++) {
+		struct err e = ERR_INIT;
+		struct pgconn *pc = NULL;
+		bool broken = false, need = false, first = true;
+		double connecting = clock_now();
+		struct logkey key = {ONCE_DB, NULL, NULL};
+
+		/* a database whose results are all cached costs no session */
+		for (i = 0; i < x->qs->n; i++) {
+			served[i] = lanes_per_database(x, i) &&
+				    from_cache(ln, i, *db, share);
+			need |= lanes_per_database(x, i) && !served[i];
+		}
+		if (!need)
+			continue;
+		/* past the deadline, connecting to the rest is wasted */
+		if (clock_now() < x->deadline)
+			pc = target_acquire(t, *db, x->deadline, &e);
+		else
+			err_set(&e, "the scrape deadline passed first");
+		if (!pc && clock_now() >= x->deadline)
+			ln->cut = true;
+		connecting = clock_now() - connecting;
+		key.db = *db;
+		if (cstate_report(t->cs, &key, pc ? NULL : e.msg) && !pc)
+			log_warn("cannot collect database", "target", t->name,
+				 "datname", *db, "err", e.msg, NULL);
+		for (i = 0; i < x->qs->n && !broken; i++) {
+			if (!lanes_per_database(x, i) || served[i])
+				continue;
+			if (!pc) {
+				ln->runs[i].attempted = true;
+				ln->runs[i].failed = true;
+				continue;
+			}
+			run_collector(ln, i, pc, *db, share, &broken);
+			/*
+			 * the session is the database's cost too: counted in
+			 * the first collector's time, so the next collection
+			 * keeps it back along with the queries
+			 */
+			if (first)
+				ln->runs[i].spent += connecting;
+			first = false;
+		}
+		if (pc)
+			target_release(t, pc, broken);
+	}
+	free(served);
+}
+
+static const struct logkey share = {ONCE_SHARE, NULL, NULL};
+
+static void *lane_main(void *p)
+{
+	struct lane *ln = p;
+	struct target *t = ln->x->t;
+	struct err e = ERR_INIT;
+
+	ln->pc = target_acquire_spare(t, ln->x->deadline, &e);
+	if (!ln->pc) {
+		/*
+		 * a role with a connection limit, a full server: lane 0 runs
+		 * the list, and sharing waits a while before trying again
+		 */
+		ln->no_session = true;
+		cstate_share_defer(t->cs, clock_now() + PLAN_SHARE_RETRY);
+		if (cstate_report(t->cs, &share, e.msg))
+			log_info("no second session: the collectors run one "
+				 "after another",
+				 "target", t->name, "err", e.msg, NULL);
+		return NULL;
+	}
+	if (cstate_report(t->cs, &share, NULL))
+		log_info("a second session again: slow collectors are "
+			 "shared out",
+			 "target", t->name, NULL);
+	run_list(ln);
+	if (ln->pc)
+		target_release(ln->x->t, ln->pc, false);
+	ln->pc = NULL;
+	return NULL;
+}
+
+static double lane_pending(const struct lane *ln)
+{
+	double sum = 0;
+	size_t k;
+
+	for (k = 0; k < ln->n; k++)
+		sum += ln->x->est[ln->list[k]];
+	return sum;
+}
+
+/*
+ * Deal the cluster collectors of 'all' to lanes 'a' and 'b' by what each
+ * took last time, the longest first to the lane with less to do (in
+ * collector order within a lane). Returns false, dealing nothing, when
+ * they took too little time for a second session to be worth it.
+ */
+static bool share_out(struct ctx *x, const size_t *all, size_t n,
+		      struct lane *a, struct lane *b)
+{
+	return plan_deal(x->last, all, n, a->list, &a->n, b->list, &b->n);
+}
+
+/* Lane 0 writes into the ctx; lane 1 has counts of its own. */
+static void lanes_init(struct ctx *x, struct lane lanes[2], struct pgconn *pc,
+		       const size_t *cluster, size_t ncluster)
+{
+	const size_t n = x->qs->n + 1;
+
+	memset(lanes, 0, 2 * sizeof(*lanes));
+	for (int k = 0; k < 2; k++) {
+		lanes[k].x = x;
+		lanes[k].list = xcalloc(n, sizeof(*lanes[k].list));
+	}
+	lanes[0].out = x->out;
+	lanes[0].runs = x->runs;
+	lanes[0].dropped = x->dropped;
+	lanes[1].runs = xcalloc(n, sizeof(*lanes[1].runs));
+	lanes[1].dropped = xcalloc(n, sizeof(*lanes[1].dropped));
+	lanes[0].pc = pc;
+	memcpy(lanes[0].list, cluster, ncluster * sizeof(*cluster));
+	lanes[0].n = ncluster;
+}
+
+/* Add lane 1's counts to the ctx, and both lanes' samples in order. */
+static void lanes_merge(struct ctx *x, struct lane lanes[2])
+{
+	for (size_t i = 0; i < x->qs->n; i++) {
+		struct run *r = &x->runs[i], *r1 = &lanes[1].runs[i];
+
+		r->attempted |= r1->attempted;
+		r->failed |= r1->failed;
+		r->seconds += r1->seconds;
+		r->spent += r1->spent;
+		x->dropped[i] += lanes[1].dropped[i];
+		/* in collector order, whichever lane ran it */
+		for (int k = 0; lanes[0].outs && k < 2; k++) {
+			if (!lanes[k].outs[i])
+				continue;
+			x->dropped[i] +=
+				mset_merge(x->out, lanes[k].outs[i], NULL, 0);
+			mset_free(lanes[k].outs[i]);
+		}
+	}
+	free(lanes[0].outs);
+	free(lanes[1].outs);
+	free(lanes[1].runs);
+	free(lanes[1].dropped);
+	lanes[0].outs = NULL;
+}
+
+/*
+ * Run the cluster collectors of 'cluster' on 'pc' (and a second session
+ * when 'two' allows and it is worth it), then the per-database ones in
+ * 'dbs' ('perdb' seconds kept for them). Gives 'pc' back. Returns whether
+ * the deadline cut something.
+ */
+bool lanes_run(struct ctx *x, struct pgconn *pc, const size_t *cluster,
+	       size_t ncluster, char **dbs, size_t ndbs, double perdb, bool two)
+{
+	struct lane lanes[2];
+	bool side = false, cut;
+
+	lanes_init(x, lanes, pc, cluster, ncluster);
+	/*
+	 * With no per-database work, the cluster collectors are shared out
+	 * over two sessions to the main database when that is worth it. Not
+	 * beside per-database work: its sessions come and go, and collectors
+	 * counting connections would count them in one and not the other.
+	 */
+	two = two && cstate_share_allowed(x->t->cs, clock_now());
+	if (pc && two && !dbs)
+		side = share_out(x, cluster, ncluster, &lanes[0], &lanes[1]);
+	/* the per-database work comes after the cluster's: keep its time */
+	lanes[0].pending = lane_pending(&lanes[0]) + perdb;
+	if (side) {
+		for (int k = 0; k < 2; k++)
+			lanes[k].outs =
+				xcalloc(x->qs->n + 1, sizeof(*lanes[k].outs));
+		lanes[1].pending = lane_pending(&lanes[1]);
+		if (pthread_create(&lanes[1].thread, NULL, lane_main,
+				   &lanes[1])) {
+			/* no thread: the same work, one lane after the other */
+			lane_main(&lanes[1]);
+			side = false;
+		}
+	}
+	run_list(&lanes[0]);
+	if (side)
+		pthread_join(lanes[1].thread, NULL);
+	if (lanes[1].no_session) {
+		/* what lane 1 could not run, lane 0 runs after its own */
+		memcpy(lanes[0].list, lanes[1].list,
+		       lanes[1].n * sizeof(*lanes[0].list));
+		lanes[0].n = lanes[1].n;
+		lanes[0].pending = lane_pending(&lanes[0]);
+		run_list(&lanes[0]);
+	}
+	lanes_merge(x, lanes);
+	if (lanes[0].pc)
+		target_release(x->t, lanes[0].pc, false);
+	if (dbs) {
+		/* the databases after the cluster, the main session free */
+		lanes[0].pc = NULL;
+		run_databases(&lanes[0], dbs, 1.0 / (double)ndbs);
+	}
+	cut = lanes[0].cut || lanes[1].cut;
+	free(lanes[0].list);
+	free(lanes[1].list);
+	return cut;
+}
