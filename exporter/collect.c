@@ -17,6 +17,16 @@
 #include "xalloc.h"
 #include "compat.h"
 
+struct target *collect_target_new(const struct target_config *cfg,
+				  const struct config *gcfg, struct err *e)
+{
+	struct target *t = target_new(cfg, gcfg, e);
+
+	if (t)
+		target_attach_state(t, cstate_new(), cstate_free);
+	return t;
+}
+
 /*
  * Whether the role may run 'c' at all, checked once per target (a reload
  * makes new targets, so it checks again): a collector that would fail for
@@ -134,12 +144,12 @@ static void add_self(struct ctx *x, double started)
 		.kind = t->cfg->kind,
 		.facts = &t->facts,
 	};
+	struct target_status st;
 
 	cstate_dropped_add(t->cs, x->qs->n, x->dropped, total);
 	s.cached = cstate_cache_count(t->cs);
-	pthread_mutex_lock(&t->lock);
-	s.pool = t->stats;
-	pthread_mutex_unlock(&t->lock);
+	target_status(t, &st);
+	s.pool = st.pool;
 	s.seconds = clock_now() - started;
 	collmetrics_add(x->out, &s);
 	free(total);
@@ -209,23 +219,15 @@ static struct pgconn *main_session(struct target *t, double deadline, bool *cut,
  */
 static void note_outage(struct target *t, bool up, const char *why)
 {
-	double now = clock_now(), since;
-	bool began, ended;
+	double down_for;
+	int change = target_note_outage(t, up, clock_now(), &down_for);
 
-	pthread_mutex_lock(&t->lock);
-	since = t->down_since;
-	began = !up && !since;
-	ended = up && since;
-	t->down_since = up ? 0 : since ? since : now;
-	t->up = up;
-	t->ever_up |= up;
-	pthread_mutex_unlock(&t->lock);
-	if (began) {
+	if (change > 0) {
 		log_warn("target is down", "target", t->name, "err", why, NULL);
-	} else if (ended) {
+	} else if (change < 0) {
 		char secs[32];
 
-		snprintf(secs, sizeof(secs), "%.1f", now - since);
+		snprintf(secs, sizeof(secs), "%.1f", down_for);
 		log_info("target is up again", "target", t->name,
 			 "down_seconds", secs, NULL);
 	}

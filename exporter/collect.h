@@ -18,6 +18,14 @@
 #include "target.h"
 
 /*
+ * target_new (target.h) for a target the engine will collect: with its
+ * collection state attached. Every target given to collect_target or to the
+ * runner is made by this.
+ */
+struct target *collect_target_new(const struct target_config *cfg,
+				  const struct config *gcfg, struct err *e);
+
+/*
  * Collect 't' with the collectors of 'qs', or join the collection already
  * running for it. A request's deadline limits only its own wait: a
  * collection cut short by its deadline is not taken by a request that

@@ -420,7 +420,7 @@ static void load(struct dry *x)
 		struct target *t;
 
 		err_clear(&e);
-		t = target_new(&x->cfg.targets[i], &x->cfg, &e);
+		t = collect_target_new(&x->cfg.targets[i], &x->cfg, &e);
 		if (!t) {
 			const struct srcpos *p = &x->cfg.targets[i].pos;
 

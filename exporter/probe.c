@@ -133,7 +133,7 @@ static struct probe_entry *entry_new(const struct config *cfg, char *key,
 
 	p->key = key;
 	config_probe_target(&p->tc, name, host, port, db, am);
-	p->t = target_new(&p->tc, cfg, &te);
+	p->t = collect_target_new(&p->tc, cfg, &te);
 	if (!p->t) {
 		err_set(e, "%s", te.msg);
 		target_config_release(&p->tc);

@@ -311,7 +311,7 @@ static int make_targets(struct runtime *rt, struct diags *d)
 		struct target *t;
 
 		err_clear(&e);
-		t = target_new(&rt->cfg.targets[i], &rt->cfg, &e);
+		t = collect_target_new(&rt->cfg.targets[i], &rt->cfg, &e);
 		if (!t) {
 			diags_add(d, DIAG_ERROR,
 				  p->file ? p->file : "environment", p->line,

@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include "cstate.h"
 #include "target.h"
 #include "dbpattern.h"
 #include "pgsession.h"
@@ -114,7 +113,6 @@ struct target *target_new(const struct target_config *cfg,
 	t->cfg = cfg;
 	t->gcfg = gcfg;
 	t->name = xstrdup(cfg->name);
-	t->cs = cstate_new();
 	pthread_mutex_init(&t->lock, NULL);
 	{
 		pthread_condattr_t ca;
@@ -176,11 +174,19 @@ void target_free(struct target *t)
 	dbpattern_free(t->db_exclude, t->cfg->nexclude);
 	free(t->last_error);
 	pgsession_facts_release(&t->facts);
-	cstate_free(t->cs);
+	if (t->cs_free)
+		t->cs_free(t->cs);
 	pthread_mutex_destroy(&t->lock);
 	pthread_cond_destroy(&t->cond);
 	free(t->name);
 	free(t);
+}
+
+void target_attach_state(struct target *t, struct cstate *cs,
+			 void (*free_fn)(struct cstate *cs))
+{
+	t->cs = cs;
+	t->cs_free = free_fn;
 }
 
 /*
@@ -698,6 +704,20 @@ void target_status(struct target *t, struct target_status *out)
 	out->down_since = t->down_since;
 	out->pool = t->stats;
 	pthread_mutex_unlock(&t->lock);
+}
+
+int target_note_outage(struct target *t, bool up, double now, double *down_for)
+{
+	double since;
+
+	pthread_mutex_lock(&t->lock);
+	since = t->down_since;
+	t->down_since = up ? 0 : since ? since : now;
+	t->up = up;
+	t->ever_up |= up;
+	pthread_mutex_unlock(&t->lock);
+	*down_for = up && since ? now - since : 0;
+	return !up && !since ? 1 : up && since ? -1 : 0;
 }
 
 static char **copy_list(char **list)

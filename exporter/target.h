@@ -74,8 +74,13 @@ struct target {
 	struct server_facts facts;
 	bool warned_role; /* the role warning is logged once */
 
-	/* the collection's own state (cache, log-once, ...), locked apart */
+	/*
+	 * the collection's own state (cache, log-once, ...), locked apart:
+	 * the engine attaches it (target_attach_state) and target_free frees
+	 * it with 'cs_free'
+	 */
 	struct cstate *cs;
+	void (*cs_free)(struct cstate *cs);
 };
 
 /*
@@ -100,6 +105,13 @@ static inline double clock_wall(void)
 struct target *target_new(const struct target_config *cfg,
 			  const struct config *gcfg, struct err *e);
 void target_free(struct target *t);
+/*
+ * Give 't' the engine's state for its collections, which target_free
+ * frees with 'free_fn' (so the pool needs not know what it is). Call once,
+ * before any thread uses 't'.
+ */
+void target_attach_state(struct target *t, struct cstate *cs,
+			 void (*free_fn)(struct cstate *cs));
 
 /*
  * A connect or query ended by the caller's deadline before it had this
@@ -206,6 +218,14 @@ struct target_status {
  * read this, not the target's fields.
  */
 void target_status(struct target *t, struct target_status *out);
+
+/*
+ * Record whether the last collection of 't' reached its server ('up'), at
+ * monotonic time 'now'. Returns 1 when this begins an outage, -1 when it
+ * ends one (with '*down_for' set to its length in seconds), else 0, so the
+ * caller logs an outage once, not on every scrape of it.
+ */
+int target_note_outage(struct target *t, bool up, double now, double *down_for);
 
 /*
  * A copy of what 't''s server facts are (zeroed when never read), taken
