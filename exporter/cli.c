@@ -6,6 +6,7 @@
 #include <string.h>
 #include "cli.h"
 #include "config.h"
+#include "dryrun.h"
 #include "http.h"
 #include "runtime.h"
 #include "xalloc.h"
@@ -429,6 +430,16 @@ void cli_runtime_opts(const struct cli *o, struct runtime_opts *out)
 		.pgbouncer_dsn = o->pgbouncer_dsn,
 		.web_config = o->web_config,
 	};
+}
+
+void cli_dryrun_opts(const struct cli *o, struct dryrun_opts *out)
+{
+	*out = (struct dryrun_opts){
+		.offline = o->offline,
+		.json = o->output && !strcmp(o->output, "json"),
+		.show_metrics = o->show_metrics,
+	};
+	cli_runtime_opts(o, &out->ro);
 }
 
 void cli_http_opts(const struct cli *o, const struct runtime_opts *reload,

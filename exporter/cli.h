@@ -35,6 +35,7 @@ struct cli {
 
 struct runtime_opts;
 struct http_opts;
+struct dryrun_opts;
 
 /*
  * Fill 'o' from the environment, then argv. Returns 0, or -1 with 'e' set
@@ -52,5 +53,7 @@ void cli_usage(FILE *fp);
 void cli_runtime_opts(const struct cli *o, struct runtime_opts *out);
 void cli_http_opts(const struct cli *o, const struct runtime_opts *reload,
 		   struct http_opts *out);
+/* The options of a dry run (dryrun.h), borrowed from 'o' likewise. */
+void cli_dryrun_opts(const struct cli *o, struct dryrun_opts *out);
 
 #endif

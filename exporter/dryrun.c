@@ -16,7 +16,6 @@
 #include "dryrun.h"
 #include "dryrun_int.h"
 #include "log.h"
-#include "collect.h"
 #include "pgvalue.h"
 #include "expfmt.h"
 #include "gate.h"
@@ -26,7 +25,6 @@
 #include "runtime.h"
 #include "strmap.h"
 #include "target.h"
-#include "webconfig.h"
 #include "xalloc.h"
 #include "ydoc.h"
 #include "compat.h"
@@ -96,7 +94,7 @@ struct srcpos dryrun_sql_at(struct dry *x, const struct collector *c,
 {
 	const struct source *s = dryrun_source(x, c->file);
 
-	return dryrun_sql_pos(c, v, &x->cfg, sql,
+	return dryrun_sql_pos(c, v, &x->rt->cfg, sql,
 			      ydoc_count_chars(sql, off) + 1, s->text, s->len,
 			      exact);
 }
@@ -109,13 +107,13 @@ struct srcpos dryrun_sql_at(struct dry *x, const struct collector *c,
  */
 static void check_offline(struct dry *x, size_t ci)
 {
-	const struct collector *c = &x->qs.v[ci];
+	const struct collector *c = &x->rt->qs.v[ci];
 	bool bouncer = c->kind == TARGET_PGBOUNCER;
 	size_t i;
 
 	for (i = 0; i < c->nvariants; i++) {
 		const struct variant *v = &c->variants[i];
-		char *sql = collector_sql(c, v, &x->cfg);
+		char *sql = collector_sql(c, v, &x->rt->cfg);
 		struct err e = ERR_INIT, raw = ERR_INIT;
 		size_t off = 0, roff;
 		bool exact;
@@ -229,7 +227,7 @@ static bool check_privileges(struct dry *x, struct dryrun_row *row,
 static bool check_collector(struct dry *x, struct target *t,
 			    struct pgconn **pcp, size_t ci)
 {
-	const struct collector *c = &x->qs.v[ci];
+	const struct collector *c = &x->rt->qs.v[ci];
 	struct dryrun_row *row = dryrun_add_row(x->rep, c->name, t->name);
 	struct outcome oc = {0};
 	const struct variant *v;
@@ -238,7 +236,7 @@ static bool check_collector(struct dry *x, struct target *t,
 	bool alive = true;
 
 	row->nvariants = (int)c->nvariants;
-	row->max_series = runner_max_series(c, &x->cfg);
+	row->max_series = runner_max_series(c, &x->rt->cfg);
 	if (x->bad[ci]) {
 		row->status = DRYRUN_ERROR;
 		dryrun_note(row, "not run: see the errors above");
@@ -248,7 +246,7 @@ static bool check_collector(struct dry *x, struct target *t,
 		row->status = DRYRUN_SKIPPED;
 		return true;
 	}
-	sql = collector_sql(c, v, &x->cfg);
+	sql = collector_sql(c, v, &x->rt->cfg);
 	if (check_privileges(x, row, t, *pcp, c, v, sql)) {
 		free(sql);
 		return true;
@@ -296,8 +294,8 @@ static void check_target(struct dry *x, struct target *t)
 	char version[128] = "";
 	size_t i;
 
-	pc = target_acquire(t, NULL, clock_now() + x->cfg.connect_timeout + 1,
-			    &e);
+	pc = target_acquire(t, NULL,
+			    clock_now() + x->rt->cfg.connect_timeout + 1, &e);
 	if (pc && target_refresh_facts(t, pc, clock_now() + 10, &e) < 0) {
 		target_release(t, pc, true);
 		pc = NULL;
@@ -320,14 +318,15 @@ static void check_target(struct dry *x, struct target *t)
 				  target_kind_names[t->cfg->kind], NULL, 0,
 				  e.msg);
 		free(fix);
-		for (i = 0; i < x->qs.n; i++) {
+		for (i = 0; i < x->rt->qs.n; i++) {
 			struct dryrun_row *row;
 
-			if (x->qs.v[i].kind != t->cfg->kind)
+			if (x->rt->qs.v[i].kind != t->cfg->kind)
 				continue;
-			row = dryrun_add_row(x->rep, x->qs.v[i].name, t->name);
+			row = dryrun_add_row(x->rep, x->rt->qs.v[i].name,
+					     t->name);
 			row->status = DRYRUN_ERROR;
-			row->nvariants = (int)x->qs.v[i].nvariants;
+			row->nvariants = (int)x->rt->qs.v[i].nvariants;
 			dryrun_note(row, "target unreachable");
 		}
 		return;
@@ -342,12 +341,12 @@ static void check_target(struct dry *x, struct target *t)
 	}
 	dryrun_add_target(x->rep, t->name, target_kind_names[t->cfg->kind],
 			  *version ? version : NULL, t->facts.version, NULL);
-	for (i = 0; i < x->qs.n; i++) {
-		if (x->qs.v[i].kind != t->cfg->kind)
+	for (i = 0; i < x->rt->qs.n; i++) {
+		if (x->rt->qs.v[i].kind != t->cfg->kind)
 			continue;
 		if (!pc) {
 			struct dryrun_row *row = dryrun_add_row(
-				x->rep, x->qs.v[i].name, t->name);
+				x->rep, x->rt->qs.v[i].name, t->name);
 
 			row->status = DRYRUN_ERROR;
 			dryrun_note(row, "session lost");
@@ -370,101 +369,55 @@ static void check_target(struct dry *x, struct target *t)
 
 /* ---- loading ------------------------------------------------------- */
 
-/* Is a target given by the environment (not only libpq's defaults)? */
-static bool env_has_target(void)
-{
-	static const char *const vars[] = {
-		"DATABASE_URL",		"DATA_SOURCE_NAME", "DATA_SOURCE_URI",
-		"DATA_SOURCE_URI_FILE", "PGHOST",	    "PGPORT",
-		"PGDATABASE",		"PGSERVICE",
-	};
-	size_t i;
-
-	for (i = 0; i < ARRAY_SIZE(vars); i++)
-		if (getenv(vars[i]))
-			return true;
-	return false;
-}
-
+/*
+ * The files and targets, by the daemon's loader in the dry run's mode:
+ * every problem reported, none stopping the check.
+ */
 static void load(struct dry *x)
 {
-	const struct cli *o = x->o;
-	struct runtime_opts ro;
-	struct diags *d = &x->rep->d;
-	struct err e = ERR_INIT;
-	size_t i;
-	bool cfg_ok = true;
+	const struct runtime_load_mode mode = {
+		.keep_going = true,
+		.env_when_named = true,
+		.offline = x->o->offline,
+		.check_overrides = true,
+	};
 
-	cli_runtime_opts(o, &ro);
-	/* the web config the daemon would refuse to start with */
-	if (o->web_config)
-		webconfig_free(webconfig_load(o->web_config, d));
-	if (o->config_file) {
-		if (config_load(&x->cfg, o->config_file, d) < 0) {
-			cfg_ok = false;
-			config_init(&x->cfg);
-		} else {
-			x->have_cfg = true;
-		}
-	} else {
-		config_init(&x->cfg);
-		if (!o->offline && (env_has_target() || o->pgbouncer_dsn))
-			(void)!runtime_env_targets(&x->cfg, &ro, d);
-	}
-	if (o->nqueries || cfg_ok)
-		(void)!runtime_load_queries(&x->qs, &ro, &x->cfg, d);
-	if (x->have_cfg)
-		querydef_check_overrides(&x->qs, &x->cfg, d);
-	x->targets = xcalloc(x->cfg.ntargets + 1, sizeof(*x->targets));
-	for (i = 0; i < x->cfg.ntargets && !o->offline; i++) {
-		struct target *t;
-
-		err_clear(&e);
-		t = collect_target_new(&x->cfg.targets[i], &x->cfg, &e);
-		if (!t) {
-			const struct srcpos *p = &x->cfg.targets[i].pos;
-
-			diags_add(d, DIAG_ERROR,
-				  p->file ? p->file : "environment", p->line,
-				  p->column, "%s", e.msg);
-			continue;
-		}
-		x->targets[x->ntargets++] = t;
-	}
+	x->rt = runtime_load(&x->o->ro, &mode, &x->rep->d);
 }
 
-int dryrun_main(const struct cli *o)
+int dryrun_main(const struct dryrun_opts *o)
 {
 	struct dryrun_report rep = DRYRUN_REPORT_INIT;
 	struct dry x = {0};
 	struct sb out = SB_INIT(0), sum = SB_INIT(0);
-	bool json = o->output && !strcmp(o->output, "json");
+	bool json = o->json;
 	size_t i;
 	int rc;
 
 	x.o = o;
 	x.rep = &rep;
 	load(&x);
-	rep.ncollectors = x.qs.n;
-	x.bad = xcalloc(x.qs.n + 1, sizeof(*x.bad));
-	for (i = 0; i < x.qs.n; i++)
+	rep.ncollectors = x.rt->qs.n;
+	x.bad = xcalloc(x.rt->qs.n + 1, sizeof(*x.bad));
+	for (i = 0; i < x.rt->qs.n; i++)
 		check_offline(&x, i);
-	rep.offline = o->offline || !x.ntargets;
+	rep.offline = o->offline || !x.rt->ntargets;
 	if (o->show_metrics && !rep.offline)
 		x.all = mset_new();
 	if (rep.offline) {
-		for (i = 0; i < x.qs.n; i++) {
+		for (i = 0; i < x.rt->qs.n; i++) {
 			struct dryrun_row *row =
-				dryrun_add_row(&rep, x.qs.v[i].name, NULL);
+				dryrun_add_row(&rep, x.rt->qs.v[i].name, NULL);
 
-			row->nvariants = (int)x.qs.v[i].nvariants;
-			row->max_series = runner_max_series(&x.qs.v[i], &x.cfg);
+			row->nvariants = (int)x.rt->qs.v[i].nvariants;
+			row->max_series =
+				runner_max_series(&x.rt->qs.v[i], &x.rt->cfg);
 			row->status = x.bad[i] ? DRYRUN_ERROR : DRYRUN_OK;
 		}
 	}
-	for (i = 0; i < x.ntargets && !rep.offline; i++)
-		check_target(&x, x.targets[i]);
-	rep.ntargets = rep.offline ? 0 : x.ntargets;
+	for (i = 0; i < x.rt->ntargets && !rep.offline; i++)
+		check_target(&x, x.rt->targets[i]);
+	rep.ntargets = rep.offline ? 0 : x.rt->ntargets;
 	if (x.all) {
 		struct mset *sets[1] = {x.all};
 		struct sb m = SB_INIT(0);
@@ -483,7 +436,7 @@ int dryrun_main(const struct cli *o)
 	}
 	fputs(sb_str(&out), stdout);
 	fflush(stdout);
-	if (!o->offline && !x.ntargets && !rep.d.nerrors)
+	if (!o->offline && !x.rt->ntargets && !rep.d.nerrors)
 		fputs("no target configured (--config, DATA_SOURCE_NAME or "
 		      "DATABASE_URL): checked the files only\n",
 		      stderr);
@@ -494,19 +447,13 @@ int dryrun_main(const struct cli *o)
 	sb_release(&out);
 	sb_release(&sum);
 	mset_free(x.all);
-	for (i = 0; i < x.ntargets; i++) {
-		collect_forget(x.targets[i]);
-		target_free(x.targets[i]);
-	}
-	free(x.targets);
 	for (i = 0; i < x.nsrc; i++) {
 		free(x.src[i].file);
 		free(x.src[i].text);
 	}
 	free(x.src);
 	free(x.bad);
-	queryset_release(&x.qs);
-	config_free(&x.cfg);
+	runtime_free(x.rt);
 	dryrun_report_release(&rep);
 	return rc;
 }

@@ -7,14 +7,26 @@
 
 #include <stdbool.h>
 #include <stddef.h>
-#include "cli.h"
 #include "config.h"
 #include "diag.h"
 #include "querydef.h"
+#include "runtime.h"
 #include "sb.h"
 
+/*
+ * What the command line asks of a dry run (cli_dryrun_opts fills it):
+ * the files and targets as for the daemon ('ro', which holds the web
+ * config file too), and how to report. Strings are borrowed.
+ */
+struct dryrun_opts {
+	struct runtime_opts ro;
+	bool offline;	   /* --offline: check the files only */
+	bool json;	   /* --output json */
+	bool show_metrics; /* --show-metrics */
+};
+
 /* Returns the process exit code: 0 no errors, 1 errors. */
-int dryrun_main(const struct cli *o);
+int dryrun_main(const struct dryrun_opts *o);
 
 enum dryrun_status {
 	DRYRUN_OK,

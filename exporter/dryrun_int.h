@@ -8,12 +8,12 @@
 
 #include <stdbool.h>
 #include <stddef.h>
-#include "cli.h"
 #include "config.h"
 #include "diag.h"
 #include "dryrun.h"
 #include "metrics.h"
 #include "querydef.h"
+#include "runtime.h"
 #include "strmap.h"
 #include "target.h"
 #include "compat.h"
@@ -27,14 +27,10 @@ struct source {
 
 /* State of one dry run. */
 struct dry {
-	const struct cli *o;
+	const struct dryrun_opts *o;
 	struct dryrun_report *rep;
-	struct config cfg;
-	bool have_cfg; /* loaded from a file */
-	struct queryset qs;
-	struct target **targets;
-	size_t ntargets;
-	bool *bad; /* per collector: failed an offline check */
+	struct runtime *rt; /* the files and targets (runtime_load) */
+	bool *bad;	    /* per collector: failed an offline check */
 	struct source *src;
 	size_t nsrc, srcalloc;
 	struct mset *all; /* every target's series, for --show-metrics */

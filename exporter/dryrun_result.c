@@ -13,6 +13,7 @@
 #include <strings.h>
 #include "dryrun_int.h"
 #include "log.h"
+#include "pgsession.h"
 #include "pgvalue.h"
 #include "privcheck.h"
 #include "runner.h"
@@ -20,35 +21,27 @@
 #include "xalloc.h"
 #include "compat.h"
 
-static const char *field(const PGresult *r, int code)
-{
-	const char *s = PQresultErrorField(r, code);
-
-	return s ? s : "";
-}
-
 /* Report a failed query: PostgreSQL's message at its place in the file. */
 static void report_pg_error(struct dry *x, struct outcome *oc,
 			    const struct collector *c, const struct variant *v,
 			    const struct target *t, const char *db,
-			    const char *sql, const PGresult *r, double secs,
-			    double timeout)
+			    const char *sql, const struct pg_error *pe,
+			    double secs, double timeout)
 {
-	const char *state = field(r, PG_DIAG_SQLSTATE);
-	const char *msg = field(r, PG_DIAG_MESSAGE_PRIMARY);
-	const char *posf = PQresultErrorField(r, PG_DIAG_STATEMENT_POSITION);
-	const char *detail = PQresultErrorField(r, PG_DIAG_MESSAGE_DETAIL);
-	const char *hint = PQresultErrorField(r, PG_DIAG_MESSAGE_HINT);
+	const char *state = pe->sqlstate;
+	const char *msg = pe->message;
+	const char *detail = pe->detail;
+	const char *hint = pe->hint;
 	struct srcpos p = v->pos;
 	bool exact = false;
 	char where[160] = "", extra[512] = "";
 	struct sb m = SB_INIT(0);
 
-	if (posf) {
-		size_t pos = strtoul(posf, NULL, 10);
+	if (pe->position) {
+		size_t pos = pe->position;
 		const struct source *s = dryrun_source(x, c->file);
 
-		p = dryrun_sql_pos(c, v, &x->cfg, sql, pos, s->text, s->len,
+		p = dryrun_sql_pos(c, v, &x->rt->cfg, sql, pos, s->text, s->len,
 				   &exact);
 		if (!exact)
 			snprintf(where, sizeof(where),
@@ -126,13 +119,15 @@ static void check_columns(struct dry *x, struct outcome *oc,
 
 	oc->columns_checked = true;
 	/* SHOW returns what it returns: only SQL picks its columns */
-	for (i = 0; i < PQnfields(r) && c->kind == TARGET_POSTGRES; i++) {
-		if (samples_column_known(c, PQfname(r, i)))
+	for (i = 0; i < pgsession_result_ncols(r) && c->kind == TARGET_POSTGRES;
+	     i++) {
+		if (samples_column_known(c, pgsession_result_colname(r, i)))
 			continue;
-		sb_addf(&extra, "%s'%s'", nextra ? ", " : "", PQfname(r, i));
+		sb_addf(&extra, "%s'%s'", nextra ? ", " : "",
+			pgsession_result_colname(r, i));
 		if (!nextra++)
 			dryrun_note(oc->row, "undeclared column '%s'",
-				    PQfname(r, i));
+				    pgsession_result_colname(r, i));
 	}
 	if (nextra)
 		dryrun_diag(x, oc->row, c, t, DIAG_WARNING, v->pos,
@@ -159,11 +154,19 @@ static void check_columns(struct dry *x, struct outcome *oc,
 	}
 }
 
+/* The text of a value of 'r' ("" for SQL NULL, as libpq gives it). */
+static const char *text_of(const PGresult *r, int row, int col)
+{
+	const char *s = pgsession_result_value(r, row, col);
+
+	return s ? s : "";
+}
+
 static void check_result(struct dry *x, struct outcome *oc,
 			 const struct collector *c, const struct variant *v,
 			 const struct target *t, const PGresult *r)
 {
-	int row, n = PQntuples(r);
+	int row, n = pgsession_result_nrows(r);
 	size_t k, li = 0;
 
 	if (!oc->columns_checked)
@@ -175,7 +178,7 @@ static void check_result(struct dry *x, struct outcome *oc,
 		if (md->usage == USAGE_LABEL && col >= 0) {
 			for (row = 0; row < n; row++)
 				strmap_set(&oc->distinct[li],
-					   PQgetvalue(r, row, col), NULL);
+					   text_of(r, row, col), NULL);
 			li++;
 			continue;
 		}
@@ -187,11 +190,12 @@ static void check_result(struct dry *x, struct outcome *oc,
 		    md->transform != TRANSFORM_NONE)
 			continue;
 		for (row = 0; row < n; row++) {
-			const char *val = PQgetvalue(r, row, col);
+			const char *val = pgsession_result_value(r, row, col);
 			double d;
 
-			if (PQgetisnull(r, row, col) ||
-			    pgvalue_parse(val, PQftype(r, col), &d) == 0)
+			if (!val ||
+			    pgvalue_parse(val, pgsession_result_coltype(r, col),
+					  &d) == 0)
 				continue;
 			dryrun_diag(
 				x, oc->row, c, t, DIAG_ERROR, md->pos,
@@ -216,25 +220,12 @@ static bool begin_readonly(struct dry *x, struct outcome *oc,
 			   struct target *t, struct pgconn *pc, double timeout)
 {
 	struct err e = ERR_INIT;
-	PGresult *r;
-	char set[64];
-	bool broken;
+	long ms = timeout > 0 && lround(timeout * 1000) == 0
+			  ? 1
+			  : lround(timeout * 1000);
 
-	snprintf(set, sizeof(set), "SET LOCAL statement_timeout = %ld",
-		 timeout > 0 && lround(timeout * 1000) == 0
-			 ? 1
-			 : lround(timeout * 1000));
-	r = target_exec(pc->conn, "BEGIN READ ONLY", false, clock_now() + 10,
-			&broken, NULL, &e);
-	if (r) {
-		PQclear(r);
-		r = target_exec(pc->conn, set, false, clock_now() + 10, &broken,
-				NULL, &e);
-	}
-	if (r) {
-		PQclear(r);
+	if (pgsession_readonly_begin(pc->conn, ms, 10, &e) == 0)
 		return true;
-	}
 	/* the message is redacted: libpq's may quote connection parameters */
 	dryrun_diag(x, oc->row, c, t, DIAG_ERROR, v->pos,
 		    "cannot start a read-only transaction: %s", e.msg);
@@ -280,10 +271,10 @@ static void check_rows(struct dry *x, struct outcome *oc,
 struct dryexec {
 	struct pgconn *pc;
 	bool bouncer;
-	double timeout;	  /* seconds; the deadline is 5 s past it */
-	char *sql;	  /* the text run (for error positions) */
-	PGresult *failed; /* the server's error result */
-	double seconds;	  /* the statement took */
+	double timeout;		/* seconds; the deadline is 5 s past it */
+	char *sql;		/* the text run (for error positions) */
+	struct pg_error failed; /* the server's error, if it gave one */
+	double seconds;		/* the statement took */
 };
 
 static PGresult *dry_exec(void *arg, const char *sql, bool *broken,
@@ -295,30 +286,18 @@ static PGresult *dry_exec(void *arg, const char *sql, bool *broken,
 
 	d->sql = xstrdup(sql);
 	/* the engine's own path: cancel past the deadline, refuse COPY */
-	r = target_exec(d->pc->conn, sql, d->bouncer, start + d->timeout + 5,
-			broken, &d->failed, e);
+	r = pgsession_exec_error(d->pc->conn, sql, d->bouncer,
+				 start + d->timeout + 5, broken, &d->failed, e);
 	d->seconds = clock_now() - start;
 	return r;
-}
-
-/* ROLLBACK: nothing a collector did may last. False: the session is gone. */
-static bool rollback(struct pgconn *pc)
-{
-	struct err e = ERR_INIT;
-	bool broken, ok;
-	PGresult *r = target_exec(pc->conn, "ROLLBACK", false, clock_now() + 10,
-				  &broken, NULL, &e);
-
-	ok = r && PQtransactionStatus(pc->conn) == PQTRANS_IDLE;
-	PQclear(r);
-	return ok;
 }
 
 bool dryrun_run_one(struct dry *x, struct outcome *oc, struct target *t,
 		    struct pgconn *pc, const struct collector *c,
 		    const struct variant *v, const char *db)
 {
-	struct dryexec d = {.pc = pc, .timeout = runner_timeout(c, &x->cfg)};
+	struct dryexec d = {.pc = pc,
+			    .timeout = runner_timeout(c, &x->rt->cfg)};
 	struct runner_job j = {.t = t, .pc = pc, .c = c, .v = v, .db = db};
 	struct runner_result r = RUNNER_RESULT_INIT;
 	bool ok = true;
@@ -335,8 +314,8 @@ bool dryrun_run_one(struct dry *x, struct outcome *oc, struct target *t,
 	if (oc->row->seconds < 0)
 		oc->row->seconds = 0;
 	oc->row->seconds += d.seconds;
-	if (d.failed && !r.broken) {
-		report_pg_error(x, oc, c, v, t, db, d.sql, d.failed, d.seconds,
+	if (d.failed.set && !r.broken) {
+		report_pg_error(x, oc, c, v, t, db, d.sql, &d.failed, d.seconds,
 				d.timeout);
 	} else if (!r.queried) {
 		dryrun_diag(x, oc->row, c, t, DIAG_ERROR, v->pos, "%s%s%s%s",
@@ -344,35 +323,33 @@ bool dryrun_run_one(struct dry *x, struct outcome *oc, struct target *t,
 			    db ? "': " : "", r.e.msg);
 		oc->failed = true;
 		ok = false;
-	} else if (PQresultStatus(r.res) != PGRES_TUPLES_OK) {
+	} else if (!pgsession_result_rows(r.res)) {
 		dryrun_diag(x, oc->row, c, t, DIAG_ERROR, v->pos,
 			    "the sql is a %s command, not a query returning "
 			    "rows",
-			    PQcmdStatus(r.res));
+			    pgsession_result_command(r.res));
 		dryrun_note(oc->row, "not a query");
 		oc->failed = true;
 	} else {
 		check_rows(x, oc, c, v, t, &r);
 	}
-	if (ok && !d.bouncer &&
-	    PQtransactionStatus(pc->conn) != PQTRANS_INTRANS &&
-	    PQtransactionStatus(pc->conn) != PQTRANS_INERROR) {
+	if (ok && !d.bouncer && !pgsession_in_transaction(pc->conn)) {
 		dryrun_diag(x, oc->row, c, t, DIAG_ERROR, v->pos,
 			    "the query ended the read-only transaction; a "
 			    "collector must be one query");
 		oc->failed = true;
 	}
 	runner_result_release(&r);
-	PQclear(d.failed);
+	pgsession_error_release(&d.failed);
 	free(d.sql);
-	return !d.bouncer && ok ? rollback(pc) : ok;
+	return !d.bouncer && ok ? pgsession_readonly_end(pc->conn, 10) : ok;
 }
 
 void dryrun_finish_outcome(struct dry *x, struct outcome *oc,
 			   const struct collector *c, struct target *t)
 {
 	size_t k, li = 0;
-	size_t max = runner_max_series(c, &x->cfg);
+	size_t max = runner_max_series(c, &x->rt->cfg);
 
 	oc->row->max_series = max;
 	if (oc->row->rows >= 0) {
@@ -402,7 +379,7 @@ void dryrun_finish_outcome(struct dry *x, struct outcome *oc,
 		struct label l[32];
 		size_t nl = 0;
 
-		if (x->have_cfg) {
+		if (x->rt->have_config) {
 			l[nl].name = (char *)"target";
 			l[nl++].value = t->name;
 			for (k = 0; k < t->cfg->nlabels && nl < ARRAY_SIZE(l);

@@ -116,7 +116,14 @@ int main(int argc, char **argv)
 	}
 	log_setup(o.log_level, o.log_format);
 	bound_malloc();
-	rc = o.dry_run ? dryrun_main(&o) : serve(&o);
+	if (o.dry_run) {
+		struct dryrun_opts dro;
+
+		cli_dryrun_opts(&o, &dro);
+		rc = dryrun_main(&dro);
+	} else {
+		rc = serve(&o);
+	}
 	cli_release(&o);
 	return rc;
 }

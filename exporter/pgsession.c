@@ -433,6 +433,122 @@ PGresult *pgsession_exec(PGconn *c, const char *sql, bool simple,
 	return read_results(c, deadline, broken, timed_out, error, e);
 }
 
+static char *error_field(const PGresult *r, int code, const char *none)
+{
+	const char *s = PQresultErrorField(r, code);
+
+	return s ? xstrdup(s) : none ? xstrdup(none) : NULL;
+}
+
+PGresult *pgsession_exec_error(PGconn *c, const char *sql, bool simple,
+			       double deadline, bool *broken,
+			       struct pg_error *failed, struct err *e)
+{
+	PGresult *error, *r;
+	const char *s;
+	bool timed_out;
+
+	memset(failed, 0, sizeof(*failed));
+	r = pgsession_exec(c, sql, simple, deadline, broken, &timed_out, &error,
+			   e);
+	if (!error)
+		return r;
+	failed->set = true;
+	s = PQresultErrorField(error, PG_DIAG_SQLSTATE);
+	snprintf(failed->sqlstate, sizeof(failed->sqlstate), "%s", s ? s : "");
+	failed->message = error_field(error, PG_DIAG_MESSAGE_PRIMARY, "");
+	failed->detail = error_field(error, PG_DIAG_MESSAGE_DETAIL, NULL);
+	failed->hint = error_field(error, PG_DIAG_MESSAGE_HINT, NULL);
+	s = PQresultErrorField(error, PG_DIAG_STATEMENT_POSITION);
+	failed->position = s ? strtoul(s, NULL, 10) : 0;
+	PQclear(error);
+	return r;
+}
+
+void pgsession_error_release(struct pg_error *pe)
+{
+	free(pe->message);
+	free(pe->detail);
+	free(pe->hint);
+	memset(pe, 0, sizeof(*pe));
+}
+
+int pgsession_readonly_begin(PGconn *c, long timeout_ms, double wait,
+			     struct err *e)
+{
+	PGresult *r;
+	char set[64];
+	bool broken, timed_out;
+
+	snprintf(set, sizeof(set), "SET LOCAL statement_timeout = %ld",
+		 timeout_ms);
+	r = pgsession_exec(c, "BEGIN READ ONLY", false, clock_mono() + wait,
+			   &broken, &timed_out, NULL, e);
+	if (!r)
+		return -1;
+	PQclear(r);
+	r = pgsession_exec(c, set, false, clock_mono() + wait, &broken,
+			   &timed_out, NULL, e);
+	if (!r)
+		return -1;
+	PQclear(r);
+	return 0;
+}
+
+bool pgsession_readonly_end(PGconn *c, double wait)
+{
+	struct err e = ERR_INIT;
+	bool broken, timed_out, ok;
+	PGresult *r = pgsession_exec(c, "ROLLBACK", false, clock_mono() + wait,
+				     &broken, &timed_out, NULL, &e);
+
+	ok = r && PQtransactionStatus(c) == PQTRANS_IDLE;
+	PQclear(r);
+	return ok;
+}
+
+bool pgsession_in_transaction(PGconn *c)
+{
+	PGTransactionStatusType s = PQtransactionStatus(c);
+
+	return s == PQTRANS_INTRANS || s == PQTRANS_INERROR;
+}
+
+bool pgsession_result_rows(const PGresult *r)
+{
+	return PQresultStatus(r) == PGRES_TUPLES_OK;
+}
+
+const char *pgsession_result_command(PGresult *r)
+{
+	return PQcmdStatus(r);
+}
+
+int pgsession_result_ncols(const PGresult *r)
+{
+	return PQnfields(r);
+}
+
+int pgsession_result_nrows(const PGresult *r)
+{
+	return PQntuples(r);
+}
+
+const char *pgsession_result_colname(const PGresult *r, int col)
+{
+	return PQfname(r, col);
+}
+
+unsigned pgsession_result_coltype(const PGresult *r, int col)
+{
+	return PQftype(r, col);
+}
+
+const char *pgsession_result_value(const PGresult *r, int row, int col)
+{
+	return PQgetisnull(r, row, col) ? NULL : PQgetvalue(r, row, col);
+}
+
 static bool send_one(PGconn *c, const char *sql)
 {
 	return PQsendQueryParams(c, sql, 0, NULL, NULL, NULL, NULL, 0);

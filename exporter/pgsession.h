@@ -81,6 +81,59 @@ PGresult *pgsession_query_ro(PGconn *c, const char *sql, int timeout_ms,
 			     int session_ms, double deadline, bool *broken,
 			     bool *timed_out, struct err *e);
 
+/*
+ * What the server said of a statement that failed: copies of the fields
+ * of its error result (release with pgsession_error_release).
+ */
+struct pg_error {
+	bool set;	     /* the server answered with an error */
+	char sqlstate[6];    /* "" when it gave none */
+	char *message;	     /* the primary message; "" when none */
+	char *detail, *hint; /* NULL when absent */
+	size_t position;     /* 1-based character of the statement; 0: none */
+};
+
+/*
+ * pgsession_exec, with the server's error (when it answered with one) in
+ * '*failed' instead of a result (zeroed first; release it with
+ * pgsession_error_release).
+ */
+PGresult *pgsession_exec_error(PGconn *c, const char *sql, bool simple,
+			       double deadline, bool *broken,
+			       struct pg_error *failed, struct err *e);
+void pgsession_error_release(struct pg_error *pe);
+
+/*
+ * A transaction of the caller's around statements it runs on 'c' with
+ * pgsession_exec (the dry run's): BEGIN READ ONLY, then SET LOCAL
+ * statement_timeout = 'timeout_ms', each statement given 'wait' seconds.
+ * Returns 0, or -1 with 'e' set (redacted).
+ */
+int pgsession_readonly_begin(PGconn *c, long timeout_ms, double wait,
+			     struct err *e);
+/*
+ * ROLLBACK that transaction, in 'wait' seconds: nothing in it lasts.
+ * Returns whether the session is idle again (false: it is gone).
+ */
+bool pgsession_readonly_end(PGconn *c, double wait);
+/* Whether 'c' is inside a transaction, open or failed. */
+bool pgsession_in_transaction(PGconn *c);
+
+/* Whether 'r' is rows (not a command's result), and its command tag. */
+bool pgsession_result_rows(const PGresult *r);
+const char *pgsession_result_command(PGresult *r);
+
+/*
+ * The shape of rows 'r' for a caller that only reads them: its number of
+ * columns and rows, the name and type (an OID) of column 'col', and the
+ * text of a value (NULL when SQL NULL).
+ */
+int pgsession_result_ncols(const PGresult *r);
+int pgsession_result_nrows(const PGresult *r);
+const char *pgsession_result_colname(const PGresult *r, int col);
+unsigned pgsession_result_coltype(const PGresult *r, int col);
+const char *pgsession_result_value(const PGresult *r, int row, int col);
+
 /* What a session told us of its server. */
 struct server_facts {
 	int version; /* server_version_num; 0 when unknown */

@@ -620,15 +620,6 @@ PGresult *target_query(struct target *t, struct pgconn *pc, const char *sql,
 	return r;
 }
 
-PGresult *target_exec(PGconn *c, const char *sql, bool simple, double deadline,
-		      bool *broken, PGresult **error, struct err *e)
-{
-	bool timed_out;
-
-	return pgsession_exec(c, sql, simple, deadline, broken, &timed_out,
-			      error, e);
-}
-
 void target_free_list(char **list)
 {
 	char **p;

@@ -193,13 +193,6 @@ PGresult *target_query(struct target *t, struct pgconn *pc, const char *sql,
 		       struct err *e);
 
 /*
- * pgsession_exec for a caller that manages the session itself (the dry
- * run's read-only transaction): see pgsession.h.
- */
-PGresult *target_exec(PGconn *c, const char *sql, bool simple, double deadline,
-		      bool *broken, PGresult **error, struct err *e);
-
-/*
  * Wait on the target's condition (with t->lock held) until signalled or
  * 'deadline'. Returns ETIMEDOUT past the deadline, 0 otherwise.
  */
