@@ -7,6 +7,7 @@
 #include "cli.h"
 #include "config.h"
 #include "dryrun.h"
+#include "duration.h"
 #include "http.h"
 #include "runtime.h"
 #include "xalloc.h"
@@ -185,7 +186,7 @@ static int parse_read_timeout(struct cli *o, const char *arg, struct err *e)
 {
 	double v;
 
-	if (config_parse_duration(arg, &v) < 0 || v < 1 || v > 3600)
+	if (duration_parse(arg, &v) < 0 || v < 1 || v > 3600)
 		return err_set(e,
 			       "--web.read-timeout must be a duration from 1s "
 			       "to 1h, not '%s'",

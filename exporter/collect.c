@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "collect.h"
+#include "clock.h"
 #include "collmetrics.h"
 #include "cstate.h"
 #include "gate.h"
@@ -50,7 +51,7 @@ static enum gate_reason privileges(struct target *t, struct pgconn *pc,
 		/* a check that could not run (0) is asked again next scrape */
 		sql = collector_sql(c, v, t->gcfg);
 		/* parameters from the config may make what loading refused */
-		if (privcheck_statement(sql, false, &off, &e) < 0)
+		if (sqlscan_statement(sql, false, &off, &e) < 0)
 			state = PRIV_UNSAFE;
 		else
 			switch (privcheck_would_fail(t, pc, sql, deadline)) {
@@ -150,7 +151,7 @@ static void add_self(struct ctx *x, double started)
 	s.cached = cstate_cache_count(t->cs);
 	target_status(t, &st);
 	s.pool = st.pool;
-	s.seconds = clock_now() - started;
+	s.seconds = clock_mono() - started;
 	collmetrics_add(x->out, &s);
 	free(total);
 }
@@ -165,7 +166,7 @@ static double fresh_part(struct ctx *x, size_t i, char **dbs)
 	const char *one[2] = {"", NULL};
 	const char *const *d = dbs ? (const char *const *)dbs : one;
 	size_t n = 0, fresh = 0;
-	double now = clock_now();
+	double now = clock_mono();
 
 	for (; *d; d++, n++)
 		fresh += cstate_cache_get(x->t->cs, x->qs->v[i].name, *d,
@@ -184,7 +185,7 @@ static double fresh_part(struct ctx *x, size_t i, char **dbs)
 static struct pgconn *main_session(struct target *t, double deadline, bool *cut,
 				   struct err *e)
 {
-	double start = clock_now();
+	double start = clock_mono();
 	struct pgconn *pc;
 	bool retry;
 
@@ -198,7 +199,7 @@ static struct pgconn *main_session(struct target *t, double deadline, bool *cut,
 	retry = pc->kept &&
 		(pc->timed_out || PQstatus(pc->conn) == CONNECTION_BAD);
 	if (!retry) {
-		*cut = pc->timed_out && clock_now() - start < TARGET_FAIR_WAIT;
+		*cut = pc->timed_out && clock_mono() - start < TARGET_FAIR_WAIT;
 		target_release(t, pc, true);
 		return NULL;
 	}
@@ -206,7 +207,7 @@ static struct pgconn *main_session(struct target *t, double deadline, bool *cut,
 	err_clear(e);
 	pc = target_acquire_first(t, deadline, cut, e);
 	if (pc && target_refresh_facts(t, pc, deadline, e) < 0) {
-		*cut = pc->timed_out && clock_now() - start < TARGET_FAIR_WAIT;
+		*cut = pc->timed_out && clock_mono() - start < TARGET_FAIR_WAIT;
 		target_release(t, pc, true);
 		pc = NULL;
 	}
@@ -220,7 +221,7 @@ static struct pgconn *main_session(struct target *t, double deadline, bool *cut,
 static void note_outage(struct target *t, bool up, const char *why)
 {
 	double down_for;
-	int change = target_note_outage(t, up, clock_now(), &down_for);
+	int change = target_note_outage(t, up, clock_mono(), &down_for);
 
 	if (change > 0) {
 		log_warn("target is down", "target", t->name, "err", why, NULL);
@@ -261,7 +262,7 @@ static void ctx_init(struct ctx *x, struct target *t, const struct queryset *qs,
 	x->t = t;
 	x->qs = qs;
 	x->deadline = deadline;
-	x->started = clock_now();
+	x->started = clock_mono();
 	x->out = out;
 	x->runs = xcalloc(n, sizeof(*x->runs));
 	x->dropped = xcalloc(n, sizeof(*x->dropped));
@@ -368,10 +369,10 @@ collect_once(struct target *t, const struct queryset *qs, double deadline)
 	perdb = discount_cached(&x, dbs);
 	col->cut = lanes_run(&x, pc, cluster, ncluster, dbs, ndbs, perdb, two);
 	target_free_list(dbs);
-	cstate_forget_stale(t->cs, clock_now(), t->facts.databases, qs);
+	cstate_forget_stale(t->cs, clock_mono(), t->facts.databases, qs);
 	add_self(&x, x.started);
 	col->budget = deadline - x.started;
-	col->finished = clock_now();
+	col->finished = clock_mono();
 	keep_estimates(&x);
 out:
 	free(cluster);

@@ -15,7 +15,6 @@
 #include <strings.h>
 #include <libpq-fe.h>
 #include "config_int.h"
-#include "duration.h"
 #include "log.h"
 #include "names.h"
 #include "strmap.h"
@@ -230,11 +229,6 @@ void config_probe_target(struct target_config *t, const char *name,
 	for (i = 0; i < am->nopts; i++)
 		cfg_push_param(t, am->opt_keys[i], am->opt_vals[i]);
 	t->pos = am->pos;
-}
-
-int config_parse_duration(const char *s, double *out)
-{
-	return duration_parse(s, out);
 }
 
 char *config_read_secret(const char *path, struct err *e)

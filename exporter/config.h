@@ -180,9 +180,6 @@ void config_probe_target(struct target_config *t, const char *name,
 			 const char *host, const char *port, const char *dbname,
 			 const struct auth_module *am);
 
-/* duration_parse (duration.h), under its former name for its callers. */
-int config_parse_duration(const char *s, double *out) MUST_CHECK;
-
 /* Read a secret file, trimming surrounding white space. Returns a malloc'ed
  * string, or NULL with 'e' set (the message names the file, not its
  * contents). */

@@ -15,6 +15,7 @@
 #include <strings.h>
 #include "dryrun.h"
 #include "dryrun_int.h"
+#include "clock.h"
 #include "log.h"
 #include "pgvalue.h"
 #include "expfmt.h"
@@ -100,7 +101,7 @@ struct srcpos dryrun_sql_at(struct dry *x, const struct collector *c,
 }
 
 /*
- * Checks that need no server: one read-only query (privcheck_statement),
+ * Checks that need no server: one read-only query (sqlscan_statement),
  * SHOW only for pgbouncer. Loading the file already reported a text that
  * fails them; here they run again on the text with its parameters, as the
  * daemon runs it, and a collector that fails is never run.
@@ -118,9 +119,9 @@ static void check_offline(struct dry *x, size_t ci)
 		size_t off = 0, roff;
 		bool exact;
 
-		if (privcheck_statement(sql, bouncer, &off, &e) < 0) {
+		if (sqlscan_statement(sql, bouncer, &off, &e) < 0) {
 			x->bad[ci] = true;
-			if (privcheck_statement(v->sql, bouncer, &roff, &raw) ==
+			if (sqlscan_statement(v->sql, bouncer, &roff, &raw) ==
 			    0)
 				dryrun_diag(x, NULL, c, NULL, DIAG_ERROR,
 					    dryrun_sql_at(x, c, v, sql, off,
@@ -149,7 +150,7 @@ static enum gate_reason gate(struct dry *x, struct target *t, struct pgconn *pc,
 	const char *req;
 	enum gate_reason why;
 
-	why = gate_check(t, pc, c, clock_now() + 10, v, &req);
+	why = gate_check(t, pc, c, clock_mono() + 10, v, &req);
 	if (*v)
 		row->variant = (int)(*v - c->variants) + 1;
 	if (why == GATE_RUNS)
@@ -193,7 +194,7 @@ static bool check_privileges(struct dry *x, struct dryrun_row *row,
 	size_t i;
 	bool fails;
 
-	if (privcheck_collector(t, pc, sql, clock_now() + 10, &pk, &e) < 0) {
+	if (privcheck_collector(t, pc, sql, clock_mono() + 10, &pk, &e) < 0) {
 		dryrun_diag(x, row, c, t, DIAG_WARNING, v->pos,
 			    "privileges not checked: %s", e.msg);
 		privcheck_release(&pk);
@@ -201,7 +202,7 @@ static bool check_privileges(struct dry *x, struct dryrun_row *row,
 	}
 	if (c->scope == SCOPE_DATABASE) {
 		err_clear(&e);
-		if (privcheck_databases(t, pc, clock_now() + 10, &pk, &e) < 0)
+		if (privcheck_databases(t, pc, clock_mono() + 10, &pk, &e) < 0)
 			dryrun_diag(x, row, c, t, DIAG_WARNING, c->pos,
 				    "CONNECT privileges not checked: %s",
 				    e.msg);
@@ -265,7 +266,7 @@ static bool check_collector(struct dry *x, struct target *t,
 			struct pgconn *pc;
 
 			err_clear(&e);
-			pc = target_acquire(t, *db, clock_now() + 10, &e);
+			pc = target_acquire(t, *db, clock_mono() + 10, &e);
 			if (!pc) {
 				dryrun_diag(x, row, c, t, DIAG_ERROR, c->pos,
 					    "in database '%s': %s", *db, e.msg);
@@ -295,8 +296,8 @@ static void check_target(struct dry *x, struct target *t)
 	size_t i;
 
 	pc = target_acquire(t, NULL,
-			    clock_now() + x->rt->cfg.connect_timeout + 1, &e);
-	if (pc && target_refresh_facts(t, pc, clock_now() + 10, &e) < 0) {
+			    clock_mono() + x->rt->cfg.connect_timeout + 1, &e);
+	if (pc && target_refresh_facts(t, pc, clock_mono() + 10, &e) < 0) {
 		target_release(t, pc, true);
 		pc = NULL;
 	}
@@ -356,11 +357,11 @@ static void check_target(struct dry *x, struct target *t)
 		bool alive = check_collector(x, t, &pc, i);
 
 		/* one collector's problems read top to bottom */
-		ydoc_sort_diags(&x->rep->d, from);
+		diags_sort(&x->rep->d, from);
 		if (!alive) {
 			target_release(t, pc, true);
 			err_clear(&e);
-			pc = target_acquire(t, NULL, clock_now() + 10, &e);
+			pc = target_acquire(t, NULL, clock_mono() + 10, &e);
 		}
 	}
 	if (pc)

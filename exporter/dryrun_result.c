@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include "clock.h"
 #include "dryrun_int.h"
 #include "log.h"
 #include "pgsession.h"
@@ -281,14 +282,14 @@ static PGresult *dry_exec(void *arg, const char *sql, bool *broken,
 			  struct err *e)
 {
 	struct dryexec *d = arg;
-	double start = clock_now();
+	double start = clock_mono();
 	PGresult *r;
 
 	d->sql = xstrdup(sql);
 	/* the engine's own path: cancel past the deadline, refuse COPY */
 	r = pgsession_exec_error(d->pc->conn, sql, d->bouncer,
 				 start + d->timeout + 5, broken, &d->failed, e);
-	d->seconds = clock_now() - start;
+	d->seconds = clock_mono() - start;
 	return r;
 }
 
@@ -305,7 +306,7 @@ bool dryrun_run_one(struct dry *x, struct outcome *oc, struct target *t,
 	d.bouncer = t->cfg->kind == TARGET_PGBOUNCER;
 	if (!d.bouncer && !begin_readonly(x, oc, c, v, t, pc, d.timeout))
 		return false;
-	j.now = clock_now();
+	j.now = clock_mono();
 	j.exec = dry_exec;
 	j.exec_arg = &d;
 	j.max_series = SIZE_MAX;

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "clock.h"
 #include "cstate.h"
 #include "lanes.h"
 #include "log.h"
@@ -71,7 +72,7 @@ static int timeout_ms(struct lane *ln, size_t i, double share, bool *limited)
 	double others = ln->pending - mine;
 
 	ln->pending -= mine;
-	return plan_timeout_ms(want, x->deadline - clock_now(), others,
+	return plan_timeout_ms(want, x->deadline - clock_mono(), others,
 			       limited);
 }
 
@@ -111,7 +112,7 @@ static bool from_cache(struct lane *ln, size_t i, const char *db, double share)
 
 	if (!(c->ttl > 0))
 		return false;
-	ce = cstate_cache_get(x->t->cs, c->name, db, clock_now());
+	ce = cstate_cache_get(x->t->cs, c->name, db, clock_mono());
 	if (!ce)
 		return false;
 	ln->runs[i].attempted = true;
@@ -177,7 +178,7 @@ static void run_collector(struct lane *ln, size_t i, struct pgconn *pc,
 		return;
 	j.v = x->variants[i];
 	j.deadline = x->deadline;
-	j.now = clock_now();
+	j.now = clock_mono();
 	run->attempted = true;
 	/* runs again: a new skip is news */
 	cstate_report(t->cs, &(struct logkey){ONCE_SKIP, c->name, NULL}, NULL);
@@ -189,7 +190,7 @@ static void run_collector(struct lane *ln, size_t i, struct pgconn *pc,
 	} else {
 		err_set(&r.e, "the scrape deadline passed before it could run");
 	}
-	secs = clock_now() - j.now;
+	secs = clock_mono() - j.now;
 	run->seconds += secs;
 	run->spent += secs;
 	if (r.queried) {
@@ -280,7 +281,7 @@ static void run_databases(struct lane *ln, char **dbs, double share)
 		struct err e = ERR_INIT;
 		struct pgconn *pc = NULL;
 		bool broken = false, need = false, first = true;
-		double connecting = clock_now();
+		double connecting = clock_mono();
 		struct logkey key = {ONCE_DB, NULL, NULL};
 
 		/* a database whose results are all cached costs no session */
@@ -292,13 +293,13 @@ static void run_databases(struct lane *ln, char **dbs, double share)
 		if (!need)
 			continue;
 		/* past the deadline, connecting to the rest is wasted */
-		if (clock_now() < x->deadline)
+		if (clock_mono() < x->deadline)
 			pc = target_acquire(t, *db, x->deadline, &e);
 		else
 			err_set(&e, "the scrape deadline passed first");
-		if (!pc && clock_now() >= x->deadline)
+		if (!pc && clock_mono() >= x->deadline)
 			ln->cut = true;
-		connecting = clock_now() - connecting;
+		connecting = clock_mono() - connecting;
 		key.db = *db;
 		if (cstate_report(t->cs, &key, pc ? NULL : e.msg) && !pc)
 			log_warn("cannot collect database", "target", t->name,
@@ -342,7 +343,7 @@ static void *lane_main(void *p)
 		 * the list, and sharing waits a while before trying again
 		 */
 		ln->no_session = true;
-		cstate_share_defer(t->cs, clock_now() + PLAN_SHARE_RETRY);
+		cstate_share_defer(t->cs, clock_mono() + PLAN_SHARE_RETRY);
 		if (cstate_report(t->cs, &share, e.msg))
 			log_info("no second session: the collectors run one "
 				 "after another",
@@ -449,7 +450,7 @@ bool lanes_run(struct ctx *x, struct pgconn *pc, const size_t *cluster,
 	 * beside per-database work: its sessions come and go, and collectors
 	 * counting connections would count them in one and not the other.
 	 */
-	two = two && cstate_share_allowed(x->t->cs, clock_now());
+	two = two && cstate_share_allowed(x->t->cs, clock_mono());
 	if (pc && two && !dbs)
 		side = share_out(x, cluster, ncluster, &lanes[0], &lanes[1]);
 	/* the per-database work comes after the cluster's: keep its time */

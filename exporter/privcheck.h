@@ -16,15 +16,6 @@
 #include "sqlscan.h"
 #include "target.h"
 
-/*
- * The scanner's former names (now in sqlscan.h), for the callers that have
- * not moved yet; to be removed.
- */
-#define privcheck_words		   sqlscan_words
-#define privcheck_second_statement sqlscan_second_statement
-#define privcheck_unsafe_call	   sqlscan_unsafe_call
-#define privcheck_statement	   sqlscan_statement
-
 /* One thing the role lacks. Owned by its struct privcheck. */
 struct privproblem {
 	/* error: the query fails; warning: it runs but sees less */

@@ -10,6 +10,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 #include "selfmetrics.h"
+#include "clock.h"
 #include "runtime.h"
 #include "target.h"
 #include "compat.h"
@@ -40,14 +41,14 @@ static double process_start(void)
 
 	fp = fopen("/proc/self/stat", "r");
 	if (!fp)
-		return clock_wall();
+		return clock_real();
 	n = fread(buf, 1, sizeof(buf) - 1, fp);
 	fclose(fp);
 	buf[n] = '\0';
 	/* fields after the command name, which may hold spaces */
 	p = strrchr(buf, ')');
 	if (!p)
-		return clock_wall();
+		return clock_real();
 	for (field = 2; p && field < 22; field++)
 		p = strchr(p + 1, ' ');
 	if (p)
@@ -60,7 +61,7 @@ static double process_start(void)
 		fclose(fp);
 	}
 	if (!btime)
-		return clock_wall();
+		return clock_real();
 	return (double)btime + (double)ticks / (double)sysconf(_SC_CLK_TCK);
 }
 

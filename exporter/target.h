@@ -84,20 +84,6 @@ struct target {
 };
 
 /*
- * The engine's older names for clock_mono and clock_real (clock.h), which
- * tests can set; new code calls those.
- */
-static inline double clock_now(void)
-{
-	return clock_mono();
-}
-
-static inline double clock_wall(void)
-{
-	return clock_real();
-}
-
-/*
  * Make a target for 'cfg' under the global config 'gcfg'. Checks the
  * parameters (PQconninfoParse), compiles database patterns. Returns NULL
  * with 'e' set (no secret in the message).

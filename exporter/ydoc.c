@@ -76,11 +76,6 @@ void ydoc_report_at(struct ydoc *y, enum diag_severity sev, struct srcpos p,
 	diags_add(y->d, sev, y->file, p.line, p.column, "%s%s", y->ctx, msg);
 }
 
-void ydoc_sort_diags(struct diags *d, size_t from)
-{
-	diags_sort(d, from);
-}
-
 /*
  * libyaml counts columns in characters; a reader error only gives a byte
  * offset, so count the same way from there.

@@ -85,9 +85,6 @@ void ydoc_error(struct ydoc *y, const yaml_node_t *n, const char *fmt, ...)
 void ydoc_warning(struct ydoc *y, const yaml_node_t *n, const char *fmt, ...)
 	PRINTF(3, 4);
 
-/* diags_sort (diag.h), under its former name for the callers not moved yet. */
-void ydoc_sort_diags(struct diags *d, size_t from);
-
 /* Add a diagnostic at a position kept from a node (ydoc_pos). */
 void ydoc_report_at(struct ydoc *y, enum diag_severity sev, struct srcpos p,
 		    const char *fmt, ...) PRINTF(4, 5);

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "config.h"
+#include "duration.h"
 #include "err.h"
 #include "xalloc.h"
 #include "unit.h"
@@ -325,13 +326,13 @@ static void durations_take_units_and_reject_the_rest(void **state)
 	(void)state;
 	for (i = 0; i < ARRAY_SIZE(good); i++) {
 		v = -1;
-		assert_int_equal(config_parse_duration(good[i].s, &v), 0);
+		assert_int_equal(duration_parse(good[i].s, &v), 0);
 		assert_true(v == good[i].want);
 	}
 	for (i = 0; i < ARRAY_SIZE(bad); i++)
-		if (config_parse_duration(bad[i], &v) != -1)
+		if (duration_parse(bad[i], &v) != -1)
 			fail_msg("'%s' was accepted", bad[i]);
-	assert_int_equal(config_parse_duration(NULL, &v), -1);
+	assert_int_equal(duration_parse(NULL, &v), -1);
 }
 
 static void auth_modules_and_probe_rules_load(void **state)

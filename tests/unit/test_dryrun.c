@@ -248,21 +248,18 @@ static void sql_positions_map_back_to_the_file(void **state)
 static void scanner_finds_a_second_statement_outside_quotes(void **state)
 {
 	(void)state;
-	assert_int_equal(privcheck_second_statement("SELECT 1"), -1);
-	assert_int_equal(privcheck_second_statement("SELECT 1;"), -1);
-	assert_int_equal(privcheck_second_statement("SELECT 1; -- done\n"), -1);
-	assert_int_equal(privcheck_second_statement("SELECT ';' AS s"), -1);
-	assert_int_equal(privcheck_second_statement("SELECT \"a;b\" FROM t"),
+	assert_int_equal(sqlscan_second_statement("SELECT 1"), -1);
+	assert_int_equal(sqlscan_second_statement("SELECT 1;"), -1);
+	assert_int_equal(sqlscan_second_statement("SELECT 1; -- done\n"), -1);
+	assert_int_equal(sqlscan_second_statement("SELECT ';' AS s"), -1);
+	assert_int_equal(sqlscan_second_statement("SELECT \"a;b\" FROM t"), -1);
+	assert_int_equal(sqlscan_second_statement("SELECT $$;$$, $x$;$x$"), -1);
+	assert_int_equal(sqlscan_second_statement("SELECT /* ; /* ; */ */ 1"),
 			 -1);
-	assert_int_equal(privcheck_second_statement("SELECT $$;$$, $x$;$x$"),
-			 -1);
-	assert_int_equal(privcheck_second_statement("SELECT /* ; /* ; */ */ 1"),
-			 -1);
-	assert_int_equal(privcheck_second_statement("SELECT E'\\';' AS s"), -1);
-	assert_int_equal(privcheck_second_statement("SELECT 1; DELETE FROM t"),
+	assert_int_equal(sqlscan_second_statement("SELECT E'\\';' AS s"), -1);
+	assert_int_equal(sqlscan_second_statement("SELECT 1; DELETE FROM t"),
 			 10);
-	assert_int_equal(privcheck_second_statement("SELECT 1;;\n  VACUUM"),
-			 13);
+	assert_int_equal(sqlscan_second_statement("SELECT 1;;\n  VACUUM"), 13);
 }
 
 static void scanner_reports_names_calls_and_strings(void **state)
@@ -274,7 +271,7 @@ static void scanner_reports_names_calls_and_strings(void **state)
 	size_t n;
 
 	(void)state;
-	w = privcheck_words(sql, &n);
+	w = sqlscan_words(sql, &n);
 	assert_int_equal(n, 8);
 	assert_int_equal(w[1].len, 5); /* count */
 	assert_true(w[1].call);
@@ -296,26 +293,26 @@ static void calls_a_rollback_cannot_undo_are_found(void **state)
 
 	(void)state;
 	assert_string_equal(
-		privcheck_unsafe_call(
+		sqlscan_unsafe_call(
 			"SELECT 'pg_reload_conf()', PG_Stat_Reset ()", &off),
 		"pg_stat_reset");
 	assert_int_equal(off, 27);
-	assert_null(privcheck_unsafe_call(
+	assert_null(sqlscan_unsafe_call(
 		"SELECT pg_stat_reset FROM t -- pg_reload_conf()", &off));
 	/* quoting does not hide a name; "PG_RELOAD_CONF" is another one */
 	assert_string_equal(
-		privcheck_unsafe_call("SELECT \"pg_reload_conf\"()", &off),
+		sqlscan_unsafe_call("SELECT \"pg_reload_conf\"()", &off),
 		"pg_reload_conf");
-	assert_null(privcheck_unsafe_call("SELECT \"PG_RELOAD_CONF\"()", &off));
+	assert_null(sqlscan_unsafe_call("SELECT \"PG_RELOAD_CONF\"()", &off));
 }
 
-/* 0, or the offset privcheck_statement reports (-1 when it accepts). */
+/* 0, or the offset sqlscan_statement reports (-1 when it accepts). */
 static long refused_at(const char *sql, bool bouncer)
 {
 	struct err e = ERR_INIT;
 	size_t off = 0;
 
-	return privcheck_statement(sql, bouncer, &off, &e) < 0 ? (long)off : -1;
+	return sqlscan_statement(sql, bouncer, &off, &e) < 0 ? (long)off : -1;
 }
 
 static void statements_must_be_one_read_only_query(void **state)
