@@ -292,6 +292,7 @@ static void check_target(struct dry *x, struct target *t)
 {
 	struct err e = ERR_INIT;
 	struct pgconn *pc;
+	struct server_facts facts;
 	char version[128] = "";
 	size_t i;
 
@@ -303,13 +304,10 @@ static void check_target(struct dry *x, struct target *t)
 	}
 	if (!pc) {
 		char *fix = NULL;
-		const char *user = NULL;
 
-		for (i = 0; i < t->nparams; i++)
-			if (!strcmp(t->keys[i], "user"))
-				user = t->vals[i];
 		if (t->cfg->kind == TARGET_PGBOUNCER)
-			fix = privcheck_pgbouncer_fix(e.msg, user);
+			fix = privcheck_pgbouncer_fix(e.msg,
+						      target_param(t, "user"));
 		diags_add(&x->rep->d, DIAG_ERROR,
 			  t->cfg->pos.file ? t->cfg->pos.file : "environment",
 			  t->cfg->pos.line, t->cfg->pos.column,
@@ -332,16 +330,18 @@ static void check_target(struct dry *x, struct target *t)
 		}
 		return;
 	}
-	if (t->facts.version_text) {
-		const char *on = strstr(t->facts.version_text, " on ");
-		int n = on ? (int)(on - t->facts.version_text)
-			   : (int)strlen(t->facts.version_text);
+	target_facts(t, &facts);
+	if (facts.version_text) {
+		const char *on = strstr(facts.version_text, " on ");
+		int n = on ? (int)(on - facts.version_text)
+			   : (int)strlen(facts.version_text);
 
 		snprintf(version, sizeof(version), "%.*s", n,
-			 t->facts.version_text);
+			 facts.version_text);
 	}
 	dryrun_add_target(x->rep, t->name, target_kind_names[t->cfg->kind],
-			  *version ? version : NULL, t->facts.version, NULL);
+			  *version ? version : NULL, facts.version, NULL);
+	pgsession_facts_release(&facts);
 	for (i = 0; i < x->rt->qs.n; i++) {
 		if (x->rt->qs.v[i].kind != t->cfg->kind)
 			continue;

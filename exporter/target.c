@@ -42,7 +42,7 @@ static void set_param(struct target *t, const char *key, const char *val)
 	t->nparams++;
 }
 
-static const char *get_param(const struct target *t, const char *key)
+const char *target_param(const struct target *t, const char *key)
 {
 	size_t i;
 
@@ -136,10 +136,10 @@ struct target *target_new(const struct target_config *cfg,
 		/* the admin console refuses startup options */
 		del_param(t, "options");
 		del_param(t, "target_session_attrs");
-		if (!get_param(t, "dbname"))
+		if (!target_param(t, "dbname"))
 			set_param(t, "dbname", "pgbouncer");
 	}
-	t->main_db = xstrdup_or_null(get_param(t, "dbname"));
+	t->main_db = xstrdup_or_null(target_param(t, "dbname"));
 	if (dbpattern_compile(cfg->db_include, cfg->ninclude, &t->db_include,
 			      e) < 0 ||
 	    dbpattern_compile(cfg->db_exclude, cfg->nexclude, &t->db_exclude,
@@ -284,7 +284,8 @@ static PGconn *connect_db(struct target *t, const char *dbname, double deadline,
 		vals[n++] = password;
 	}
 	if (t->cfg->kind == TARGET_POSTGRES) {
-		options = pgsession_options(t->gcfg, get_param(t, "options"));
+		options =
+			pgsession_options(t->gcfg, target_param(t, "options"));
 		keys[n] = "options";
 		vals[n++] = options;
 	}

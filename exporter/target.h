@@ -212,6 +212,12 @@ int target_note_outage(struct target *t, bool up, double now, double *down_for);
  */
 void target_facts(struct target *t, struct server_facts *out);
 
+/*
+ * The value of libpq parameter 'key' among the target's flattened ones
+ * (the conninfo and the config's keys), or NULL. Borrowed from 't'.
+ */
+const char *target_param(const struct target *t, const char *key);
+
 bool target_has_extension(const struct target *t, const char *name);
 
 /* The config's statement_timeout in milliseconds, for target_query. */
