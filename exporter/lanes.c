@@ -15,6 +15,7 @@
 #include "plan.h"
 #include "runner.h"
 #include "samples.h"
+#include "topsel.h"
 #include "xalloc.h"
 #include "compat.h"
 
@@ -30,15 +31,18 @@
  */
 struct lane {
 	struct ctx *x;
-	struct mset *out;   /* its samples (the ctx's own with one lane) */
-	struct mset **outs; /* with two: per collector, merged in order */
-	double pending;	    /* sum of est of the runs still to come here */
-	size_t *list, n;    /* cluster collectors to run here, in order */
-	struct pgconn *pc;  /* its session to the main database */
-	bool no_session;    /* lane 1 found no session: lane 0 runs its list */
-	struct run *runs;   /* per collector: x->runs, or lane 1's own */
-	size_t *dropped;    /* likewise */
-	bool cut;	    /* the deadline stopped one of its collectors */
+	struct mset *out;     /* its samples (the ctx's own with one lane) */
+	struct mset **outs;   /* with two: per collector, merged in order */
+	struct mset **across; /* per collector with a top across databases:
+				 its samples of every database, selected
+				 when the last one is done */
+	double pending;	      /* sum of est of the runs still to come here */
+	size_t *list, n;      /* cluster collectors to run here, in order */
+	struct pgconn *pc;    /* its session to the main database */
+	bool no_session;  /* lane 1 found no session: lane 0 runs its list */
+	struct run *runs; /* per collector: x->runs, or lane 1's own */
+	size_t *dropped;  /* likewise */
+	bool cut;	  /* the deadline stopped one of its collectors */
 	pthread_t thread;
 };
 
@@ -50,6 +54,8 @@ struct lane {
  */
 static struct mset *lane_out(struct lane *ln, size_t i)
 {
+	if (ln->across && ln->across[i])
+		return ln->across[i];
 	if (!ln->outs)
 		return ln->out;
 	if (!ln->outs[i])
@@ -184,7 +190,9 @@ static void run_collector(struct lane *ln, size_t i, struct pgconn *pc,
 	cstate_report(t->cs, &(struct logkey){ONCE_SKIP, c->name, NULL}, NULL);
 	j.timeout_ms = timeout_ms(ln, i, share, &limited);
 	if (j.timeout_ms > 0) {
-		j.sticky = c->top.by ? cstate_sticky(t->cs, c->name, db) : NULL;
+		j.sticky = c->top.by && !c->top.across
+				   ? cstate_sticky(t->cs, c->name, db)
+				   : NULL;
 		runner_run(&j, &r);
 		*broken = r.broken;
 	} else {
@@ -264,6 +272,49 @@ bool lanes_per_database(const struct ctx *x, size_t i)
 }
 
 /*
+ * A set of its own for each per-database collector with a top across
+ * databases: its rows compete once every database was run or served.
+ */
+static void across_begin(struct lane *ln)
+{
+	struct ctx *x = ln->x;
+
+	for (size_t i = 0; i < x->qs->n; i++) {
+		if (!x->qs->v[i].top.across || !lanes_per_database(x, i))
+			continue;
+		if (!ln->across)
+			ln->across = xcalloc(x->qs->n + 1, sizeof(*ln->across));
+		ln->across[i] = mset_new();
+	}
+}
+
+/*
+ * Keep the top rows of each across set in the lane's output (what is left
+ * out counts as dropped), and free the sets.
+ */
+static void across_end(struct lane *ln)
+{
+	struct ctx *x = ln->x;
+	struct target *t = x->t;
+
+	for (size_t i = 0; ln->across && i < x->qs->n; i++) {
+		const struct collector *c = &x->qs->v[i];
+		struct mset *all = ln->across[i];
+
+		if (!all)
+			continue;
+		ln->across[i] = NULL;
+		ln->dropped[i] +=
+			topsel_across(c, all, topsel_n(c, t->gcfg),
+				      cstate_sticky(t->cs, c->name, NULL),
+				      clock_mono(), lane_out(ln, i));
+		mset_free(all);
+	}
+	free(ln->across);
+	ln->across = NULL;
+}
+
+/*
  * Run the per-database collectors in each of 'dbs', a session at a time.
  * 'share' is the part of a collector's time one database is reserved
  * (1 / the databases of the whole collection).
@@ -277,6 +328,7 @@ static void run_databases(struct lane *ln, char **dbs, double share)
 	char **db;
 
 	served = xcalloc(x->qs->n + 1, sizeof(*served));
+	across_begin(ln);
 	for (db = dbs; *db; db++) {
 		struct err e = ERR_INIT;
 		struct pgconn *pc = NULL;
@@ -325,6 +377,7 @@ static void run_databases(struct lane *ln, char **dbs, double share)
 		if (pc)
 			target_release(t, pc, broken);
 	}
+	across_end(ln);
 	free(served);
 }
 

@@ -94,6 +94,7 @@ void qd_collector_clear(struct collector *c)
 		metricdef_clear(&c->metrics[i]);
 	free(c->metrics);
 	free(c->top.by);
+	ydoc_strv_free(c->top.bys, c->top.nbys);
 	ydoc_strv_free(c->top.keys, c->top.nkeys);
 	free(c->top.n_param);
 	free(c->pivot_key);

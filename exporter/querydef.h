@@ -78,16 +78,27 @@ struct metricdef {
  * keep the n rows with the largest 'by', plus rows whose key (the values of
  * the key columns together) made the top n within 'sticky' seconds; the
  * other rows are summed into one row whose last key label is "other" and
- * whose other labels are empty.
+ * whose other labels are empty. With "across: databases", 'by' may list
+ * several columns (see 'bys').
  */
 struct topdef {
-	char *by;    /* NULL: no top selection */
+	char *by;   /* NULL: no top selection; else bys[0] */
+	char **bys; /* with 'across': the row's value is the first of these
+		       columns it has a sample of */
+	size_t nbys;
 	char **keys; /* label columns that tell rows apart; the last one is
 			"other" in the row of the rest */
 	size_t nkeys;
 	size_t n;      /* when n_param is NULL */
 	char *n_param; /* a param name giving n */
 	double sticky; /* seconds; 0: not sticky */
+	/*
+	 * "across: databases" (scope: database only): the n rows are chosen
+	 * among the samples of every database together, after a collection
+	 * ran (or served from cache) the collector in each; 'datname' is
+	 * part of the key, the rest is dropped (no "other" row). See topsel.h.
+	 */
+	bool across;
 };
 
 /*

@@ -93,13 +93,12 @@ static const char *const variant_keys[V_NKEYS] = {
 	[V_SQL] = "sql",
 };
 
-enum tkey { T_BY, T_N, T_KEY, T_STICKY, T_NKEYS };
+enum tkey { T_BY, T_N, T_KEY, T_STICKY, T_ACROSS, T_NKEYS };
 static const char *const topsel_keys[T_NKEYS] = {
-	[T_BY] = "by",
-	[T_N] = "n",
-	[T_KEY] = "key",
-	[T_STICKY] = "sticky",
+	[T_BY] = "by",	       [T_N] = "n",	      [T_KEY] = "key",
+	[T_STICKY] = "sticky", [T_ACROSS] = "across",
 };
+static const char *const across_names[] = {"databases"};
 
 /*
  * Read the parameters of a collector: names are identifiers, values numbers
@@ -414,8 +413,47 @@ static const struct metricdef *column_named(const struct collector *c,
 }
 
 /*
- * "top: {by, n, key, sticky}": 'by' a gauge or counter column, 'key' a
- * label column, 'n' a count or "{{param}}" (marked used).
+ * "across: databases" (a scope 'database' collector only) and 'by': a
+ * gauge or counter column, or with 'across' a list of them.
+ */
+static void parse_top_by(struct loader *l, struct collector *c, yaml_node_t **v)
+{
+	struct ydoc *y = &l->y;
+	const struct metricdef *m;
+	size_t k;
+	int e;
+
+	if (v[T_ACROSS] && ydoc_enum(y, v[T_ACROSS], "across", across_names,
+				     ARRAY_SIZE(across_names), &e) == 0) {
+		c->top.across = true;
+		if (c->scope != SCOPE_DATABASE)
+			ydoc_error(y, v[T_ACROSS],
+				   "'across: databases' needs 'scope: "
+				   "database'");
+	}
+	if (!v[T_BY] ||
+	    ydoc_strlist(y, v[T_BY], "by", &c->top.bys, &c->top.nbys) < 0)
+		return;
+	if (!c->top.nbys) {
+		ydoc_error(y, v[T_BY], "'by' needs a column");
+		return;
+	}
+	if (c->top.nbys > 1 && !c->top.across)
+		ydoc_error(y, v[T_BY],
+			   "'by' lists several columns only with 'across'");
+	c->top.by = xstrdup(c->top.bys[0]);
+	for (k = 0; k < c->top.nbys; k++) {
+		m = column_named(c, c->top.bys[k]);
+		if (!m ||
+		    (m->usage != USAGE_GAUGE && m->usage != USAGE_COUNTER))
+			ydoc_error(y, ydoc_strlist_item(y, v[T_BY], k),
+				   "'by' must name a gauge or counter column");
+	}
+}
+
+/*
+ * "top: {by, n, key, sticky, across}": 'key' a label column, 'n' a count
+ * or "{{param}}" (marked used).
  */
 static void parse_top(struct loader *l, struct collector *c, yaml_node_t *n,
 		      bool *used)
@@ -429,16 +467,10 @@ static void parse_top(struct loader *l, struct collector *c, yaml_node_t *n,
 	if (ydoc_fields(y, n, "top", topsel_keys, T_NKEYS, v, DIAG_ERROR) < 0)
 		return;
 	for (k = 0; k < T_NKEYS; k++)
-		if (!v[k] && k != T_STICKY)
+		if (!v[k] && k != T_STICKY && k != T_ACROSS)
 			ydoc_error(y, n, "missing '%s' in 'top'",
 				   topsel_keys[k]);
-	if (v[T_BY] && ydoc_str(y, v[T_BY], "by", &c->top.by) == 0) {
-		m = column_named(c, c->top.by);
-		if (!m ||
-		    (m->usage != USAGE_GAUGE && m->usage != USAGE_COUNTER))
-			ydoc_error(y, v[T_BY],
-				   "'by' must name a gauge or counter column");
-	}
+	parse_top_by(l, c, v);
 	if (v[T_KEY] && ydoc_strlist(y, v[T_KEY], "key", &c->top.keys,
 				     &c->top.nkeys) == 0) {
 		if (!c->top.nkeys)

@@ -307,7 +307,8 @@ static bool *select_top(const struct collector *c, const PGresult *res,
 	struct ranked *r;
 	bool *keep;
 
-	if (!c->top.by)
+	/* across databases, the rows compete later (topsel.h) */
+	if (!c->top.by || c->top.across)
 		return NULL;
 	bycol = find_column(res, c->top.by);
 	if (bycol < 0) {

@@ -343,14 +343,77 @@ def test_unused_and_invalid_indexes_with_their_sizes(pg, pgpulse, promtool_check
         assert invalid == {"dup_v": pg.scalar("SELECT pg_relation_size('dup_v')", dbname="qidx")}
         assert page.sample("pg_index_invalid_size_bytes", datname="qidx", indexrelname="dup_v",
                            relname="dup", schemaname="public") == invalid["dup_v"]
-        # top_n: the largest one only
-        p = pgpulse(config=config(pg, ["indexes.yaml"], params={"pg_index_health.top_n": 1,
+        # per_database bounds each database's rows: the largest one only
+        p = pgpulse(config=config(pg, ["indexes.yaml"], params={"pg_index_health.per_database": 1,
                                                                  "pg_index_health.min_bytes": 0}))
         page = p.scrape()
         names = [s.labels["indexrelname"] for fam in ("pg_index_unused_size_bytes",
                                                        "pg_index_invalid_size_bytes")
                  for s in page.samples(fam, datname="qidx")]
         assert names == ["big_m"]
+
+
+INDEX_SQL = """
+SELECT s.indexrelname, pg_relation_size(s.indexrelid)
+FROM pg_stat_user_indexes s JOIN pg_index i ON i.indexrelid = s.indexrelid
+WHERE (NOT i.indisvalid OR (s.idx_scan = 0 AND NOT i.indisunique))
+  AND (NOT i.indisvalid OR pg_relation_size(s.indexrelid) >= {min_bytes})
+"""
+
+
+def test_index_top_n_is_across_the_cluster(pg, pgpulse, promtool_check):
+    """top: {across: databases}: the n largest of every database together,
+    not n per database; sizes as psql's pg_relation_size."""
+    rows = {"qtop1": [40000, 35000], "qtop2": [30000, 5000], "qtop3": [20000]}
+    min_bytes, n = 100000, 3
+    with pg.databases(*rows):
+        for db, counts in rows.items():
+            pg.psql(";".join(f"CREATE TABLE t{k} AS SELECT g AS v FROM generate_series(1, {c}) g;"
+                             f"CREATE INDEX {db}_i{k} ON t{k} (v)"
+                             for k, c in enumerate(counts)), dbname=db)
+        # ground truth: every database pgpulse visits, as psql sees it
+        dbs = [r[0] for r in pg.psql("SELECT datname FROM pg_database "
+                                     "WHERE datallowconn AND NOT datistemplate")]
+        truth = {}
+        for db in dbs:
+            for name, size in pg.psql(INDEX_SQL.format(min_bytes=min_bytes), dbname=db):
+                truth[(db, name)] = size
+        top = sorted(truth.values(), reverse=True)[:n]
+        # the test's indexes are the cluster's largest: qtop3's is left out
+        assert {k for k, v in truth.items() if v >= top[-1]} >= {
+            ("qtop1", "qtop1_i0"), ("qtop1", "qtop1_i1"), ("qtop2", "qtop2_i0")}
+        p = pgpulse(config=config(pg, ["indexes.yaml"], params={
+            "pg_index_health.top_n": n, "pg_index_health.min_bytes": min_bytes}))
+        page = p.scrape()
+        promtool_check(page)
+        ok(page, "pg_index_health")
+        got = {(s.labels["datname"], s.labels["indexrelname"]): s.value
+               for fam in ("pg_index_unused_size_bytes", "pg_index_invalid_size_bytes")
+               for s in page.samples(fam)}
+        assert len(got) == n
+        assert sorted(got.values(), reverse=True) == top
+        for key, value in got.items():
+            assert truth[key] == value, key
+        assert ("qtop3", "qtop3_i0") in truth and ("qtop3", "qtop3_i0") not in got
+        assert page.sample("pgpulse_series_dropped_total",
+                           collector="pg_index_health") >= len(truth) - n
+        # a database added later is run; the others are served from the
+        # ttl cache (5m), and their cached rows still compete with its rows;
+        # the top of the first scrape stays (sticky 30m)
+        with pg.databases("qtop4"):
+            pg.psql("CREATE TABLE t AS SELECT g AS v FROM generate_series(1, 50000) g;"
+                    "CREATE INDEX qtop4_i ON t (v)", dbname="qtop4")
+            truth[("qtop4", "qtop4_i")] = pg.scalar("SELECT pg_relation_size('qtop4_i')",
+                                                    dbname="qtop4")
+            third = sorted(truth.values(), reverse=True)[n - 1]
+            page = p.scrape()
+            got2 = {(s.labels["datname"], s.labels["indexrelname"]): s.value
+                    for fam in ("pg_index_unused_size_bytes", "pg_index_invalid_size_bytes")
+                    for s in page.samples(fam)}
+            assert set(got2) == set(got) | {k for k, v in truth.items() if v >= third}
+            assert ("qtop4", "qtop4_i") in got2 and ("qtop1", "qtop1_i1") in got2
+            for key, value in got2.items():
+                assert truth[key] == value, key
 
 
 # --- progress ------------------------------------------------------------------
