@@ -201,6 +201,14 @@ def test_systemd_unit_verifies_without_any_message(tmp_path, pgpulse_bin):
     assert "NoNewPrivilege" in r.stdout + r.stderr
 
 
+def test_systemd_environment_file_names_only_variables_pgpulse_reads(pgpulse_bin):
+    text = (PACKAGING / "systemd/pgpulse.env").read_text()
+    names = set(re.findall(r"^#?([A-Z][A-Z_]*)=", text, re.M)) - {"PGPULSE_OPTS"}
+    assert names and names <= pgpulse_env_names(pgpulse_bin), names - pgpulse_env_names(pgpulse_bin)
+    # PGPULSE_OPTS is the unit's: its ExecStart passes it on
+    assert "$PGPULSE_OPTS" in UNIT.read_text()
+
+
 def test_systemd_unit_exposure_stays_low():
     analyze = tool("systemd-analyze", "systemd-analyze (systemd)")
     r = run([analyze, "security", "--offline=yes", "--no-pager", UNIT])
