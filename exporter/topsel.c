@@ -119,7 +119,9 @@ static bool unexpired(const char *key, void *value, void *now)
 static void choose(const struct collector *c, struct row **rows, size_t nrows,
 		   size_t n, struct strmap *sticky, double now)
 {
-	qsort(rows, nrows, sizeof(*rows), by_desc);
+	/* with no rows, 'rows' is NULL, which qsort may not be given */
+	if (nrows)
+		qsort(rows, nrows, sizeof(*rows), by_desc);
 	for (size_t i = 0; i < nrows; i++) {
 		double *exp = sticky ? strmap_get(sticky, rows[i]->key) : NULL;
 

@@ -114,6 +114,20 @@ static void the_largest_of_all_databases_are_kept(void **state)
 	mset_free(out);
 }
 
+static void no_rows_in_any_database_select_nothing(void **state)
+{
+	const struct collector *c = queryset_find(&qs, "idx");
+	struct mset *all = mset_new(), *out = mset_new();
+
+	(void)state;
+	assert_non_null(c);
+	/* the usual case on a healthy cluster: no unused or invalid index */
+	assert_int_equal(topsel_across(c, all, 2, NULL, 0, out), 0);
+	assert_int_equal(out->nseries, 0);
+	mset_free(all);
+	mset_free(out);
+}
+
 static void the_first_by_column_a_row_has_ranks_it(void **state)
 {
 	const struct collector *c = queryset_find(&qs, "idx");
@@ -208,6 +222,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(the_largest_of_all_databases_are_kept),
+		cmocka_unit_test(no_rows_in_any_database_select_nothing),
 		cmocka_unit_test(the_first_by_column_a_row_has_ranks_it),
 		cmocka_unit_test(a_row_of_the_top_stays_while_sticky),
 		cmocka_unit_test(
