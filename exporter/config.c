@@ -14,6 +14,7 @@
 #include <string.h>
 #include <strings.h>
 #include <libpq-fe.h>
+#include "config.h"
 #include "config_int.h"
 #include "log.h"
 #include "names.h"

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <strings.h>
 #include <libpq-fe.h>
+#include "config.h"
 #include "config_int.h"
 #include "duration.h"
 #include "log.h"

@@ -6,9 +6,9 @@
 #ifndef CONFIG_INT_H
 #define CONFIG_INT_H
 
+/* include "config.h" before this header: the module's public types */
 #include <stdbool.h>
 #include <stddef.h>
-#include "config.h"
 #include "ydoc.h"
 
 #define MAX_CONFIG_BYTES (1u << 20)

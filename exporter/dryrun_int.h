@@ -6,11 +6,11 @@
 #ifndef DRYRUN_INT_H
 #define DRYRUN_INT_H
 
+/* include "dryrun.h" before this header: the module's public types */
 #include <stdbool.h>
 #include <stddef.h>
 #include "config.h"
 #include "diag.h"
-#include "dryrun.h"
 #include "metrics.h"
 #include "querydef.h"
 #include "runtime.h"

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <strings.h>
 #include "clock.h"
+#include "dryrun.h"
 #include "dryrun_int.h"
 #include "log.h"
 #include "pgsession.h"

@@ -7,9 +7,9 @@
 #define QUERYDEF_INT_H
 
 #include <limits.h>
+/* include "querydef.h" before this header: the module's public types */
 #include <stdbool.h>
 #include <stddef.h>
-#include "querydef.h"
 #include "strmap.h"
 #include "ydoc.h"
 

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include "querydef.h"
 #include "querydef_int.h"
 #include "metrics.h"
 #include "names.h"
