@@ -179,7 +179,7 @@ static double fresh_part(struct ctx *x, size_t i, char **dbs)
  * read on it. A kept session that died (a restart between scrapes) or
  * froze (a stopped backend) says nothing of the server now: it gets half
  * the time left, and one new session is tried in the rest before the
- * target is called down. '*cut' is set when the deadline, not the server,
+ * target is called down. So does one killed while reading the facts. '*cut' is set when the deadline, not the server,
  * is why there is no session (TARGET_FAIR_WAIT).
  */
 static struct pgconn *main_session(struct target *t, double deadline, bool *cut,
@@ -196,8 +196,9 @@ static struct pgconn *main_session(struct target *t, double deadline, bool *cut,
 		    t, pc, pc->kept ? start + (deadline - start) / 2 : deadline,
 		    e) == 0)
 		return pc;
-	retry = pc->kept &&
-		(pc->timed_out || PQstatus(pc->conn) == CONNECTION_BAD);
+	/* a session killed under us (even a new one) says nothing either */
+	retry = PQstatus(pc->conn) == CONNECTION_BAD ||
+		(pc->kept && pc->timed_out);
 	if (!retry) {
 		*cut = pc->timed_out && clock_mono() - start < TARGET_FAIR_WAIT;
 		target_release(t, pc, true);
