@@ -84,8 +84,8 @@ static void add_target(struct mset *m, const struct collstats *s)
 		 "collection of the target took.",
 		 METRIC_GAUGE, s->seconds},
 		{"pgpulse_cache_entries",
-		 "Results held for collectors with a ttl "
-		 "(one per collector and database).",
+		 "Results held for collectors with a ttl and per-database "
+		 "collectors (one per collector and database).",
 		 METRIC_GAUGE, (double)s->cached},
 	};
 	size_t i;
@@ -120,9 +120,29 @@ static void add_role(struct mset *m, const struct collstats *s)
 		mset_add(m, f, "", NULL, 0, s->facts->pg_monitor, NULL);
 }
 
+/* When each database was last collected: one series per database. */
+static void add_databases(struct mset *m, const struct collstats *s)
+{
+	struct family *f;
+	struct label l = {(char *)"datname", NULL};
+
+	if (!s->ndbs)
+		return;
+	f = mset_family(m, "pgpulse_database_last_collected_timestamp_seconds",
+			METRIC_GAUGE,
+			"When pgpulse last visited the database and ran its "
+			"per-database collectors (Unix time).",
+			NULL);
+	for (size_t i = 0; f && i < s->ndbs; i++) {
+		l.value = (char *)s->dbnames[i];
+		mset_add(m, f, "", &l, 1, s->collected[i], NULL);
+	}
+}
+
 void collmetrics_add(struct mset *m, const struct collstats *s)
 {
 	add_collectors(m, s);
 	add_target(m, s);
 	add_role(m, s);
+	add_databases(m, s);
 }

@@ -1,7 +1,8 @@
 /*
  * The self metrics of one collection: per collector (duration, success,
  * skipped with the reason, series dropped) and per target (connections,
- * collection time, cache entries, the role's standing).
+ * collection time, cache entries, the role's standing, when each database
+ * was last collected).
  */
 #ifndef COLLMETRICS_H
 #define COLLMETRICS_H
@@ -31,6 +32,10 @@ struct collstats {
 	double seconds;			  /* the whole collection */
 	enum target_kind kind;		  /* of the target */
 	const struct server_facts *facts; /* read by this collection */
+	/* each database's last visit that collected it (wall clock) */
+	const char **dbnames;
+	double *collected;
+	size_t ndbs;
 };
 
 /* Add the pgpulse_* series of 's' to 'm'. */
