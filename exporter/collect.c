@@ -148,9 +148,11 @@ static void add_self(struct ctx *x, double started)
 	};
 	struct target_status st;
 
-	if (x->plan)
+	if (x->plan) {
 		visits_collected(cstate_visits(t->cs), &s.dbnames, &s.collected,
 				 &s.ndbs);
+		s.bound = visits_bound(cstate_visits(t->cs));
+	}
 	cstate_dropped_add(t->cs, x->qs->n, x->dropped, total);
 	s.cached = cstate_cache_count(t->cs);
 	target_status(t, &st);

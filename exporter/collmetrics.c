@@ -137,6 +137,16 @@ static void add_databases(struct mset *m, const struct collstats *s)
 		l.value = (char *)s->dbnames[i];
 		mset_add(m, f, "", &l, 1, s->collected[i], NULL);
 	}
+	if (!(s->bound > 0))
+		return;
+	f = mset_family(m, "pgpulse_database_staleness_bound_seconds",
+			METRIC_GAUGE,
+			"How old a database's last collection may get by the "
+			"visit rule (database_logins_per_scrape, "
+			"database_max_staleness, ttl).",
+			NULL);
+	if (f)
+		mset_add(m, f, "", NULL, 0, s->bound, NULL);
 }
 
 void collmetrics_add(struct mset *m, const struct collstats *s)

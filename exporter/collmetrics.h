@@ -36,6 +36,7 @@ struct collstats {
 	const char **dbnames;
 	double *collected;
 	size_t ndbs;
+	double bound; /* how old those may get by the rule; 0: unknown */
 };
 
 /* Add the pgpulse_* series of 's' to 'm'. */

@@ -37,6 +37,7 @@ struct visits {
 	double last_plan; /* monotonic time of the last visits_plan; 0 */
 	double interval;  /* mean time between collections; 0: unknown */
 	double cost;	  /* mean seconds a visit takes; 0: unknown */
+	double bound;	  /* see visits_bound */
 };
 
 struct visits *visits_new(void)
@@ -62,7 +63,7 @@ static void clear_locked(struct visits *v)
 	strmap_release(&v->byname);
 	v->v = NULL;
 	v->n = v->alloc = 0;
-	v->tokens = v->last_plan = v->interval = v->cost = 0;
+	v->tokens = v->last_plan = v->interval = v->cost = v->bound = 0;
 }
 
 void visits_clear(struct visits *v)
@@ -259,19 +260,13 @@ static double score(const struct visits *v, const struct vdb *d,
 	return (now - d->tried) / fmax(period, 1) + (d->jumped ? 1 : 0);
 }
 
-/* Add this collection's tokens; learn the time between collections. */
+/* Add this collection's tokens. */
 static void add_tokens(struct visits *v, const struct visit_rules *r,
 		       double now)
 {
 	double burst = fmax(r->logins_per_scrape, 1) * VISITS_BURST;
 
-	if (v->last_plan > 0) {
-		double gap = now - v->last_plan;
-
-		v->interval =
-			v->interval > 0 ? v->interval * 0.8 + gap * 0.2 : gap;
-	}
-	v->last_plan = now;
+	(void)now;
 	v->tokens = fmin(v->tokens + r->logins_per_scrape, burst);
 }
 
@@ -338,6 +333,28 @@ static void all_of_them(struct visits *v, struct visit_plan *p)
 	free(by);
 }
 
+/* The mean time between collections, learnt from this one at 'now'. */
+static void learn_interval(struct visits *v, double now)
+{
+	if (v->last_plan > 0 && now > v->last_plan) {
+		double gap = now - v->last_plan;
+
+		v->interval =
+			v->interval > 0 ? v->interval * 0.8 + gap * 0.2 : gap;
+	}
+	v->last_plan = now;
+}
+
+double visits_bound(struct visits *v)
+{
+	double b;
+
+	pthread_mutex_lock(&v->lock);
+	b = v->bound;
+	pthread_mutex_unlock(&v->lock);
+	return b;
+}
+
 void visits_plan(struct visits *v, char **dbs, const struct visit_rules *r,
 		 double now, struct visit_plan *p)
 {
@@ -350,9 +367,15 @@ void visits_plan(struct visits *v, char **dbs, const struct visit_rules *r,
 	p->keep = xcalloc(ndbs + 1, sizeof(*p->keep));
 	p->budget = visits_budgeted(r, ndbs);
 	pthread_mutex_lock(&v->lock);
+	learn_interval(v, now);
 	for (size_t i = 0; i < ndbs; i++)
 		find_or_add(v, dbs[i])->seen = true;
 	forget_unseen(v);
+	v->bound = v->interval <= 0 ? 0
+		   : p->budget	    ? fmax(r->max_staleness,
+					   (double)ndbs / r->logins_per_scrape *
+						   v->interval)
+				    : r->min_ttl + v->interval;
 	if (p->budget) {
 		add_tokens(v, r, now);
 		mark_active(v);

@@ -132,6 +132,17 @@ void visits_done(struct visits *v, const char *db, enum visit_outcome how,
 		 double now, double seconds, double real);
 
 /*
+ * How old a database's last collection may get by the rule, as of the
+ * last visits_plan (0 until the time between collections is known): with
+ * the budget, the larger of database_max_staleness and the rotation
+ * (databases / logins per scrape * scrape interval); without, the
+ * shortest ttl and one scrape interval. For
+ * pgpulse_database_staleness_bound_seconds, which alerts compare
+ * pgpulse_database_last_collected_timestamp_seconds with.
+ */
+double visits_bound(struct visits *v);
+
+/*
  * How long a visit takes (the mean of the last ones; 0 before the first):
  * a visit is not begun with less time than this left.
  */

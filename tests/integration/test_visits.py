@@ -118,6 +118,9 @@ def test_after_the_first_pass_a_scrape_costs_about_one_login(vpg, pgpulse, promt
     assert sorted(times) == DBS
     assert sorted(db for db, ts in times.items() if ts >= since) == sorted(got)
     assert all(ts <= time.time() + 1 for ts in times.values())
+    # the bound alerts compare with: 30 databases at 1 login per scrape,
+    # scraped back to back, go round within database_max_staleness (10m)
+    assert page.sample("pgpulse_database_staleness_bound_seconds") == 600
 
 
 def test_a_database_whose_activity_jumps_is_visited_first(vpg, pgpulse):
@@ -147,6 +150,8 @@ def test_logins_per_scrape_0_visits_every_database_when_its_ttl_ran_out(vpg, pgp
     page = p.scrape()
     assert sorted(logins(vpg, mark)) == DBS
     assert len(collected(page)) == NDBS
+    # without a budget: the ttl, and the scrape that finds it ran out
+    assert 1 < page.sample("pgpulse_database_staleness_bound_seconds") < 60
 
 
 def test_the_first_scrape_keeps_a_1s_deadline_and_the_rest_fill_in(vpg, pgpulse):

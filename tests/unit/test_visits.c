@@ -98,6 +98,8 @@ static void a_small_cluster_visits_every_database(void **state)
 	assert_int_equal(p.nvisit, 3);
 	assert_string_equal(p.visit[0], "d01");
 	assert_string_equal(p.visit[2], "d02");
+	/* due when the ttl ran out, found at the next scrape */
+	assert_true(visits_bound(v) == 60 + 10);
 	visits_plan_release(&p);
 	visits_free(v);
 }
@@ -127,6 +129,8 @@ static void after_the_first_pass_one_login_per_scrape_in_turn(void **state)
 	/* in turn: none waited more than twice the others' round */
 	for (int i = 0; i < NDBS; i++)
 		assert_true(now - last[i] <= NDBS * EVERY + EVERY);
+	/* a round (30 * 15 s) is within database_max_staleness */
+	assert_true(visits_bound(v) == 600);
 	visits_free(v);
 }
 
@@ -147,6 +151,7 @@ static void revisits(bool selected, double *gap7, double *gap_other)
 	double now = 100, prev[NDBS];
 
 	r.max_staleness = 300;
+	assert_true(visits_bound(v) == 0); /* not known yet */
 	mset_add(sel, f, "", &l, 1, 1, NULL);
 	scrape_with(v, &r, names, now, last, &paid);
 	for (int i = 0; i < NDBS; i++)
@@ -167,6 +172,8 @@ static void revisits(bool selected, double *gap7, double *gap_other)
 			prev[i] = now;
 		}
 	}
+	/* the round, 30 * 15 s, is longer than the bound for those */
+	assert_true(visits_bound(v) == 450);
 	mset_free(sel);
 	visits_free(v);
 }
