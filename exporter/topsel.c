@@ -15,7 +15,9 @@
 struct row {
 	char *key;
 	double by;
-	size_t byk; /* which of c->top.bys gave 'by'; nbys: none */
+	size_t byk;   /* which of c->top.bys gave 'by'; nbys: none */
+	double *vals; /* per c->top.bys, -INFINITY: none */
+	size_t idx;   /* in the order rows were met */
 	bool keep;
 };
 
@@ -96,10 +98,16 @@ static void collect_rows(const struct collector *c, const struct mset *all,
 				r->key = xstrdup(ks);
 				r->by = -INFINITY;
 				r->byk = c->top.nbys;
+				r->idx = *n;
+				r->vals = xcalloc(c->top.nbys, sizeof(double));
+				for (size_t v = 0; v < c->top.nbys; v++)
+					r->vals[v] = -INFINITY;
 				strmap_put(map, ks, r, NULL);
 				ALLOC_GROW(*rows, *n + 1, alloc);
 				(*rows)[(*n)++] = r;
 			}
+			if (k < c->top.nbys && !isnan(s->value))
+				r->vals[k] = s->value;
 			if (k < r->byk && !isnan(s->value)) {
 				r->by = s->value;
 				r->byk = k;
@@ -115,17 +123,42 @@ static bool unexpired(const char *key, void *value, void *now)
 	return *(double *)value > *(double *)now;
 }
 
-/* Mark the rows kept: the first n, and those sticky keeps. */
+/*
+ * Which rows make the top (indexed by row->idx): the first n by their
+ * value, or with "rank: each" the first n by each of c->top.bys in turn,
+ * not counting rows with 0 or none in it ('rows' is reordered).
+ */
+static bool *top_rows(const struct collector *c, struct row **rows,
+		      size_t nrows, size_t n)
+{
+	bool *chosen = xcalloc(nrows + 1, sizeof(*chosen));
+	size_t passes = c->top.each ? c->top.nbys : 1;
+
+	for (size_t k = 0; k < passes; k++) {
+		for (size_t i = 0; c->top.each && i < nrows; i++)
+			rows[i]->by = rows[i]->vals[k];
+		/* with no rows, 'rows' is NULL, which qsort may not be given */
+		if (nrows)
+			qsort(rows, nrows, sizeof(*rows), by_desc);
+		for (size_t i = 0; i < nrows && i < n; i++) {
+			if (c->top.each && !(rows[i]->by > 0))
+				break; /* sorted: the rest have 0 or none */
+			chosen[rows[i]->idx] = true;
+		}
+	}
+	return chosen;
+}
+
+/* Mark the rows kept: the top ones, and those sticky keeps. */
 static void choose(const struct collector *c, struct row **rows, size_t nrows,
 		   size_t n, struct strmap *sticky, double now)
 {
-	/* with no rows, 'rows' is NULL, which qsort may not be given */
-	if (nrows)
-		qsort(rows, nrows, sizeof(*rows), by_desc);
+	bool *chosen = top_rows(c, rows, nrows, n);
+
 	for (size_t i = 0; i < nrows; i++) {
 		double *exp = sticky ? strmap_get(sticky, rows[i]->key) : NULL;
 
-		if (i < n) {
+		if (chosen[rows[i]->idx]) {
 			rows[i]->keep = true;
 			if (sticky && c->top.sticky > 0) {
 				exp = xmalloc(sizeof(*exp));
@@ -138,6 +171,7 @@ static void choose(const struct collector *c, struct row **rows, size_t nrows,
 	}
 	if (sticky)
 		strmap_filter(sticky, unexpired, &now, free);
+	free(chosen);
 }
 
 size_t topsel_across(const struct collector *c, const struct mset *all,
@@ -174,6 +208,7 @@ size_t topsel_across(const struct collector *c, const struct mset *all,
 	strmap_release(&map);
 	for (size_t i = 0; i < nrows; i++) {
 		free(rows[i]->key);
+		free(rows[i]->vals);
 		free(rows[i]);
 	}
 	free(rows);
