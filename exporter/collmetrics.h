@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include "budget.h"
 #include "gate.h"
 #include "metrics.h"
 #include "querydef.h"
@@ -32,6 +33,8 @@ struct collstats {
 	double seconds;			  /* the whole collection */
 	enum target_kind kind;		  /* of the target */
 	const struct server_facts *facts; /* read by this collection */
+	size_t budget;			  /* limits.target_max_series */
+	struct budget_cut cut;		  /* what the budget left out */
 	/* each database's last visit that collected it (wall clock) */
 	const char **dbnames;
 	double *collected;

@@ -44,6 +44,7 @@ enum {
 	L_LOCK_TIMEOUT,
 	L_IDLE_TIMEOUT,
 	L_MAX_SERIES,
+	L_TARGET_MAX_SERIES,
 	L_DB_LOGINS,
 	L_DB_STALENESS,
 	L_N
@@ -56,6 +57,7 @@ static const char *const limit_keys[L_N] = {
 	[L_LOCK_TIMEOUT] = "lock_timeout",
 	[L_IDLE_TIMEOUT] = "idle_timeout",
 	[L_MAX_SERIES] = "max_series",
+	[L_TARGET_MAX_SERIES] = "target_max_series",
 	[L_DB_LOGINS] = "database_logins_per_scrape",
 	[L_DB_STALENESS] = "database_max_staleness",
 };
@@ -159,6 +161,11 @@ static void parse_limits(struct cloader *l, yaml_node_t *n)
 	if (v[L_MAX_SERIES] && ydoc_int(&l->y, v[L_MAX_SERIES], "max_series", 1,
 					100000000, &iv) == 0)
 		cfg->max_series = (size_t)iv;
+	/* 0: no budget (every series of every database) */
+	if (v[L_TARGET_MAX_SERIES] &&
+	    ydoc_int(&l->y, v[L_TARGET_MAX_SERIES], "target_max_series", 0,
+		     100000000, &iv) == 0)
+		cfg->target_max_series = (size_t)iv;
 	parse_visit_limits(l, v);
 	if (v[L_STATEMENT_TIMEOUT] && cfg->statement_timeout > 0 &&
 	    cfg->statement_timeout >= cfg->scrape_timeout)
