@@ -447,16 +447,17 @@ static bool visit_run(struct lane *ln, struct pgconn *pc, const char *db,
  * Visit 'db': the collectors whose result is fresh are served from the
  * cache ('served', per collector, is filled), the others run on a session
  * to it. Past the deadline, what the last visit left is served instead.
+ * 'began' says whether the collection began a visit already (set here).
  */
 static void visit_database(struct lane *ln, const char *db, bool *served,
-			   double share)
+			   double share, bool *began)
 {
 	struct ctx *x = ln->x;
 	struct target *t = x->t;
 	struct visits *v = cstate_visits(t->cs);
 	struct pgconn *pc = NULL;
 	bool broken, need = false, was_cut = ln->cut;
-	double start = clock_mono(), since;
+	double start = clock_mono(), since, cost;
 	enum visit_outcome how;
 
 	/* a database whose results are all cached costs no session */
@@ -467,10 +468,16 @@ static void visit_database(struct lane *ln, const char *db, bool *served,
 	}
 	if (!need)
 		return;
-	/* a login that cannot finish its visit in time is wasted */
-	if (x->deadline - start > visits_cost(v))
+	/*
+	 * a login that cannot finish its visit in time is wasted; but one
+	 * visit a collection is begun, or a database whose visits take
+	 * longer than the scrapes allow would never be visited again
+	 */
+	cost = *began ? visits_cost(v) : 0;
+	if (x->deadline - start > cost)
 		pc = visit_session(ln, db);
-	if (!pc && clock_mono() >= x->deadline - visits_cost(v)) {
+	*began |= pc != NULL;
+	if (!pc && clock_mono() >= x->deadline - cost) {
 		visit_skip(ln, db, served);
 		return;
 	}
@@ -496,11 +503,11 @@ static void visit_database(struct lane *ln, const char *db, bool *served,
 static void run_databases(struct lane *ln, char **dbs, double share)
 {
 	struct ctx *x = ln->x;
-	bool *served = xcalloc(x->qs->n + 1, sizeof(*served));
+	bool *served = xcalloc(x->qs->n + 1, sizeof(*served)), began = false;
 
 	across_begin(ln);
 	for (char **db = dbs; *db; db++)
-		visit_database(ln, *db, served, share);
+		visit_database(ln, *db, served, share, &began);
 	for (char **db = x->plan ? x->plan->keep : NULL; db && *db; db++)
 		serve_kept(ln, *db, NULL);
 	across_end(ln);

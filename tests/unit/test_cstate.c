@@ -86,6 +86,38 @@ static void entries_of_a_database_that_went_are_forgotten(void **state)
 	diags_release(&d);
 }
 
+static void a_database_result_is_kept_until_its_next_visit(void **state)
+{
+	static const char yaml[] = "fixtures/queries/good.yaml";
+	struct queryset qs = QUERYSET_INIT;
+	struct diags d = DIAGS_INIT;
+	struct cstate *cs = cstate_new();
+	char *dbs[] = {(char *)"app", NULL};
+
+	(void)state;
+	assert_int_equal(querydef_load_path(&qs, yaml, &d), 0);
+	/* stat_database runs per database, database_size in the cluster */
+	cstate_cache_put(cs, "stat_database", "app", mset_new(), 10, 1, 0);
+	cstate_cache_put(cs, "stat_database", "old", mset_new(), 10, 1, 0);
+	cstate_cache_put(cs, "database_size", NULL, mset_new(), 10, 1, 0);
+	cstate_forget_stale(cs, 20, dbs, &qs);
+	/* expired: not fresh, but served until the next visit replaces it */
+	assert_null(cstate_cache_get(cs, "stat_database", "app", 20));
+	assert_non_null(cstate_cache_kept(cs, "stat_database", "app"));
+	/* a database that went, and a cluster collector's, are forgotten */
+	assert_null(cstate_cache_kept(cs, "stat_database", "old"));
+	assert_null(cstate_cache_kept(cs, "database_size", NULL));
+	assert_int_equal(cstate_cache_count(cs), 1);
+	/* a failed visit drops it */
+	cstate_cache_drop(cs, "stat_database", "app");
+	assert_null(cstate_cache_kept(cs, "stat_database", "app"));
+	cstate_forget_stale(cs, 20, dbs, &qs);
+	assert_int_equal(cstate_cache_count(cs), 0);
+	cstate_free(cs);
+	queryset_release(&qs);
+	diags_release(&d);
+}
+
 static void sticky_keys_live_until_they_expire(void **state)
 {
 	struct cstate *cs = cstate_new();
@@ -167,6 +199,8 @@ int main(void)
 			a_message_is_news_when_it_starts_changes_or_ends),
 		cmocka_unit_test(entries_of_a_database_that_went_are_forgotten),
 		cmocka_unit_test(sticky_keys_live_until_they_expire),
+		cmocka_unit_test(
+			a_database_result_is_kept_until_its_next_visit),
 		cmocka_unit_test(estimates_keep_the_last_query_time),
 		cmocka_unit_test(dropped_series_add_up),
 		cmocka_unit_test(privileges_and_sharing_are_remembered),
