@@ -369,9 +369,9 @@ static struct pgconn *visit_session(struct lane *ln, const char *db)
 
 /*
  * How the visit of 'db' went, its collectors run from 'since' ('cut': the
- * deadline stopped one): done when each has a result put since. A
- * collector that failed otherwise has no result to serve until the next
- * visit, not the one from before the failure.
+ * deadline stopped one, or the session was lost): done when each has a
+ * result put since. A collector that failed otherwise has no result to
+ * serve until the next visit, not the one from before the failure.
  */
 static enum visit_outcome visit_end(struct lane *ln, const char *db,
 				    const bool *served, double since, bool cut)
@@ -486,9 +486,10 @@ static void visit_database(struct lane *ln, const char *db, bool *served,
 	broken = visit_run(ln, pc, db, served, share, since - start);
 	if (pc)
 		target_release(t, pc, broken);
+	/* a session lost midway says nothing of the collectors not run */
 	how = visit_end(ln, db, served, since,
-			ln->cut || clock_mono() >= x->deadline);
-	if (!pc)
+			ln->cut || broken || clock_mono() >= x->deadline);
+	if (!pc || broken)
 		how = VISIT_FAILED;
 	ln->cut |= was_cut;
 	visits_done(v, db, how, since, clock_mono() - start, clock_real());
