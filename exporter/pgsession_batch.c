@@ -195,7 +195,6 @@ void pgsession_batch_ro(PGconn *c, struct pgsession_stmt *s, size_t n,
 		err_set(&e, "cannot send query: %s", msg);
 		free(msg);
 		/* nothing answered: every statement fails with it */
-		b.seg = n + 2;
 		for (size_t k = 0; k < n; k++)
 			err_set(&s[k].e, "%s", e.msg);
 		*broken = true;

@@ -70,9 +70,10 @@ static size_t note_prepared(struct pgconn *pc, struct pgsession_stmt *s,
 	size_t again = 0;
 
 	for (size_t k = 0; k < n; k++) {
-		if (s[k].prepared)
-			strmap_put(&pc->prepared, s[k].name, xstrdup(s[k].sql),
-				   NULL);
+		char *sql = s[k].prepared ? xstrdup(s[k].sql) : NULL;
+
+		if (sql && !strmap_put(&pc->prepared, s[k].name, sql, NULL))
+			free(sql);
 		pc->no_prepare |= lost_name(&s[k]);
 	}
 	if (!pc->no_prepare)
