@@ -337,8 +337,9 @@ def database():
            q(rate("pg_stat_database_blk_read_time_seconds_total", D), "{{target}} read"),
            q(rate("pg_stat_database_blk_write_time_seconds_total", D), "{{target}} write"), w=8),
         row("Tables"),
-        table("Largest tables", "The largest tables of the database with their indexes "
-              "(pg_table_*; top 20 per database).", "bytes",
+        table("Largest tables", "The tables of this database among the cluster's top 20 by "
+              "size, by dead rows or by rows changed since analyze, with their indexes "
+              "(pg_table_*).", "bytes",
               q(f"topk(20, pg_table_total_size_bytes{{{D}}})", instant=True, table=True),
               q(f"pg_table_indexes_size_bytes{{{D}}}", instant=True, table=True),
               q(f"pg_table_live_rows{{{D}}}", instant=True, table=True),
@@ -348,14 +349,23 @@ def database():
                        "Value #A": "Total size", "Value #B": "Index size",
                        "Value #C": "Live rows", "Value #D": "Dead rows"},
               units={"Live rows": "short", "Dead rows": "short"}),
-        ts("Table scans", "Sequential and index scans per second, all tables of the database "
-           "(pg_table_seq_scans_total, pg_table_index_scans_total). The tables collector refreshes "
-           "once a minute (its ttl), so short windows show steps.", "ops",
-           q(f"sum by (target) ({rate('pg_table_seq_scans_total', D)})", "{{target}} sequential"),
-           q(f"sum by (target) ({rate('pg_table_index_scans_total', D)})", "{{target}} index"), w=12),
-        ts("Dead rows", "Tables with the most dead rows, waiting for vacuum (pg_table_dead_rows).",
-           "short", q(f"topk(5, pg_table_dead_rows{{{D}}})", "{{target}} {{schemaname}}.{{relname}}"),
-           w=12),
+        ts("Table scans", "Sequential and index scans per second, all user tables of the "
+           "database (pg_database_tables_seq_scans_total, pg_database_tables_index_scans_total). "
+           "The tables collector refreshes once a minute (its ttl), so short windows show steps.",
+           "ops",
+           q(f"sum by (target) ({rate('pg_database_tables_seq_scans_total', D)})",
+             "{{target}} sequential"),
+           q(f"sum by (target) ({rate('pg_database_tables_index_scans_total', D)})",
+             "{{target}} index"), w=8),
+        ts("Dead rows", "Dead rows of all user tables, and of the tables with the most "
+           "(pg_database_tables_dead_rows, pg_table_dead_rows).", "short",
+           q(f"pg_database_tables_dead_rows{{{D}}}", "{{target}} all tables"),
+           q(f"topk(5, pg_table_dead_rows{{{D}}})", "{{target}} {{schemaname}}.{{relname}}"),
+           w=8),
+        ts("Tables due for autovacuum", "User tables whose dead rows exceed the autovacuum "
+           "threshold of the server's settings (pg_database_tables_over_vacuum_threshold): "
+           "lasting values mean autovacuum is behind.", "short",
+           q(f"pg_database_tables_over_vacuum_threshold{{{D}}}", "{{target}}"), w=8),
         row("Sequences and indexes"),
         table("Sequences close to exhaustion", "Sequences that have used more than the "
               "collector's threshold of their range (default 50%), and the values left "
@@ -382,10 +392,12 @@ def database():
            "dtdurations",
            q(f"topk(5, time() - pg_table_last_vacuum_timestamp_seconds{{{D}}})",
              "{{target}} {{schemaname}}.{{relname}}"), w=8),
-        ts("Vacuums and analyzes", "Autovacuums, vacuums, autoanalyzes and analyzes in each interval, "
-           "all tables (pg_table_*vacuums_total, pg_table_*analyzes_total).", "short",
-           *[q(f"sum by (target) (increase(pg_table_{k}_total{{{D}}}{RI}))", "{{target}} " + k)
-             for k in ("autovacuums", "vacuums", "autoanalyzes", "analyzes")], w=8, bars=True),
+        ts("Autovacuums and autoanalyzes", "Autovacuums and autoanalyzes in each interval, all "
+           "user tables (pg_database_tables_autovacuums_total, "
+           "pg_database_tables_autoanalyzes_total).", "short",
+           *[q(f"sum by (target) (increase(pg_database_tables_{k}_total{{{D}}}{RI}))",
+               "{{target}} " + k)
+             for k in ("autovacuums", "autoanalyzes")], w=8, bars=True),
         ts("Transaction ID age", "Age of the oldest unfrozen transaction ID against "
            "autovacuum_freeze_max_age (pg_database_xid_age_freeze_max_ratio); above 100% "
            "anti-wraparound vacuums are due, wraparound is at 2^31.", "percentunit",

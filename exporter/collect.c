@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "collect.h"
+#include "budget.h"
 #include "clock.h"
 #include "collmetrics.h"
 #include "cstate.h"
@@ -134,7 +135,8 @@ static void gate_all(struct ctx *x, struct pgconn *pc, size_t *list, size_t *n,
 	}
 }
 
-static void add_self(struct ctx *x, double started)
+static void add_self(struct ctx *x, double started,
+		     const struct budget_cut *cut)
 {
 	struct target *t = x->t;
 	unsigned long *total = xcalloc(x->qs->n + 1, sizeof(*total));
@@ -144,6 +146,8 @@ static void add_self(struct ctx *x, double started)
 		.dropped = total,
 		.kind = t->cfg->kind,
 		.facts = &t->facts,
+		.budget = t->gcfg->target_max_series,
+		.cut = *cut,
 	};
 	struct target_status st;
 
@@ -179,8 +183,9 @@ static double fresh_part(struct ctx *x, size_t i, char **dbs)
  * read on it. A kept session that died (a restart between scrapes) or
  * froze (a stopped backend) says nothing of the server now: it gets half
  * the time left, and one new session is tried in the rest before the
- * target is called down. So does one killed while reading the facts. '*cut' is set when the deadline, not the server,
- * is why there is no session (TARGET_FAIR_WAIT).
+ * target is called down. So does one killed while reading the facts. '*cut' is
+ * set when the deadline, not the server, is why there is no session
+ * (TARGET_FAIR_WAIT).
  */
 static struct pgconn *main_session(struct target *t, double deadline, bool *cut,
 				   struct err *e)
@@ -233,6 +238,38 @@ static void note_outage(struct target *t, bool up, const char *why)
 		log_info("target is up again", "target", t->name,
 			 "down_seconds", secs, NULL);
 	}
+}
+
+/*
+ * Hold the target's page to its series budget (see budget.h), logging
+ * when the budget starts and stops cutting, not on every scrape.
+ */
+static void apply_budget(struct ctx *x, struct collection *col,
+			 struct budget_cut *cut)
+{
+	const struct logkey k = {ONCE_BUDGET, NULL, NULL};
+	size_t before = col->m->nseries;
+	char n[32], max[32], dbs[32];
+
+	col->m = x->out =
+		budget_apply(col->m, x->t->gcfg->target_max_series, cut);
+	if (!cut->series) {
+		if (cstate_report(x->t->cs, &k, NULL))
+			log_info("the series budget no longer cuts the page",
+				 "target", x->t->name, NULL);
+		return;
+	}
+	if (!cstate_report(x->t->cs, &k, "cut"))
+		return;
+	snprintf(n, sizeof(n), "%zu", before);
+	snprintf(max, sizeof(max), "%zu", x->t->gcfg->target_max_series);
+	snprintf(dbs, sizeof(dbs), "%zu", cut->databases);
+	log_warn("the target has more series than its budget: the smallest "
+		 "databases' series are left out",
+		 "target", x->t->name, "series", n, "target_max_series", max,
+		 "databases_cut", dbs, "fix",
+		 "raise limits.target_max_series, or narrow the databases",
+		 NULL);
 }
 
 /*
@@ -345,6 +382,7 @@ collect_once(struct target *t, const struct queryset *qs, double deadline)
 {
 	struct collection *col = xcalloc(1, sizeof(*col));
 	struct ctx x = {0};
+	struct budget_cut cut_by_budget = {0};
 	struct err e = ERR_INIT;
 	struct pgconn *pc;
 	size_t *cluster, ncluster = 0, ndbs = 0;
@@ -371,7 +409,8 @@ collect_once(struct target *t, const struct queryset *qs, double deadline)
 	col->cut = lanes_run(&x, pc, cluster, ncluster, dbs, ndbs, perdb, two);
 	target_free_list(dbs);
 	cstate_forget_stale(t->cs, clock_mono(), t->facts.databases, qs);
-	add_self(&x, x.started);
+	apply_budget(&x, col, &cut_by_budget);
+	add_self(&x, x.started, &cut_by_budget);
 	col->budget = deadline - x.started;
 	col->finished = clock_mono();
 	keep_estimates(&x);

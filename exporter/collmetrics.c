@@ -87,6 +87,18 @@ static void add_target(struct mset *m, const struct collstats *s)
 		 "Results held for collectors with a ttl "
 		 "(one per collector and database).",
 		 METRIC_GAUGE, (double)s->cached},
+		{"pgpulse_target_series_budget",
+		 "The most series the target may put on a page "
+		 "(limits.target_max_series; 0: no budget).",
+		 METRIC_GAUGE, (double)s->budget},
+		{"pgpulse_target_series_cut",
+		 "Series the series budget left out of this page: "
+		 "those of the smallest databases first.",
+		 METRIC_GAUGE, (double)s->cut.series},
+		{"pgpulse_target_databases_cut",
+		 "Databases whose per-database series the series "
+		 "budget left out of this page.",
+		 METRIC_GAUGE, (double)s->cut.databases},
 	};
 	size_t i;
 

@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include "budget.h"
 #include "gate.h"
 #include "metrics.h"
 #include "querydef.h"
@@ -31,6 +32,8 @@ struct collstats {
 	double seconds;			  /* the whole collection */
 	enum target_kind kind;		  /* of the target */
 	const struct server_facts *facts; /* read by this collection */
+	size_t budget;			  /* limits.target_max_series */
+	struct budget_cut cut;		  /* what the budget left out */
 };
 
 /* Add the pgpulse_* series of 's' to 'm'. */

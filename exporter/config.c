@@ -43,7 +43,8 @@ void config_init(struct config *cfg)
 	cfg->statement_timeout = 5;
 	cfg->lock_timeout = 1;
 	cfg->idle_timeout = 60;
-	cfg->max_series = 10000;
+	cfg->max_series = 50000;
+	cfg->target_max_series = 25000;
 	cfg->probe_max_targets = 64;
 }
 

@@ -84,7 +84,8 @@ struct config {
 	double statement_timeout;	 /* default per query; 5 */
 	double lock_timeout;		 /* seconds; default 1 */
 	double idle_timeout;		 /* close idle extra connections; 60 */
-	size_t max_series;		 /* default per collector; 10000 */
+	size_t max_series;		 /* default per collector; 50000 */
+	size_t target_max_series;	 /* series budget per target; 25000 */
 	char **probe_allow; /* host:port regexes /probe may reach; none */
 	size_t nprobe_allow;
 	unsigned probe_max_targets; /* ad-hoc /probe targets kept; 64 */

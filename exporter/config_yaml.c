@@ -44,6 +44,7 @@ enum {
 	L_LOCK_TIMEOUT,
 	L_IDLE_TIMEOUT,
 	L_MAX_SERIES,
+	L_TARGET_MAX_SERIES,
 	L_N
 };
 static const char *const limit_keys[L_N] = {
@@ -54,6 +55,7 @@ static const char *const limit_keys[L_N] = {
 	[L_LOCK_TIMEOUT] = "lock_timeout",
 	[L_IDLE_TIMEOUT] = "idle_timeout",
 	[L_MAX_SERIES] = "max_series",
+	[L_TARGET_MAX_SERIES] = "target_max_series",
 };
 
 static void parse_queries(struct cloader *l, yaml_node_t *n)
@@ -134,6 +136,11 @@ static void parse_limits(struct cloader *l, yaml_node_t *n)
 	if (v[L_MAX_SERIES] && ydoc_int(&l->y, v[L_MAX_SERIES], "max_series", 1,
 					100000000, &iv) == 0)
 		cfg->max_series = (size_t)iv;
+	/* 0: no budget (every series of every database) */
+	if (v[L_TARGET_MAX_SERIES] &&
+	    ydoc_int(&l->y, v[L_TARGET_MAX_SERIES], "target_max_series", 0,
+		     100000000, &iv) == 0)
+		cfg->target_max_series = (size_t)iv;
 	if (v[L_STATEMENT_TIMEOUT] && cfg->statement_timeout > 0 &&
 	    cfg->statement_timeout >= cfg->scrape_timeout)
 		ydoc_warning(&l->y, v[L_STATEMENT_TIMEOUT],

@@ -64,6 +64,7 @@ enum logkind {
 	ONCE_UNDECLARED, /* collector 'name' returns columns it does not list */
 	ONCE_DB,	 /* database 'db' cannot be collected */
 	ONCE_SHARE,	 /* no second session */
+	ONCE_BUDGET,	 /* the series budget cuts the page */
 };
 
 struct logkey {

@@ -20,6 +20,7 @@
 #include "privcheck.h"
 #include "runner.h"
 #include "samples.h"
+#include "topsel.h"
 #include "xalloc.h"
 #include "compat.h"
 
@@ -347,12 +348,30 @@ bool dryrun_run_one(struct dry *x, struct outcome *oc, struct target *t,
 	return !d.bouncer && ok ? pgsession_readonly_end(pc->conn, 10) : ok;
 }
 
+/*
+ * A top across databases keeps only the cluster's top of the rows of every
+ * database: what the page would show (sticky keys aside).
+ */
+static void select_across(struct dry *x, struct outcome *oc,
+			  const struct collector *c)
+{
+	struct mset *sel;
+
+	if (!c->top.across || !oc->m)
+		return;
+	sel = mset_new();
+	topsel_across(c, oc->m, topsel_n(c, &x->rt->cfg), NULL, 0, sel);
+	mset_free(oc->m);
+	oc->m = sel;
+}
+
 void dryrun_finish_outcome(struct dry *x, struct outcome *oc,
 			   const struct collector *c, struct target *t)
 {
 	size_t k, li = 0;
 	size_t max = runner_max_series(c, &x->rt->cfg);
 
+	select_across(x, oc, c);
 	oc->row->max_series = max;
 	if (oc->row->rows >= 0) {
 		oc->row->series = oc->m->nseries;

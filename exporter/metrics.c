@@ -583,8 +583,46 @@ static void hold(struct mset *dst, struct mset *src)
 		dst->held[dst->nheld++] = mset_ref(src->held[i]);
 }
 
-/* Merge without extra labels: share the samples' blocks. */
-static size_t merge_shared(struct mset *dst, struct mset *src)
+/*
+ * The samples of 'f' (of 'src') that 'keep' is true for into 'dst', the
+ * family made on the first one. Returns the number dropped.
+ */
+static size_t merge_kept(struct mset *dst, const struct family *f,
+			 mset_keep_fn *keep, void *arg)
+{
+	struct family *df = NULL;
+	size_t dropped = 0;
+	bool check = false;
+
+	for (size_t j = 0; j < f->n; j++) {
+		if (!keep(f, j, arg))
+			continue;
+		if (!df) {
+			df = family_get(dst, f->name, f->type, f->help, true,
+					NULL);
+			if (!df)
+				return f->n - j;
+			ALLOC_GROW(df->samples, df->n + f->n, df->alloc);
+			/* a set's samples are distinct: only dst's to check */
+			check = df->n || df->nkeys;
+		}
+		if (check && !keys_claim(df, block_of(&f->samples[j]),
+					 f->samples[j].hash)) {
+			dropped++;
+			continue;
+		}
+		df->samples[df->n++] = f->samples[j];
+		dst->nseries++;
+	}
+	return dropped;
+}
+
+/*
+ * Merge without extra labels: share the samples' blocks. With 'keep', only
+ * the samples it is true for (the others are not counted as dropped).
+ */
+static size_t merge_shared(struct mset *dst, struct mset *src,
+			   mset_keep_fn *keep, void *arg)
 {
 	size_t dropped = 0, i, j;
 	const struct family *f;
@@ -592,6 +630,10 @@ static size_t merge_shared(struct mset *dst, struct mset *src)
 
 	for (i = 0; i < src->n; i++) {
 		f = src->fams[i];
+		if (keep) {
+			dropped += merge_kept(dst, f, keep, arg);
+			continue;
+		}
 		df = family_get(dst, f->name, f->type, f->help, true, NULL);
 		if (!df) {
 			dropped += f->n;
@@ -622,6 +664,12 @@ static size_t merge_shared(struct mset *dst, struct mset *src)
 	return dropped;
 }
 
+size_t mset_merge_if(struct mset *dst, const struct mset *src,
+		     mset_keep_fn *keep, void *arg)
+{
+	return merge_shared(dst, (struct mset *)src, keep, arg);
+}
+
 size_t mset_merge(struct mset *dst, const struct mset *src,
 		  const struct label *extra, size_t nextra)
 {
@@ -632,7 +680,7 @@ size_t mset_merge(struct mset *dst, const struct mset *src,
 	struct family *df;
 
 	if (!nextra)
-		return merge_shared(dst, (struct mset *)src);
+		return merge_shared(dst, (struct mset *)src, NULL, NULL);
 	for (i = 0; i < src->n; i++) {
 		f = src->fams[i];
 		df = mset_family(dst, f->name, f->type, f->help, NULL);

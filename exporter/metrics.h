@@ -137,6 +137,15 @@ int mset_add(struct mset *m, struct family *f, const char *suffix,
 size_t mset_merge(struct mset *dst, const struct mset *src,
 		  const struct label *extra, size_t nextra);
 
+/*
+ * mset_merge without extra labels (sharing the blocks) of only the samples
+ * of 'src' that 'keep' is true for: sample 'j' of family 'f' of 'src',
+ * asked in order, family by family. The others are not counted as dropped.
+ */
+typedef bool mset_keep_fn(const struct family *f, size_t j, void *arg);
+size_t mset_merge_if(struct mset *dst, const struct mset *src,
+		     mset_keep_fn *keep, void *arg);
+
 /* "gauge", "counter", "info", "histogram", "untyped" */
 const char *metric_type_name(enum metric_type t);
 

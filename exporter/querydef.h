@@ -99,6 +99,13 @@ struct topdef {
 	 * part of the key, the rest is dropped (no "other" row). See topsel.h.
 	 */
 	bool across;
+	/*
+	 * "rank: each" (with 'across'): the n rows with the largest value of
+	 * each of 'bys' in turn, together (a row with 0 or none in a column
+	 * is not chosen by it); default "first": one value per row, the
+	 * first of 'bys' it has.
+	 */
+	bool each;
 };
 
 /*

@@ -94,12 +94,13 @@ static const char *const variant_keys[V_NKEYS] = {
 	[V_SQL] = "sql",
 };
 
-enum tkey { T_BY, T_N, T_KEY, T_STICKY, T_ACROSS, T_NKEYS };
+enum tkey { T_BY, T_N, T_KEY, T_STICKY, T_ACROSS, T_RANK, T_NKEYS };
 static const char *const topsel_keys[T_NKEYS] = {
 	[T_BY] = "by",	       [T_N] = "n",	      [T_KEY] = "key",
-	[T_STICKY] = "sticky", [T_ACROSS] = "across",
+	[T_STICKY] = "sticky", [T_ACROSS] = "across", [T_RANK] = "rank",
 };
 static const char *const across_names[] = {"databases"};
+static const char *const rank_names[] = {"first", "each"};
 
 /*
  * Read the parameters of a collector: names are identifiers, values numbers
@@ -442,6 +443,13 @@ static void parse_top_by(struct loader *l, struct collector *c, yaml_node_t **v)
 	if (c->top.nbys > 1 && !c->top.across)
 		ydoc_error(y, v[T_BY],
 			   "'by' lists several columns only with 'across'");
+	if (v[T_RANK] && ydoc_enum(y, v[T_RANK], "rank", rank_names,
+				   ARRAY_SIZE(rank_names), &e) == 0) {
+		c->top.each = e == 1;
+		if (!c->top.across)
+			ydoc_error(y, v[T_RANK],
+				   "'rank' needs 'across: databases'");
+	}
 	c->top.by = xstrdup(c->top.bys[0]);
 	for (k = 0; k < c->top.nbys; k++) {
 		m = column_named(c, c->top.bys[k]);
@@ -468,7 +476,7 @@ static void parse_top(struct loader *l, struct collector *c, yaml_node_t *n,
 	if (ydoc_fields(y, n, "top", topsel_keys, T_NKEYS, v, DIAG_ERROR) < 0)
 		return;
 	for (k = 0; k < T_NKEYS; k++)
-		if (!v[k] && k != T_STICKY && k != T_ACROSS)
+		if (!v[k] && k != T_STICKY && k != T_ACROSS && k != T_RANK)
 			ydoc_error(y, n, "missing '%s' in 'top'",
 				   topsel_keys[k]);
 	parse_top_by(l, c, v);

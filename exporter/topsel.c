@@ -15,7 +15,9 @@
 struct row {
 	char *key;
 	double by;
-	size_t byk; /* which of c->top.bys gave 'by'; nbys: none */
+	size_t byk;   /* which of c->top.bys gave 'by'; nbys: none */
+	double *vals; /* per c->top.bys, -INFINITY: none */
+	size_t idx;   /* in the order rows were met */
 	bool keep;
 };
 
@@ -75,13 +77,36 @@ static int by_desc(const void *a, const void *b)
 	return strcmp(x->key, y->key);
 }
 
-/* Every row of 'all' in 'map' (key -> struct row), with its value. */
+/*
+ * The rows of 'all': each sample's row ('of', in the set's order, family
+ * by family) and where each family's samples start in it.
+ */
+struct rows {
+	struct row **v; /* each row once */
+	size_t n, alloc;
+	struct row **of; /* per sample */
+	size_t *start;	 /* per family of the set */
+	const struct mset *all;
+	const struct family *last; /* mset_merge_if's family, and its index */
+	size_t last_i;
+};
+
+/* Every row of 'all' in 'map' (key -> struct row), with its values. */
 static void collect_rows(const struct collector *c, const struct mset *all,
-			 struct strmap *map, struct row ***rows, size_t *n)
+			 struct strmap *map, struct rows *rs)
 {
 	struct sb key = SB_INIT(0);
-	size_t alloc = 0;
+	size_t total = 0, at = 0;
+	struct row ***rows = &rs->v;
+	size_t *n = &rs->n, alloc = 0;
 
+	rs->all = all;
+	rs->start = xcalloc(all->n + 1, sizeof(*rs->start));
+	for (size_t i = 0; i < all->n; i++) {
+		rs->start[i] = total;
+		total += all->fams[i]->n;
+	}
+	rs->of = xcalloc(total + 1, sizeof(*rs->of));
 	for (size_t i = 0; i < all->n; i++) {
 		const struct family *f = all->fams[i];
 		size_t k = by_index(c, f);
@@ -96,10 +121,17 @@ static void collect_rows(const struct collector *c, const struct mset *all,
 				r->key = xstrdup(ks);
 				r->by = -INFINITY;
 				r->byk = c->top.nbys;
+				r->idx = *n;
+				r->vals = xcalloc(c->top.nbys, sizeof(double));
+				for (size_t v = 0; v < c->top.nbys; v++)
+					r->vals[v] = -INFINITY;
 				strmap_put(map, ks, r, NULL);
 				ALLOC_GROW(*rows, *n + 1, alloc);
 				(*rows)[(*n)++] = r;
 			}
+			rs->of[at++] = r;
+			if (k < c->top.nbys && !isnan(s->value))
+				r->vals[k] = s->value;
 			if (k < r->byk && !isnan(s->value)) {
 				r->by = s->value;
 				r->byk = k;
@@ -115,17 +147,42 @@ static bool unexpired(const char *key, void *value, void *now)
 	return *(double *)value > *(double *)now;
 }
 
-/* Mark the rows kept: the first n, and those sticky keeps. */
+/*
+ * Which rows make the top (indexed by row->idx): the first n by their
+ * value, or with "rank: each" the first n by each of c->top.bys in turn,
+ * not counting rows with 0 or none in it ('rows' is reordered).
+ */
+static bool *top_rows(const struct collector *c, struct row **rows,
+		      size_t nrows, size_t n)
+{
+	bool *chosen = xcalloc(nrows + 1, sizeof(*chosen));
+	size_t passes = c->top.each ? c->top.nbys : 1;
+
+	for (size_t k = 0; k < passes; k++) {
+		for (size_t i = 0; c->top.each && i < nrows; i++)
+			rows[i]->by = rows[i]->vals[k];
+		/* with no rows, 'rows' is NULL, which qsort may not be given */
+		if (nrows)
+			qsort(rows, nrows, sizeof(*rows), by_desc);
+		for (size_t i = 0; i < nrows && i < n; i++) {
+			if (c->top.each && !(rows[i]->by > 0))
+				break; /* sorted: the rest have 0 or none */
+			chosen[rows[i]->idx] = true;
+		}
+	}
+	return chosen;
+}
+
+/* Mark the rows kept: the top ones, and those sticky keeps. */
 static void choose(const struct collector *c, struct row **rows, size_t nrows,
 		   size_t n, struct strmap *sticky, double now)
 {
-	/* with no rows, 'rows' is NULL, which qsort may not be given */
-	if (nrows)
-		qsort(rows, nrows, sizeof(*rows), by_desc);
+	bool *chosen = top_rows(c, rows, nrows, n);
+
 	for (size_t i = 0; i < nrows; i++) {
 		double *exp = sticky ? strmap_get(sticky, rows[i]->key) : NULL;
 
-		if (i < n) {
+		if (chosen[rows[i]->idx]) {
 			rows[i]->keep = true;
 			if (sticky && c->top.sticky > 0) {
 				exp = xmalloc(sizeof(*exp));
@@ -138,6 +195,20 @@ static void choose(const struct collector *c, struct row **rows, size_t nrows,
 	}
 	if (sticky)
 		strmap_filter(sticky, unexpired, &now, free);
+	free(chosen);
+}
+
+/* mset_merge_if's test: is the sample's row kept? */
+static bool row_kept(const struct family *f, size_t j, void *arg)
+{
+	struct rows *rs = arg;
+
+	if (f != rs->last) {
+		for (rs->last_i = 0; rs->all->fams[rs->last_i] != f;)
+			rs->last_i++;
+		rs->last = f;
+	}
+	return rs->of[rs->start[rs->last_i] + j]->keep;
 }
 
 size_t topsel_across(const struct collector *c, const struct mset *all,
@@ -145,38 +216,22 @@ size_t topsel_across(const struct collector *c, const struct mset *all,
 		     struct mset *out)
 {
 	struct strmap map = STRMAP_INIT;
-	struct sb key = SB_INIT(0);
-	struct row **rows = NULL;
-	size_t nrows = 0, dropped = 0;
+	struct rows rs = {0};
+	size_t before = out->nseries;
 
-	collect_rows(c, all, &map, &rows, &nrows);
-	choose(c, rows, nrows, n, sticky, now);
-	for (size_t i = 0; i < all->n; i++) {
-		const struct family *f = all->fams[i];
-		struct family *of = NULL;
-
-		for (size_t j = 0; j < f->n; j++) {
-			const struct sample *s = &f->samples[j];
-			struct row *r = strmap_get(&map, row_key(c, s, &key));
-
-			if (!r->keep) {
-				dropped++;
-				continue;
-			}
-			if (!of)
-				of = mset_family(out, f->name, f->type, f->help,
-						 NULL);
-			if (!of || mset_add(out, of, s->suffix, s->labels,
-					    s->nlabels, s->value, NULL) != 0)
-				dropped++;
-		}
-	}
+	collect_rows(c, all, &map, &rs);
+	choose(c, rs.v, rs.n, n, sticky, now);
+	/* the samples kept share their blocks with 'all': no copy */
+	mset_merge_if(out, all, row_kept, &rs);
 	strmap_release(&map);
-	for (size_t i = 0; i < nrows; i++) {
-		free(rows[i]->key);
-		free(rows[i]);
+	for (size_t i = 0; i < rs.n; i++) {
+		free(rs.v[i]->key);
+		free(rs.v[i]->vals);
+		free(rs.v[i]);
 	}
-	free(rows);
-	sb_release(&key);
-	return dropped;
+	free(rs.v);
+	free(rs.of);
+	free(rs.start);
+	/* left out, or kept but already in 'out' */
+	return all->nseries - (out->nseries - before);
 }

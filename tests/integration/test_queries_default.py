@@ -162,27 +162,87 @@ def test_unreadable_data_directory_leaves_disk_metrics_out(pg, pgpulse, promtool
     assert "/nonexistent/pgdata/base/" in lines[0] and "No such file" in lines[0]
 
 
-def test_tables_top_n_per_database_with_sizes_and_activity(pgv, pgpulse):
-    pgv.psql("CREATE DATABASE qtab")
-    try:
-        pgv.psql("CREATE TABLE small AS SELECT g FROM generate_series(1, 100) g;"
-                "CREATE TABLE mid AS SELECT g, repeat('y', 100) AS p FROM generate_series(1, 5000) g;"
-                "CREATE TABLE large AS SELECT g, repeat('z', 200) AS p FROM generate_series(1, 20000) g;"
-                "SELECT count(*) FROM mid; SELECT count(*) FROM mid", dbname="qtab")
+TABLES_SQL = """
+SELECT current_database(), s.relname, pg_total_relation_size(s.relid)::float8,
+       s.n_dead_tup::float8, s.n_mod_since_analyze::float8
+FROM pg_stat_user_tables s
+"""
+
+
+def tables_top(pg, n, per_database):
+    """Ground truth of pg_tables' rule, from psql: in each database the
+    per_database first by size, dead rows and changed rows (those > 0);
+    across the cluster the n first by each of them (> 0), together."""
+    dbs = [r[0] for r in pg.psql("SELECT datname FROM pg_database WHERE datallowconn "
+                                 "AND NOT datistemplate")]
+    rows = [r for db in dbs for r in pg.psql(TABLES_SQL, dbname=db)]
+
+    def first(cands, k, limit, positive):
+        ranked = sorted(cands, key=lambda r: (-r[k], r[0], r[1]))
+        return [r for r in ranked if not positive or r[k] > 0][:limit]
+
+    cands = set()
+    for db in dbs:
+        mine = [r for r in rows if r[0] == db]
+        for k, positive in ((2, False), (3, True), (4, True)):
+            cands |= {(r[0], r[1]) for r in first(mine, k, per_database, positive)}
+    pool = [r for r in rows if (r[0], r[1]) in cands]
+    return {(r[0], r[1]) for k, positive in ((2, False), (3, True), (4, True))
+            for r in first(pool, k, n, positive)}
+
+
+def test_tables_top_across_the_cluster_by_size_dead_and_changed_rows(pgv, pgpulse,
+                                                                    promtool_check):
+    with pgv.databases("qtab1", "qtab2"):
+        off = "WITH (autovacuum_enabled = off)"
+        # one transaction each: what an ANALYZE saw counts once committed
+        pgv.psql(f"CREATE TABLE big1 {off} AS SELECT g, repeat('z', 200) AS p "
+                 "FROM generate_series(1, 30000) g;"
+                 f"CREATE TABLE fresh (g int) {off}", dbname="qtab1")
+        pgv.psql("ANALYZE big1, fresh", dbname="qtab1")
+        pgv.psql("INSERT INTO fresh SELECT generate_series(1, 3000);"
+                 "SELECT count(*) FROM big1; SELECT count(*) FROM big1", dbname="qtab1")
+        pgv.psql(f"CREATE TABLE big2 {off} AS SELECT g, repeat('y', 200) AS p "
+                 "FROM generate_series(1, 20000) g;"
+                 f"CREATE TABLE dirty {off} AS SELECT generate_series(1, 2000) AS g",
+                 dbname="qtab2")
+        pgv.psql("ANALYZE big2, dirty", dbname="qtab2")
+        pgv.psql("DELETE FROM dirty WHERE g <= 1500", dbname="qtab2")
         time.sleep(0.6)  # statistics are flushed at most every 0.5 s
-        p = pgpulse(config=config(pgv, params={"pg_tables.top_n": 2}))
+        want = tables_top(pgv, 1, 10)
+        # the situation made: one table chosen by each criterion
+        assert {("qtab1", "big1"), ("qtab2", "dirty"), ("qtab1", "fresh")} <= want, want
+        p = pgpulse(config=config(pgv, params={"pg_tables.top_n": 1}))
         page = p.scrape()
-        names = {s.labels["relname"] for s in page.samples("pg_table_total_size_bytes", datname="qtab")}
-        assert names == {"large", "mid"}
-        for rel in ("large", "mid"):
-            want = pgv.scalar("SELECT pg_total_relation_size(%s)", (rel,), dbname="qtab")
-            assert page.sample("pg_table_total_size_bytes", datname="qtab", relname=rel) == want
-        seq = pgv.scalar("SELECT seq_scan FROM pg_stat_user_tables WHERE relname = 'mid'", dbname="qtab")
-        assert seq >= 2
-        assert page.sample("pg_table_seq_scans_total", datname="qtab", relname="mid") == seq
-        assert page.sample("pg_table_rows_inserted_total", datname="qtab", relname="large") == 20000
-    finally:
-        pgv.psql("DROP DATABASE qtab WITH (FORCE)")
+        promtool_check(page)
+        got = {(s.labels["datname"], s.labels["relname"])
+               for s in page.samples("pg_table_total_size_bytes")}
+        assert got == want
+        for db, rel in (("qtab1", "big1"), ("qtab2", "dirty")):
+            lbl = dict(datname=db, relname=rel)
+            size = pgv.scalar("SELECT pg_total_relation_size(%s)", (rel,), dbname=db)
+            assert page.sample("pg_table_total_size_bytes", **lbl) == size
+            dead = pgv.scalar("SELECT n_dead_tup FROM pg_stat_user_tables WHERE relname = %s",
+                              (rel,), dbname=db)
+            assert page.sample("pg_table_dead_rows", **lbl) == dead
+        assert page.sample("pg_table_dead_rows", datname="qtab2", relname="dirty") == 1500
+        assert page.sample("pg_table_rows_modified_since_analyze", datname="qtab1",
+                           relname="fresh") == 3000
+        assert page.sample("pg_table_seq_scans_total", datname="qtab1", relname="big1") == \
+            pgv.scalar("SELECT seq_scan FROM pg_stat_user_tables WHERE relname = 'big1'",
+                       dbname="qtab1")
+        # every database's tables, summed, whether or not one made the top
+        for db in ("qtab1", "qtab2", "postgres"):
+            n, live, dead, seq = pgv.psql(
+                "SELECT count(*)::float8, coalesce(sum(n_live_tup), 0)::float8, "
+                "coalesce(sum(n_dead_tup), 0)::float8, coalesce(sum(seq_scan), 0)::float8 "
+                "FROM pg_stat_user_tables", dbname=db)[0]
+            assert page.sample("pg_database_tables", datname=db) == n
+            assert page.sample("pg_database_tables_live_rows", datname=db) == live
+            assert page.sample("pg_database_tables_dead_rows", datname=db) == dead
+            assert page.sample("pg_database_tables_seq_scans_total", datname=db) == seq
+        assert page.sample("pg_database_tables_over_vacuum_threshold", datname="qtab2") == 1
+        assert page.sample("pg_database_tables_over_vacuum_threshold", datname="qtab1") == 0
 
 
 def test_statement_counts_and_times_after_known_statements(pgv, pgpulse):

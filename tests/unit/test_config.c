@@ -144,7 +144,8 @@ an_empty_file_is_refused_and_no_targets_gives_the_defaults(void **state)
 	assert_true(cfg.scrape_timeout == 10 && cfg.connect_timeout == 5);
 	assert_true(cfg.statement_timeout == 5 && cfg.lock_timeout == 1);
 	assert_true(cfg.idle_timeout == 60);
-	assert_int_equal(cfg.max_series, 10000);
+	assert_int_equal(cfg.max_series, 50000);
+	assert_int_equal(cfg.target_max_series, 25000);
 	config_free(&cfg);
 }
 

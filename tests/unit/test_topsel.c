@@ -29,7 +29,17 @@ static const char yaml[] =
 	"    metrics:\n"
 	"      name: label\n"
 	"      unused: {type: gauge, name: idx_unused}\n"
-	"      invalid: {type: gauge, name: idx_invalid}\n";
+	"      invalid: {type: gauge, name: idx_invalid}\n"
+	"  tab:\n"
+	"    help: h\n"
+	"    scope: database\n"
+	"    top: {by: [unused, invalid], rank: each, n: 1, key: [name],\n"
+	"          across: databases}\n"
+	"    sql: SELECT 1\n"
+	"    metrics:\n"
+	"      name: label\n"
+	"      unused: {type: gauge, name: tab_size}\n"
+	"      invalid: {type: gauge, name: tab_dead}\n";
 
 static struct queryset qs = QUERYSET_INIT;
 
@@ -144,6 +154,42 @@ static void the_first_by_column_a_row_has_ranks_it(void **state)
 	mset_free(out);
 }
 
+static void rank_each_keeps_the_top_of_every_column(void **state)
+{
+	const struct collector *c = queryset_find(&qs, "tab");
+	struct mset *all = mset_new(), *out = mset_new();
+
+	(void)state;
+	assert_non_null(c);
+	assert_true(c->top.each);
+	/* t1 is the largest, t3 has the most dead rows; t2 neither */
+	add(all, "tab_size", "a", "t1", 900);
+	add(all, "tab_dead", "a", "t1", 0);
+	add(all, "tab_size", "a", "t2", 500);
+	add(all, "tab_dead", "a", "t2", 10);
+	add(all, "tab_size", "b", "t3", 100);
+	add(all, "tab_dead", "b", "t3", 70);
+	assert_int_equal(topsel_across(c, all, 1, NULL, 0, out), 2);
+	assert_true(value(out, "tab_size", "a", "t1") == 900);
+	assert_true(value(out, "tab_dead", "b", "t3") == 70);
+	assert_true(value(out, "tab_size", "b", "t3") == 100);
+	assert_true(isnan(value(out, "tab_size", "a", "t2")));
+	mset_free(all);
+	mset_free(out);
+	/* a column where every row has 0 chooses none */
+	all = mset_new();
+	out = mset_new();
+	add(all, "tab_size", "a", "t1", 900);
+	add(all, "tab_dead", "a", "t1", 0);
+	add(all, "tab_size", "a", "t2", 500);
+	add(all, "tab_dead", "a", "t2", 0);
+	assert_int_equal(topsel_across(c, all, 1, NULL, 0, out), 2);
+	assert_true(value(out, "tab_size", "a", "t1") == 900);
+	assert_true(isnan(value(out, "tab_size", "a", "t2")));
+	mset_free(all);
+	mset_free(out);
+}
+
 static void a_row_of_the_top_stays_while_sticky(void **state)
 {
 	const struct collector *c = queryset_find(&qs, "idx");
@@ -216,6 +262,16 @@ static void across_needs_scope_database_and_lists_need_across(void **state)
 	assert_non_null(strstr(t, "b.yaml:5:15: error: collector 'x': 'by' "
 				  "lists several columns only with 'across'"));
 	free(t);
+	t = errors("collectors:\n"
+		   "  x:\n"
+		   "    help: h\n"
+		   "    scope: database\n"
+		   "    top: {by: v, n: 1, key: [k], rank: each}\n"
+		   "    sql: SELECT 1\n"
+		   "    metrics: {k: label, v: gauge}\n");
+	assert_non_null(strstr(t, "b.yaml:5:40: error: collector 'x': "
+				  "'rank' needs 'across: databases'"));
+	free(t);
 }
 
 int main(void)
@@ -224,6 +280,7 @@ int main(void)
 		cmocka_unit_test(the_largest_of_all_databases_are_kept),
 		cmocka_unit_test(no_rows_in_any_database_select_nothing),
 		cmocka_unit_test(the_first_by_column_a_row_has_ranks_it),
+		cmocka_unit_test(rank_each_keeps_the_top_of_every_column),
 		cmocka_unit_test(a_row_of_the_top_stays_while_sticky),
 		cmocka_unit_test(
 			across_needs_scope_database_and_lists_need_across),
