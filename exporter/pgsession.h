@@ -71,11 +71,12 @@ PGresult *pgsession_exec(PGconn *c, const char *sql, bool simple,
 
 /*
  * Run 'sql' on the PostgreSQL session 'c' inside its own read-only
- * transaction, pipelined in one round trip: BEGIN READ ONLY; SET LOCAL
- * statement_timeout = 'timeout_ms' (only when it differs from the
- * session's 'session_ms'); sql; ROLLBACK. A failed query's aborted
- * transaction is rolled back at the cost of a round trip. Results and
- * flags as pgsession_exec's.
+ * transaction, pipelined in one round trip: pgsession_batch_ro of one
+ * unnamed statement (BEGIN READ ONLY; SET LOCAL statement_timeout =
+ * 'timeout_ms' when it differs from the session's 'session_ms'; sql;
+ * ROLLBACK, a sync point after each part, so a failed query's
+ * transaction is rolled back in the same round trip). Results and flags
+ * as pgsession_exec's.
  */
 PGresult *pgsession_query_ro(PGconn *c, const char *sql, int timeout_ms,
 			     int session_ms, double deadline, bool *broken,
