@@ -366,6 +366,16 @@ def database():
            "threshold of the server's settings (pg_database_tables_over_vacuum_threshold): "
            "lasting values mean autovacuum is behind.", "short",
            q(f"pg_database_tables_over_vacuum_threshold{{{D}}}", "{{target}}"), w=8),
+        ts("Age of the per-database data", "How long ago pgpulse last visited this database "
+           "and ran its per-database collectors: tables, indexes, sequences "
+           "(time() - pgpulse_database_last_collected_timestamp_seconds), against the bound of "
+           "its visit rule (pgpulse_database_staleness_bound_seconds). Above 20 databases "
+           "pgpulse visits them at a login budget, the busiest first and the others in turn, "
+           "and serves each one's last results in between.", "s",
+           q(f"time() - pgpulse_database_last_collected_timestamp_seconds{{{D}}}",
+             "{{target}} age"),
+           q(f"pgpulse_database_staleness_bound_seconds{{{T}}}", "{{target}} bound"),
+           w=24, h=6),
         row("Sequences and indexes"),
         table("Sequences close to exhaustion", "Sequences that have used more than the "
               "collector's threshold of their range (default 50%), and the values left "

@@ -416,6 +416,15 @@ void cli_usage(FILE *fp)
 	      "/readyz / /-/reload\n"
 	      "see pgpulse(1) and README.md\n",
 	      fp);
+	fputs("\nconfig limits for per-database collectors on many databases:\n"
+	      "  database_logins_per_scrape  logins per scrape above 20 "
+	      "databases (default 1;\n"
+	      "                              0: each database whenever its "
+	      "ttl ran out)\n"
+	      "  database_max_staleness      the databases that matter are "
+	      "revisited within\n"
+	      "                              this (default 10m)\n",
+	      fp);
 }
 
 void cli_runtime_opts(const struct cli *o, struct runtime_opts *out)

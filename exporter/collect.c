@@ -16,6 +16,7 @@
 #include "log.h"
 #include "plan.h"
 #include "privcheck.h"
+#include "visits.h"
 #include "xalloc.h"
 #include "compat.h"
 
@@ -151,12 +152,19 @@ static void add_self(struct ctx *x, double started,
 	};
 	struct target_status st;
 
+	if (x->plan) {
+		visits_collected(cstate_visits(t->cs), &s.dbnames, &s.collected,
+				 &s.ndbs);
+		s.bound = visits_bound(cstate_visits(t->cs));
+	}
 	cstate_dropped_add(t->cs, x->qs->n, x->dropped, total);
 	s.cached = cstate_cache_count(t->cs);
 	target_status(t, &st);
 	s.pool = st.pool;
 	s.seconds = clock_mono() - started;
 	collmetrics_add(x->out, &s);
+	free(s.dbnames);
+	free(s.collected);
 	free(total);
 }
 
@@ -175,7 +183,8 @@ static double fresh_part(struct ctx *x, size_t i, char **dbs)
 	for (; *d; d++, n++)
 		fresh += cstate_cache_get(x->t->cs, x->qs->v[i].name, *d,
 					  now) != NULL;
-	return n ? (double)fresh / (double)n : 0;
+	/* no database to visit: nothing to keep time for */
+	return n ? (double)fresh / (double)n : 1;
 }
 
 /*
@@ -377,6 +386,41 @@ static double discount_cached(struct ctx *x, char **dbs)
 	return perdb;
 }
 
+/* The shortest ttl of the per-database collectors that run. */
+static double min_ttl(const struct ctx *x)
+{
+	double m = -1;
+
+	for (size_t i = 0; i < x->qs->n; i++)
+		if (lanes_per_database(x, i) && (m < 0 || x->qs->v[i].ttl < m))
+			m = x->qs->v[i].ttl;
+	return m < 0 ? 0 : m;
+}
+
+/*
+ * Which of 'dbs' this collection visits (visits.h), into 'p'; with the
+ * login budget, ranked by pg_stat_database's activity read on 'pc' (in a
+ * tenth of the time left at most).
+ */
+static void plan_visits(struct ctx *x, struct pgconn *pc, char **dbs,
+			size_t ndbs, struct visit_plan *p)
+{
+	struct target *t = x->t;
+	struct visits *v = cstate_visits(t->cs);
+	struct visit_rules r = {t->gcfg->database_logins_per_scrape,
+				t->gcfg->database_max_staleness, min_ttl(x)};
+	struct err e = ERR_INIT;
+	double left = x->deadline - clock_mono();
+
+	if (visits_budgeted(&r, ndbs) && left > 0.1 &&
+	    visits_read_activity(v, t, pc, (int)(left * 100), x->deadline, &e) <
+		    0)
+		log_debug("no activity to rank databases by", "target", t->name,
+			  "err", e.msg, NULL);
+	visits_plan(v, dbs, &r, clock_mono(), p);
+	x->plan = p;
+}
+
 static struct collection *
 collect_once(struct target *t, const struct queryset *qs, double deadline)
 {
@@ -385,6 +429,7 @@ collect_once(struct target *t, const struct queryset *qs, double deadline)
 	struct budget_cut cut_by_budget = {0};
 	struct err e = ERR_INIT;
 	struct pgconn *pc;
+	struct visit_plan plan = {0};
 	size_t *cluster, ncluster = 0, ndbs = 0;
 	char **dbs = NULL;
 	bool want_dbs = false, two, cut = false;
@@ -405,8 +450,11 @@ collect_once(struct target *t, const struct queryset *qs, double deadline)
 	gate_all(&x, pc, cluster, &ncluster, &want_dbs);
 	if (pc && want_dbs)
 		dbs = list_databases(t, &ndbs);
-	perdb = discount_cached(&x, dbs);
-	col->cut = lanes_run(&x, pc, cluster, ncluster, dbs, ndbs, perdb, two);
+	if (dbs)
+		plan_visits(&x, pc, dbs, ndbs, &plan);
+	perdb = discount_cached(&x, plan.visit);
+	col->cut = lanes_run(&x, pc, cluster, ncluster, plan.visit,
+			     plan.nvisit ? plan.nvisit : 1, perdb, two);
 	target_free_list(dbs);
 	cstate_forget_stale(t->cs, clock_mono(), t->facts.databases, qs);
 	apply_budget(&x, col, &cut_by_budget);
@@ -416,6 +464,7 @@ collect_once(struct target *t, const struct queryset *qs, double deadline)
 	keep_estimates(&x);
 out:
 	free(cluster);
+	visits_plan_release(&plan);
 	ctx_release(&x);
 	return col;
 }

@@ -84,8 +84,8 @@ static void add_target(struct mset *m, const struct collstats *s)
 		 "collection of the target took.",
 		 METRIC_GAUGE, s->seconds},
 		{"pgpulse_cache_entries",
-		 "Results held for collectors with a ttl "
-		 "(one per collector and database).",
+		 "Results held for collectors with a ttl and per-database "
+		 "collectors (one per collector and database).",
 		 METRIC_GAUGE, (double)s->cached},
 		{"pgpulse_target_series_budget",
 		 "The most series the target may put on a page "
@@ -132,9 +132,39 @@ static void add_role(struct mset *m, const struct collstats *s)
 		mset_add(m, f, "", NULL, 0, s->facts->pg_monitor, NULL);
 }
 
+/* When each database was last collected: one series per database. */
+static void add_databases(struct mset *m, const struct collstats *s)
+{
+	struct family *f;
+	struct label l = {(char *)"datname", NULL};
+
+	if (!s->ndbs)
+		return;
+	f = mset_family(m, "pgpulse_database_last_collected_timestamp_seconds",
+			METRIC_GAUGE,
+			"When pgpulse last visited the database and ran its "
+			"per-database collectors (Unix time).",
+			NULL);
+	for (size_t i = 0; f && i < s->ndbs; i++) {
+		l.value = (char *)s->dbnames[i];
+		mset_add(m, f, "", &l, 1, s->collected[i], NULL);
+	}
+	if (!(s->bound > 0))
+		return;
+	f = mset_family(m, "pgpulse_database_staleness_bound_seconds",
+			METRIC_GAUGE,
+			"How old a database's last collection may get by the "
+			"visit rule (database_logins_per_scrape, "
+			"database_max_staleness, ttl).",
+			NULL);
+	if (f)
+		mset_add(m, f, "", NULL, 0, s->bound, NULL);
+}
+
 void collmetrics_add(struct mset *m, const struct collstats *s)
 {
 	add_collectors(m, s);
 	add_target(m, s);
 	add_role(m, s);
+	add_databases(m, s);
 }

@@ -1,7 +1,8 @@
 /*
  * The self metrics of one collection: per collector (duration, success,
  * skipped with the reason, series dropped) and per target (connections,
- * collection time, cache entries, the role's standing).
+ * collection time, cache entries, the role's standing, when each database
+ * was last collected).
  */
 #ifndef COLLMETRICS_H
 #define COLLMETRICS_H
@@ -34,6 +35,11 @@ struct collstats {
 	const struct server_facts *facts; /* read by this collection */
 	size_t budget;			  /* limits.target_max_series */
 	struct budget_cut cut;		  /* what the budget left out */
+	/* each database's last visit that collected it (wall clock) */
+	const char **dbnames;
+	double *collected;
+	size_t ndbs;
+	double bound; /* how old those may get by the rule; 0: unknown */
 };
 
 /* Add the pgpulse_* series of 's' to 'm'. */

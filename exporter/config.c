@@ -45,6 +45,8 @@ void config_init(struct config *cfg)
 	cfg->idle_timeout = 60;
 	cfg->max_series = 50000;
 	cfg->target_max_series = 25000;
+	cfg->database_logins_per_scrape = 1;
+	cfg->database_max_staleness = 600;
 	cfg->probe_max_targets = 64;
 }
 

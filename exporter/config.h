@@ -86,6 +86,9 @@ struct config {
 	double idle_timeout;		 /* close idle extra connections; 60 */
 	size_t max_series;		 /* default per collector; 50000 */
 	size_t target_max_series;	 /* series budget per target; 25000 */
+	/* per-database visits (visits.h): logins per scrape, 0: no budget */
+	double database_logins_per_scrape; /* default 1 */
+	double database_max_staleness;	   /* seconds; default 600 */
 	char **probe_allow; /* host:port regexes /probe may reach; none */
 	size_t nprobe_allow;
 	unsigned probe_max_targets; /* ad-hoc /probe targets kept; 64 */

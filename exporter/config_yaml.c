@@ -45,6 +45,8 @@ enum {
 	L_IDLE_TIMEOUT,
 	L_MAX_SERIES,
 	L_TARGET_MAX_SERIES,
+	L_DB_LOGINS,
+	L_DB_STALENESS,
 	L_N
 };
 static const char *const limit_keys[L_N] = {
@@ -56,6 +58,8 @@ static const char *const limit_keys[L_N] = {
 	[L_IDLE_TIMEOUT] = "idle_timeout",
 	[L_MAX_SERIES] = "max_series",
 	[L_TARGET_MAX_SERIES] = "target_max_series",
+	[L_DB_LOGINS] = "database_logins_per_scrape",
+	[L_DB_STALENESS] = "database_max_staleness",
 };
 
 static void parse_queries(struct cloader *l, yaml_node_t *n)
@@ -110,6 +114,27 @@ static void parse_timeout(struct cloader *l, yaml_node_t *n, const char *what,
 	*out = d;
 }
 
+/* The keys of the database visits (visits.h). */
+static void parse_visit_limits(struct cloader *l, yaml_node_t **v)
+{
+	struct config *cfg = l->cfg;
+	double d;
+
+	if (!v[L_DB_LOGINS] ||
+	    ydoc_double(&l->y, v[L_DB_LOGINS], "database_logins_per_scrape",
+			&d) < 0)
+		;
+	else if (!(d >= 0 && d <= 10000))
+		ydoc_error(&l->y, v[L_DB_LOGINS],
+			   "'database_logins_per_scrape' must be from 0 (no "
+			   "budget) to 10000, not %g",
+			   d);
+	else
+		cfg->database_logins_per_scrape = d;
+	parse_timeout(l, v[L_DB_STALENESS], "database_max_staleness", false,
+		      &cfg->database_max_staleness);
+}
+
 static void parse_limits(struct cloader *l, yaml_node_t *n)
 {
 	struct config *cfg = l->cfg;
@@ -141,6 +166,7 @@ static void parse_limits(struct cloader *l, yaml_node_t *n)
 	    ydoc_int(&l->y, v[L_TARGET_MAX_SERIES], "target_max_series", 0,
 		     100000000, &iv) == 0)
 		cfg->target_max_series = (size_t)iv;
+	parse_visit_limits(l, v);
 	if (v[L_STATEMENT_TIMEOUT] && cfg->statement_timeout > 0 &&
 	    cfg->statement_timeout >= cfg->scrape_timeout)
 		ydoc_warning(&l->y, v[L_STATEMENT_TIMEOUT],

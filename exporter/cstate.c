@@ -6,12 +6,14 @@
 #include <string.h>
 #include "cstate.h"
 #include "samples.h"
+#include "visits.h"
 #include "xalloc.h"
 
 #define KEY_SEP '\x1f'
 
 struct cstate {
 	struct flight *flight; /* locked apart */
+	struct visits *visits; /* likewise */
 	pthread_mutex_t lock;
 	struct strmap cache;  /* "collector<SEP>db" -> struct cache_entry */
 	struct strmap sticky; /* "collector<SEP>db" -> strmap of top keys */
@@ -38,12 +40,18 @@ struct cstate *cstate_new(void)
 
 	pthread_mutex_init(&cs->lock, NULL);
 	cs->flight = flight_new();
+	cs->visits = visits_new();
 	return cs;
 }
 
 struct flight *cstate_flight(struct cstate *cs)
 {
 	return cs->flight;
+}
+
+struct visits *cstate_visits(struct cstate *cs)
+{
+	return cs->visits;
 }
 
 static void cache_entry_free(void *p)
@@ -83,6 +91,7 @@ void cstate_clear(struct cstate *cs)
 	strmap_release_with(&cs->logged, logentry_free);
 	strmap_release_with(&cs->sticky, sticky_free);
 	pthread_mutex_unlock(&cs->lock);
+	visits_clear(cs->visits);
 }
 
 void cstate_free(struct cstate *cs)
@@ -91,6 +100,7 @@ void cstate_free(struct cstate *cs)
 		return;
 	cstate_clear(cs);
 	flight_free(cs->flight);
+	visits_free(cs->visits);
 	free(cs->priv);
 	free(cs->est);
 	free(cs->dropped);
@@ -116,6 +126,19 @@ struct cache_entry *cstate_cache_get(struct cstate *cs, const char *name,
 	return ce && ce->expires > now ? ce : NULL;
 }
 
+struct cache_entry *cstate_cache_kept(struct cstate *cs, const char *name,
+				      const char *db)
+{
+	char *key = pair_key(name, db);
+	struct cache_entry *ce;
+
+	pthread_mutex_lock(&cs->lock);
+	ce = strmap_get(&cs->cache, key);
+	pthread_mutex_unlock(&cs->lock);
+	free(key);
+	return ce;
+}
+
 void cstate_cache_put(struct cstate *cs, const char *name, const char *db,
 		      struct mset *m, double expires, double seconds,
 		      size_t dropped)
@@ -129,6 +152,16 @@ void cstate_cache_put(struct cstate *cs, const char *name, const char *db,
 	ce->dropped = dropped;
 	pthread_mutex_lock(&cs->lock);
 	cache_entry_free(strmap_set(&cs->cache, key, ce));
+	pthread_mutex_unlock(&cs->lock);
+	free(key);
+}
+
+void cstate_cache_drop(struct cstate *cs, const char *name, const char *db)
+{
+	char *key = pair_key(name, db);
+
+	pthread_mutex_lock(&cs->lock);
+	cache_entry_free(strmap_set(&cs->cache, key, NULL));
 	pthread_mutex_unlock(&cs->lock);
 	free(key);
 }
@@ -191,10 +224,34 @@ bool cstate_report(struct cstate *cs, const struct logkey *k, const char *msg)
 	return changed;
 }
 
-static bool cache_unexpired(const char *key, void *value, void *now)
+struct stale {
+	char **dbs;
+	struct strmap listed; /* the names of 'dbs' */
+	const struct queryset *qs;
+	double now;
+};
+
+/*
+ * A cached result worth keeping: unexpired, or a per-database collector's
+ * in a database still there (served until the database's next visit).
+ */
+static bool cache_live(const char *key, void *value, void *arg)
 {
-	(void)key;
-	return ((struct cache_entry *)value)->expires > *(double *)now;
+	const struct stale *st = arg;
+	const char *sep = strchr(key, KEY_SEP);
+	const struct collector *c;
+	char *name;
+
+	if (!value) /* dropped */
+		return false;
+	if (((struct cache_entry *)value)->expires > st->now)
+		return true;
+	if (!sep || !sep[1] || !st->qs || !strmap_get(&st->listed, sep + 1))
+		return false;
+	name = xstrndup(key, (size_t)(sep - key));
+	c = queryset_find(st->qs, name);
+	free(name);
+	return c && c->scope == SCOPE_DATABASE;
 }
 
 static bool sticky_map_live(const char *key, void *value, void *now)
@@ -204,18 +261,10 @@ static bool sticky_map_live(const char *key, void *value, void *now)
 	return ((struct strmap *)value)->n > 0;
 }
 
-static bool has_database(char **dbs, const char *db)
+static bool has_database(const struct stale *st, const char *db)
 {
-	for (; dbs && *dbs; dbs++)
-		if (!strcmp(*dbs, db))
-			return true;
-	return false;
+	return strmap_get(&st->listed, db) != NULL;
 }
-
-struct stale {
-	char **dbs;
-	const struct queryset *qs;
-};
 
 /* A log-once entry worth keeping: still failing, not of a gone database. */
 static bool still_failing(const char *key, void *value, void *arg)
@@ -233,19 +282,22 @@ static bool still_failing(const char *key, void *value, void *arg)
 	c = le->name && st->qs ? queryset_find(st->qs, le->name) : NULL;
 	perdb = le->kind == ONCE_DB || le->kind == ONCE_WARN ||
 		(le->kind == ONCE_FAILED && c && c->scope == SCOPE_DATABASE);
-	return !perdb || has_database(st->dbs, le->db);
+	return !perdb || has_database(st, le->db);
 }
 
 void cstate_forget_stale(struct cstate *cs, double now, char **dbs,
 			 const struct queryset *qs)
 {
-	struct stale st = {dbs, qs};
+	struct stale st = {dbs, STRMAP_INIT, qs, now};
 
+	for (char **db = dbs; db && *db; db++)
+		strmap_put(&st.listed, *db, *db, NULL);
 	pthread_mutex_lock(&cs->lock);
-	strmap_filter(&cs->cache, cache_unexpired, &now, cache_entry_free);
+	strmap_filter(&cs->cache, cache_live, &st, cache_entry_free);
 	strmap_filter(&cs->sticky, sticky_map_live, &now, sticky_free);
 	strmap_filter(&cs->logged, still_failing, &st, logentry_free);
 	pthread_mutex_unlock(&cs->lock);
+	strmap_release(&st.listed);
 }
 
 void cstate_est_get(struct cstate *cs, size_t n, double *out)

@@ -23,7 +23,9 @@ struct cstate *cstate_new(void);
 void cstate_free(struct cstate *cs);
 /* The singleflight of the target's collections (see flight.h). */
 struct flight *cstate_flight(struct cstate *cs);
-/* Drop the cache, sticky keys and log-once entries (collect_forget). */
+/* The visits of the target's databases (see visits.h). */
+struct visits *cstate_visits(struct cstate *cs);
+/* Drop the cache, sticky keys, log-once entries and visits (collect_forget). */
 void cstate_clear(struct cstate *cs);
 
 /* A result kept for a collector with a ttl. Owned by the cache. */
@@ -42,10 +44,19 @@ struct cache_entry {
  */
 struct cache_entry *cstate_cache_get(struct cstate *cs, const char *name,
 				     const char *db, double now);
+/*
+ * The result of collector 'name' in database 'db' whether expired or not:
+ * what the last visit of a database left is served until the next one.
+ * NULL when there is none. Valid as cstate_cache_get's.
+ */
+struct cache_entry *cstate_cache_kept(struct cstate *cs, const char *name,
+				      const char *db);
 /* Keep 'm' (taken) for 'name' in 'db' until 'expires'. */
 void cstate_cache_put(struct cstate *cs, const char *name, const char *db,
 		      struct mset *m, double expires, double seconds,
 		      size_t dropped);
+/* Forget the result of 'name' in 'db', if any. */
+void cstate_cache_drop(struct cstate *cs, const char *name, const char *db);
 size_t cstate_cache_count(struct cstate *cs);
 
 /*
@@ -82,11 +93,13 @@ struct logkey {
 bool cstate_report(struct cstate *cs, const struct logkey *k, const char *msg);
 
 /*
- * Forget what can no longer be used: cached results expired by 'now',
- * sticky keys past their time, and log-once entries about a database not
- * in 'dbs' (NULL-ended; NULL: keep them all), for a collector of 'qs' that
- * runs per database or a database itself. Without this a long-running
- * daemon watching databases come and go would keep every one it saw.
+ * Forget what can no longer be used: cached results expired by 'now' (but
+ * those of a collector of 'qs' that runs per database, in a database of
+ * 'dbs': they are served until that database's next visit), sticky keys past
+ * their time, and log-once entries about a database not in 'dbs' (NULL-ended;
+ * NULL: keep them all), for a collector of 'qs' that runs per database or a
+ * database itself. Without this a long-running daemon watching databases come
+ * and go would keep every one it saw.
  */
 void cstate_forget_stale(struct cstate *cs, double now, char **dbs,
 			 const struct queryset *qs);

@@ -16,6 +16,7 @@
 #include "runner.h"
 #include "samples.h"
 #include "topsel.h"
+#include "visits.h"
 #include "xalloc.h"
 #include "compat.h"
 
@@ -136,7 +137,8 @@ static void collector_ok(struct target *t, const struct collector *c,
 {
 	struct logkey key = {ONCE_FAILED, c->name, db};
 
-	if (c->ttl > 0) {
+	/* per database, even without a ttl: served until the next visit */
+	if (c->ttl > 0 || c->scope == SCOPE_DATABASE) {
 		cstate_cache_put(t->cs, c->name, db, r->m, start + c->ttl, secs,
 				 r->dropped);
 		r->m = NULL;
@@ -367,15 +369,19 @@ static void across_end(struct lane *ln)
 
 	for (size_t i = 0; ln->across && i < x->qs->n; i++) {
 		const struct collector *c = &x->qs->v[i];
-		struct mset *all = ln->across[i];
+		struct mset *all = ln->across[i], *sel;
 
 		if (!all)
 			continue;
 		ln->across[i] = NULL;
-		ln->dropped[i] +=
-			topsel_across(c, all, topsel_n(c, t->gcfg),
-				      cstate_sticky(t->cs, c->name, NULL),
-				      clock_mono(), lane_out(ln, i));
+		sel = mset_new();
+		ln->dropped[i] += topsel_across(
+			c, all, topsel_n(c, t->gcfg),
+			cstate_sticky(t->cs, c->name, NULL), clock_mono(), sel);
+		/* the databases of the rows chosen are visited more often */
+		visits_note_selected(cstate_visits(t->cs), sel, clock_mono());
+		ln->dropped[i] += mset_merge(lane_out(ln, i), sel, NULL, 0);
+		mset_free(sel);
 		mset_free(all);
 	}
 	free(ln->across);
@@ -383,20 +389,112 @@ static void across_end(struct lane *ln)
 }
 
 /*
- * Run the per-database collectors not 'served' from the cache in database
- * 'db', on 'pc' (NULL: none could be had, they failed), in one batch.
- * 'connecting' is what the session cost.
+ * Serve what the last visit of 'db' left for the per-database collectors
+ * not 'served' yet (NULL: none was), expired or not: a database's results
+ * stay until its next visit replaces them (visits.h).
  */
-static void run_database(struct lane *ln, struct pgconn *pc, const char *db,
-			 const bool *served, double share, double connecting,
-			 bool *broken)
+static void serve_kept(struct lane *ln, const char *db, const bool *served)
+{
+	struct ctx *x = ln->x;
+
+	for (size_t i = 0; i < x->qs->n; i++) {
+		const struct collector *c = &x->qs->v[i];
+		struct cache_entry *ce;
+
+		if (!lanes_per_database(x, i) || (served && served[i]))
+			continue;
+		ce = cstate_cache_kept(x->t->cs, c->name, db);
+		if (!ce)
+			continue;
+		ln->runs[i].attempted = true;
+		ln->dropped[i] += mset_merge(lane_out(ln, i), ce->m, NULL, 0);
+		ln->runs[i].seconds += ce->seconds;
+	}
+}
+
+/*
+ * A session to 'db' for its visit, or NULL: logged once when the
+ * database refuses it, not when the deadline came first (that is no news
+ * of the database, and the next scrapes go on where this one stopped).
+ */
+static struct pgconn *visit_session(struct lane *ln, const char *db)
+{
+	struct ctx *x = ln->x;
+	struct target *t = x->t;
+	struct err e = ERR_INIT;
+	struct logkey key = {ONCE_DB, NULL, db};
+	struct pgconn *pc = target_acquire(t, db, x->deadline, &e);
+
+	if (!pc && clock_mono() >= x->deadline) {
+		ln->cut = true;
+		return NULL;
+	}
+	if (cstate_report(t->cs, &key, pc ? NULL : e.msg) && !pc)
+		log_warn("cannot collect database", "target", t->name,
+			 "datname", db, "err", e.msg, NULL);
+	return pc;
+}
+
+/*
+ * How the visit of 'db' went, its collectors run from 'since' ('cut': the
+ * deadline stopped one): done when each has a result put since. A
+ * collector that failed otherwise has no result to serve until the next
+ * visit, not the one from before the failure.
+ */
+static enum visit_outcome visit_end(struct lane *ln, const char *db,
+				    const bool *served, double since, bool cut)
+{
+	struct ctx *x = ln->x;
+	bool all = true;
+
+	for (size_t i = 0; i < x->qs->n; i++) {
+		const struct collector *c = &x->qs->v[i];
+		struct cache_entry *ce;
+
+		if (!lanes_per_database(x, i) || served[i])
+			continue;
+		ce = cstate_cache_kept(x->t->cs, c->name, db);
+		/* a result put by this visit expires after since + ttl */
+		if (ce && ce->expires >= since + c->ttl)
+			continue;
+		all = false;
+		if (ce && !cut)
+			cstate_cache_drop(x->t->cs, c->name, db);
+	}
+	return all ? VISIT_DONE : cut ? VISIT_CUT : VISIT_FAILED;
+}
+
+/*
+ * Past the deadline, or too close to it for a visit of the usual length:
+ * 'db' is served what its last visit left, and the collectors not served
+ * count as cut.
+ */
+static void visit_skip(struct lane *ln, const char *db, const bool *served)
+{
+	struct ctx *x = ln->x;
+
+	ln->cut = true;
+	serve_kept(ln, db, served);
+	for (size_t i = 0; i < x->qs->n; i++)
+		if (lanes_per_database(x, i) && !served[i])
+			ln->runs[i].failed = ln->runs[i].attempted = true;
+}
+
+/*
+ * Run the collectors of 'db' not 'served' on 'pc' (NULL: the database
+ * refused a session, they failed), in one batch. Returns whether the
+ * session broke (the collectors after the one it broke on wait for the
+ * next visit).
+ */
+static bool visit_run(struct lane *ln, struct pgconn *pc, const char *db,
+		      const bool *served, double share, double connecting)
 {
 	struct ctx *x = ln->x;
 	size_t *list = xcalloc(x->qs->n + 1, sizeof(*list));
-	size_t i, n = 0;
+	size_t n = 0;
+	bool broken = false;
 
-	*broken = false;
-	for (i = 0; i < x->qs->n; i++) {
+	for (size_t i = 0; i < x->qs->n; i++) {
 		if (!lanes_per_database(x, i) || served[i])
 			continue;
 		if (pc) {
@@ -409,59 +507,74 @@ static void run_database(struct lane *ln, struct pgconn *pc, const char *db,
 	/*
 	 * the session is the database's cost too: counted in the first
 	 * collector's time, so the next collection keeps it back along with
-	 * the queries; after a broken session, the rest wait for next time
+	 * the queries
 	 */
 	if (n)
-		run_batch(ln, list, n, pc, db, share, connecting, broken);
+		run_batch(ln, list, n, pc, db, share, connecting, &broken);
 	free(list);
+	return broken;
 }
 
 /*
- * Run the per-database collectors in each of 'dbs', a session at a time.
+ * Visit 'db': the collectors whose result is fresh are served from the
+ * cache ('served', per collector, is filled), the others run on a session
+ * to it. Past the deadline, what the last visit left is served instead.
+ */
+static void visit_database(struct lane *ln, const char *db, bool *served,
+			   double share)
+{
+	struct ctx *x = ln->x;
+	struct target *t = x->t;
+	struct visits *v = cstate_visits(t->cs);
+	struct pgconn *pc = NULL;
+	bool broken, need = false, was_cut = ln->cut;
+	double start = clock_mono(), since;
+	enum visit_outcome how;
+
+	/* a database whose results are all cached costs no session */
+	for (size_t i = 0; i < x->qs->n; i++) {
+		served[i] = lanes_per_database(x, i) &&
+			    from_cache(ln, i, db, share);
+		need |= lanes_per_database(x, i) && !served[i];
+	}
+	if (!need)
+		return;
+	/* a login that cannot finish its visit in time is wasted */
+	if (x->deadline - start > visits_cost(v))
+		pc = visit_session(ln, db);
+	if (!pc && clock_mono() >= x->deadline - visits_cost(v)) {
+		visit_skip(ln, db, served);
+		return;
+	}
+	since = clock_mono();
+	ln->cut = false;
+	broken = visit_run(ln, pc, db, served, share, since - start);
+	if (pc)
+		target_release(t, pc, broken);
+	how = visit_end(ln, db, served, since,
+			ln->cut || clock_mono() >= x->deadline);
+	if (!pc)
+		how = VISIT_FAILED;
+	ln->cut |= was_cut;
+	visits_done(v, db, how, since, clock_mono() - start, clock_real());
+}
+
+/*
+ * Visit the databases of 'dbs' in order, a session at a time, and serve
+ * the others of the plan (x->plan->keep) from what their last visit left.
  * 'share' is the part of a collector's time one database is reserved
- * (1 / the databases of the whole collection).
+ * (1 / the databases visited).
  */
 static void run_databases(struct lane *ln, char **dbs, double share)
 {
 	struct ctx *x = ln->x;
-	struct target *t = x->t;
-	bool *served;
-	size_t i;
-	char **db;
+	bool *served = xcalloc(x->qs->n + 1, sizeof(*served));
 
-	served = xcalloc(x->qs->n + 1, sizeof(*served));
 	across_begin(ln);
-	for (db = dbs; *db; db++) {
-		struct err e = ERR_INIT;
-		struct pgconn *pc = NULL;
-		bool broken = false, need = false;
-		double connecting = clock_mono();
-		struct logkey key = {ONCE_DB, NULL, NULL};
-
-		/* a database whose results are all cached costs no session */
-		for (i = 0; i < x->qs->n; i++) {
-			served[i] = lanes_per_database(x, i) &&
-				    from_cache(ln, i, *db, share);
-			need |= lanes_per_database(x, i) && !served[i];
-		}
-		if (!need)
-			continue;
-		/* past the deadline, connecting to the rest is wasted */
-		if (clock_mono() < x->deadline)
-			pc = target_acquire(t, *db, x->deadline, &e);
-		else
-			err_set(&e, "the scrape deadline passed first");
-		if (!pc && clock_mono() >= x->deadline)
-			ln->cut = true;
-		connecting = clock_mono() - connecting;
-		key.db = *db;
-		if (cstate_report(t->cs, &key, pc ? NULL : e.msg) && !pc)
-			log_warn("cannot collect database", "target", t->name,
-				 "datname", *db, "err", e.msg, NULL);
-		run_database(ln, pc, *db, served, share, connecting, &broken);
-		if (pc)
-			target_release(t, pc, broken);
-	}
+	for (char **db = dbs; *db; db++)
+		visit_database(ln, *db, served, share);
+	for (char **db = x->plan ? x->plan->keep : NULL; db && *db; db++)
+		serve_kept(ln, *db, NULL);
 	across_end(ln);
 	free(served);
 }

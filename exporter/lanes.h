@@ -12,6 +12,7 @@
 #include "metrics.h"
 #include "querydef.h"
 #include "target.h"
+#include "visits.h"
 
 /* Everything one collection needs, passed down to each collector run. */
 struct ctx {
@@ -25,6 +26,7 @@ struct ctx {
 	double *last;	 /* per collector, seconds it took last time */
 	const struct variant **variants; /* per collector, when it runs */
 	double started;			 /* monotonic */
+	const struct visit_plan *plan;	 /* the databases' visits, or NULL */
 };
 
 /* Does collector 'i' run in each database on this target? */

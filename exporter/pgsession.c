@@ -356,7 +356,8 @@ int pgsession_sort_result(PGresult *r, PGresult **keep, PGresult **error,
 void pgsession_check_lost(PGconn *c, bool timed_out, bool canceled,
 			  bool *broken, struct err *e)
 {
-	if (timed_out && !canceled)
+	(void)canceled;
+	if (timed_out)
 		*broken = true;
 	if (PQstatus(c) != CONNECTION_BAD)
 		return;

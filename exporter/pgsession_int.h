@@ -40,8 +40,10 @@ int pgsession_sort_result(PGresult *r, PGresult **keep, PGresult **error,
 
 /*
  * A lost connection makes '*broken' and, failing a better one, 'e'. So
- * does a cancel sent ('timed_out') but not seen answered ('canceled'): it
- * may still be on its way, and would cancel the session's next query.
+ * does any cancel sent ('timed_out'): even when an error that cancels
+ * ('canceled', SQLSTATE 57014) came back, it may have been the statement
+ * timeout's, set to the same deadline, with the cancel still on its way
+ * to cancel the session's next query (a healthy scrape's pg_up 0).
  */
 void pgsession_check_lost(PGconn *c, bool timed_out, bool canceled,
 			  bool *broken, struct err *e);

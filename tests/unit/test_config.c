@@ -607,6 +607,35 @@ static void env_errors_name_the_variable_not_the_password(void **state)
 	config_free(&cfg);
 }
 
+static void database_visit_limits_load_and_are_checked(void **state)
+{
+	struct config cfg;
+
+	(void)state;
+	expect_load(&cfg, FIX "visits.yaml", 0, "");
+	assert_true(cfg.database_logins_per_scrape == 0.5);
+	assert_true(cfg.database_max_staleness == 1800);
+	config_free(&cfg);
+	expect_load(&cfg, FIX "no_targets.yaml", 0, "");
+	assert_true(cfg.database_logins_per_scrape == 1);
+	assert_true(cfg.database_max_staleness == 600);
+	config_free(&cfg);
+	expect_load(&cfg, FIX "visits_bad.yaml", -1,
+		    FIX "visits_bad.yaml:3:31: error: "
+			"'database_logins_per_scrape' must be from 0 (no "
+			"budget) to 10000, not -1\n" FIX
+			"visits_bad.yaml:4:27: error: 'database_max_staleness' "
+			"must be more than 0\n");
+	expect_load(&cfg, FIX "visits_bad2.yaml", -1,
+		    FIX
+		    "visits_bad2.yaml:2:38: error: "
+		    "'database_logins_per_scrape' must be a number, not "
+		    "'lots'\n" FIX
+		    "visits_bad2.yaml:2:68: error: 'database_max_staleness' "
+		    "must be a duration such as 250ms, 30s, 5m, 1h or 1d, "
+		    "not '10 minutes'\n");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -633,6 +662,7 @@ int main(void)
 		cmocka_unit_test_setup(
 			env_errors_name_the_variable_not_the_password,
 			env_setup),
+		cmocka_unit_test(database_visit_limits_load_and_are_checked),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
