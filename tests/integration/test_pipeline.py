@@ -183,3 +183,36 @@ def test_one_rolled_back_transaction_per_batch(pg_factory, pgpulse):
         assert all(page.sample(f"xact_{i}_v", target="main") == i for i in range(4))
     kill_sessions(pg)
     assert rollbacks(pg) - base == 5 * 2
+
+
+def test_through_a_transaction_pooler_prepared_statements_give_way(pg, pgbouncer_factory,
+                                                                   pgpulse):
+    # PgBouncer in transaction mode hands each transaction a server
+    # session in turn: a statement prepared on one is unknown on the next.
+    # The session goes back to unnamed statements, the scrape loses nothing.
+    bouncer = pgbouncer_factory(settings={
+        "ignore_startup_parameters": "extra_float_digits,options",
+        "server_round_robin": 1, "default_pool_size": 3, "min_pool_size": 3})
+    q = pgpulse.write("pooled.yaml", ISOLATION)
+    cfg = f"""
+targets:
+  - name: main
+    url: {bouncer.dsn(dbname="postgres", password=None)}
+    password_env: MONITOR_PW
+queries: [{q}]
+limits: {{connections_per_target: 1}}
+"""
+    p = pgpulse(config=cfg, env={"MONITOR_PW": pgfix.MONITOR_PASSWORD})
+    pids = set()
+    for _ in range(6):
+        page = p.scrape()
+        pids |= {s.labels["pid"] for s in page.samples("iso_last_v", target="main")}
+        assert page.sample("pg_up", target="main") == 1
+        assert page.sample("iso_first_v", target="main") == \
+            pg.scalar("SELECT count(*) FROM pg_database")
+        for c in ("iso_first", "iso_middle", "iso_last"):
+            assert success(page, c) == 1, (c, p.stderr_text()[-2000:])
+        assert success(page, "iso_zero") == 0
+    # the server sessions behind it did change between scrapes
+    assert len(pids) > 1, pids
+    assert "does not exist" not in p.stderr_text(), p.stderr_text()[-2000:]
