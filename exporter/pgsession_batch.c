@@ -121,8 +121,10 @@ static int batch_result(struct batch_read *b, PGresult *r, bool *broken)
 				     &b->canceled, broken, &st->e);
 }
 
-/* Read every answer of a batch until its end, a lost session or the
- * deadline. */
+/*
+ * Read every answer of a batch until its end, a lost session or the
+ * deadline.
+ */
 static void read_batch(PGconn *c, struct batch_read *b, double deadline,
 		       bool *broken, bool *timed_out, struct err *e)
 {
@@ -217,6 +219,8 @@ PGresult *pgsession_query_ro(PGconn *c, const char *sql, int timeout_ms,
 
 	st.e = (struct err)ERR_INIT;
 	pgsession_batch_ro(c, &st, 1, session_ms, deadline, broken, timed_out);
+	if (!err_isset(&st.e) && !st.res)
+		err_set(&st.e, "the server sent no result");
 	if (err_isset(&st.e)) {
 		err_set(e, "%s", st.e.msg);
 		PQclear(st.res);
