@@ -24,6 +24,9 @@ struct plan {
 	size_t n, alloc;
 	size_t fixed;	/* series without a datname */
 	bool *fam_keep; /* per family of the set (step 2) */
+	const struct mset *m;
+	const struct family *last; /* kept()'s family, and its index */
+	size_t last_i;
 };
 
 static const char *datname_of(const struct sample *s)
@@ -139,44 +142,25 @@ static void choose(const struct mset *m, struct plan *p, size_t max,
 		cut_families(m, p, max, cut);
 }
 
-static bool kept(const struct plan *p, size_t fam, const struct sample *s)
+/* mset_merge_if's test: is sample 'j' of family 'f' kept? */
+static bool kept(const struct family *f, size_t j, void *arg)
 {
-	const char *dn = datname_of(s);
+	struct plan *p = arg;
+	const char *dn = datname_of(&f->samples[j]);
 	const struct db *d;
 
-	if (!dn)
-		return !p->fam_keep || p->fam_keep[fam];
-	d = strmap_get(&p->dbs, dn);
-	return d && d->keep;
-}
-
-/* A new set with what 'p' keeps of 'm'; counts what goes in 'cut'. */
-static struct mset *rebuild(const struct mset *m, const struct plan *p,
-			    struct budget_cut *cut)
-{
-	struct mset *out = mset_new();
-
-	for (size_t i = 0; i < m->n; i++) {
-		const struct family *f = m->fams[i];
-		struct family *of = NULL;
-
-		for (size_t j = 0; j < f->n; j++) {
-			const struct sample *s = &f->samples[j];
-
-			if (!kept(p, i, s)) {
-				cut->series++;
-				continue;
-			}
-			if (!of)
-				of = mset_family(out, f->name, f->type, f->help,
-						 NULL);
-			if (of)
-				mset_add(out, of, s->suffix, s->labels,
-					 s->nlabels, s->value, NULL);
-		}
+	if (dn) {
+		d = strmap_get(&p->dbs, dn);
+		return d && d->keep;
 	}
-	out->dropped = m->dropped;
-	return out;
+	if (!p->fam_keep)
+		return true;
+	if (f != p->last) {
+		for (p->last_i = 0; p->m->fams[p->last_i] != f;)
+			p->last_i++;
+		p->last = f;
+	}
+	return p->fam_keep[p->last_i];
 }
 
 struct mset *budget_apply(struct mset *m, size_t max, struct budget_cut *cut)
@@ -187,9 +171,14 @@ struct mset *budget_apply(struct mset *m, size_t max, struct budget_cut *cut)
 	memset(cut, 0, sizeof(*cut));
 	if (!max || m->nseries <= max)
 		return m;
+	p.m = m;
 	count(m, &p);
 	choose(m, &p, max, cut);
-	out = rebuild(m, &p, cut);
+	/* what stays shares its blocks with 'm': no copy */
+	out = mset_new();
+	mset_merge_if(out, m, kept, &p);
+	cut->series = m->nseries - out->nseries;
+	out->dropped = m->dropped;
 	strmap_release_with(&p.dbs, free);
 	mset_free(m);
 	free(p.v);

@@ -78,67 +78,60 @@ static int by_desc(const void *a, const void *b)
 }
 
 /*
- * The rows of 'all': each sample's row ('of', in the set's order, family
- * by family) and where each family's samples start in it.
+ * The rows of a selection, and what mset_merge_if's test needs: the
+ * databases that hold a kept row, and the last database asked about (the
+ * samples of one database come one after another).
  */
 struct rows {
 	struct row **v; /* each row once */
 	size_t n, alloc;
-	struct row **of; /* per sample */
-	size_t *start;	 /* per family of the set */
-	const struct mset *all;
-	const struct family *last; /* mset_merge_if's family, and its index */
-	size_t last_i;
+	const struct collector *c;
+	struct strmap map;     /* key -> struct row */
+	struct strmap kept_db; /* datname -> non-NULL: holds a kept row */
+	const char *last_db;
+	bool last_has;
+	struct sb key;
 };
 
-/* Every row of 'all' in 'map' (key -> struct row), with its values. */
-static void collect_rows(const struct collector *c, const struct mset *all,
-			 struct strmap *map, struct rows *rs)
+/*
+ * Every row of 'all' with its values, from the samples of the 'by'
+ * columns only (a row with none of them is not chosen).
+ */
+static void collect_rows(const struct mset *all, struct rows *rs)
 {
-	struct sb key = SB_INIT(0);
-	size_t total = 0, at = 0;
-	struct row ***rows = &rs->v;
-	size_t *n = &rs->n, alloc = 0;
+	const struct collector *c = rs->c;
 
-	rs->all = all;
-	rs->start = xcalloc(all->n + 1, sizeof(*rs->start));
-	for (size_t i = 0; i < all->n; i++) {
-		rs->start[i] = total;
-		total += all->fams[i]->n;
-	}
-	rs->of = xcalloc(total + 1, sizeof(*rs->of));
 	for (size_t i = 0; i < all->n; i++) {
 		const struct family *f = all->fams[i];
 		size_t k = by_index(c, f);
 
-		for (size_t j = 0; j < f->n; j++) {
+		for (size_t j = 0; k < c->top.nbys && j < f->n; j++) {
 			const struct sample *s = &f->samples[j];
-			const char *ks = row_key(c, s, &key);
-			struct row *r = strmap_get(map, ks);
+			const char *ks = row_key(c, s, &rs->key);
+			struct row *r = strmap_get(&rs->map, ks);
 
 			if (!r) {
 				r = xcalloc(1, sizeof(*r));
 				r->key = xstrdup(ks);
 				r->by = -INFINITY;
 				r->byk = c->top.nbys;
-				r->idx = *n;
+				r->idx = rs->n;
 				r->vals = xcalloc(c->top.nbys, sizeof(double));
 				for (size_t v = 0; v < c->top.nbys; v++)
 					r->vals[v] = -INFINITY;
-				strmap_put(map, ks, r, NULL);
-				ALLOC_GROW(*rows, *n + 1, alloc);
-				(*rows)[(*n)++] = r;
+				strmap_put(&rs->map, ks, r, NULL);
+				ALLOC_GROW(rs->v, rs->n + 1, rs->alloc);
+				rs->v[rs->n++] = r;
 			}
-			rs->of[at++] = r;
-			if (k < c->top.nbys && !isnan(s->value))
-				r->vals[k] = s->value;
-			if (k < r->byk && !isnan(s->value)) {
+			if (isnan(s->value))
+				continue;
+			r->vals[k] = s->value;
+			if (k < r->byk) {
 				r->by = s->value;
 				r->byk = k;
 			}
 		}
 	}
-	sb_release(&key);
 }
 
 static bool unexpired(const char *key, void *value, void *now)
@@ -198,40 +191,63 @@ static void choose(const struct collector *c, struct row **rows, size_t nrows,
 	free(chosen);
 }
 
+/* The databases that hold a kept row (a key begins with its datname). */
+static void note_kept_databases(struct rows *rs)
+{
+	for (size_t i = 0; i < rs->n; i++) {
+		const char *key = rs->v[i]->key;
+		const char *sep = strchr(key, KEY_SEP);
+
+		if (rs->v[i]->keep)
+			strmap_putn(&rs->kept_db, key,
+				    sep ? (size_t)(sep - key) : strlen(key),
+				    (void *)rs, NULL);
+	}
+}
+
 /* mset_merge_if's test: is the sample's row kept? */
 static bool row_kept(const struct family *f, size_t j, void *arg)
 {
 	struct rows *rs = arg;
+	const struct sample *s = &f->samples[j];
+	const char *db = label_of(s, "datname");
+	const struct row *r;
 
-	if (f != rs->last) {
-		for (rs->last_i = 0; rs->all->fams[rs->last_i] != f;)
-			rs->last_i++;
-		rs->last = f;
+	/* most databases hold no kept row: known without a row key */
+	if (!rs->last_db || strcmp(db, rs->last_db)) {
+		rs->last_db = db;
+		rs->last_has = strmap_get(&rs->kept_db, db) != NULL;
 	}
-	return rs->of[rs->start[rs->last_i] + j]->keep;
+	if (!rs->last_has)
+		return false;
+	r = strmap_get(&rs->map, row_key(rs->c, s, &rs->key));
+	return r && r->keep;
 }
 
 size_t topsel_across(const struct collector *c, const struct mset *all,
 		     size_t n, struct strmap *sticky, double now,
 		     struct mset *out)
 {
-	struct strmap map = STRMAP_INIT;
-	struct rows rs = {0};
+	struct rows rs = {.c = c,
+			  .map = STRMAP_INIT,
+			  .kept_db = STRMAP_INIT,
+			  .key = SB_INIT(0)};
 	size_t before = out->nseries;
 
-	collect_rows(c, all, &map, &rs);
+	collect_rows(all, &rs);
 	choose(c, rs.v, rs.n, n, sticky, now);
+	note_kept_databases(&rs);
 	/* the samples kept share their blocks with 'all': no copy */
 	mset_merge_if(out, all, row_kept, &rs);
-	strmap_release(&map);
+	strmap_release(&rs.map);
+	strmap_release(&rs.kept_db);
 	for (size_t i = 0; i < rs.n; i++) {
 		free(rs.v[i]->key);
 		free(rs.v[i]->vals);
 		free(rs.v[i]);
 	}
 	free(rs.v);
-	free(rs.of);
-	free(rs.start);
+	sb_release(&rs.key);
 	/* left out, or kept but already in 'out' */
 	return all->nseries - (out->nseries - before);
 }

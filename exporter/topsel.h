@@ -21,7 +21,7 @@ size_t topsel_n(const struct collector *c, const struct config *cfg);
 /*
  * Add to 'out' the samples of 'all' (c's samples of every database) that
  * belong to the n rows with the largest value of the first of c->top.bys
- * each row has (rows with none of them rank last), or to a row whose key
+ * each row has (a row with none of them is not chosen), or to a row whose key
  * is live in 'sticky' (key -> expiry, a malloc'ed double, or NULL). The
  * top rows' keys are made live until now + c->top.sticky, expired ones
  * pruned. Ties go to the key first in byte order, so a page is stable.
