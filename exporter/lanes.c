@@ -165,54 +165,67 @@ static void collector_failed(struct ctx *x, struct run *run,
 			 c->name, "datname", db, "err", msg, NULL);
 }
 
+/* A collector about to run in a batch: its job and what it was given. */
+struct pending {
+	size_t i;
+	struct runner_job j;
+	bool limited; /* the deadline, not its own timeout, set j.timeout_ms */
+};
+
 /*
- * Run collector 'i' on 'pc' (in database 'db', or the main one when NULL),
- * using the cache when fresh. Sets '*broken' when the session died.
+ * Make ready to run collector 'i' on 'pc' (in database 'db', or the main
+ * one when NULL): its statement_timeout under the plan, its sticky keys.
  */
-static void run_collector(struct lane *ln, size_t i, struct pgconn *pc,
-			  const char *db, double share, bool *broken)
+static void begin_run(struct lane *ln, size_t i, struct pgconn *pc,
+		      const char *db, double share, double now,
+		      struct pending *p)
 {
 	struct ctx *x = ln->x;
 	const struct collector *c = &x->qs->v[i];
 	struct target *t = x->t;
-	struct run *run = &ln->runs[i];
-	struct runner_result r = RUNNER_RESULT_INIT;
-	struct runner_job j = {.t = t, .pc = pc, .c = c, .db = db};
-	bool limited = false, cut = false;
-	double secs;
 
-	*broken = false;
-	if (from_cache(ln, i, db, share))
-		return;
-	j.v = x->variants[i];
-	j.deadline = x->deadline;
-	j.now = clock_mono();
-	run->attempted = true;
+	memset(p, 0, sizeof(*p));
+	p->i = i;
+	p->j = (struct runner_job){.t = t, .pc = pc, .c = c, .db = db};
+	p->j.v = x->variants[i];
+	p->j.deadline = x->deadline;
+	p->j.now = now;
+	ln->runs[i].attempted = true;
 	/* runs again: a new skip is news */
 	cstate_report(t->cs, &(struct logkey){ONCE_SKIP, c->name, NULL}, NULL);
-	j.timeout_ms = timeout_ms(ln, i, share, &limited);
-	if (j.timeout_ms > 0) {
-		j.sticky = c->top.by && !c->top.across
-				   ? cstate_sticky(t->cs, c->name, db)
-				   : NULL;
-		runner_run(&j, &r);
-		*broken = r.broken;
-	} else {
-		err_set(&r.e, "the scrape deadline passed before it could run");
-	}
-	secs = clock_mono() - j.now;
-	run->seconds += secs;
-	run->spent += secs;
-	if (r.queried) {
-		note_result(t, c, db, &r);
-		ln->dropped[i] +=
-			r.dropped + mset_merge(lane_out(ln, i), r.m, NULL, 0);
+	p->j.timeout_ms = timeout_ms(ln, i, share, &p->limited);
+	p->j.sticky = c->top.by && !c->top.across
+			      ? cstate_sticky(t->cs, c->name, db)
+			      : NULL;
+}
+
+/*
+ * What collector p->i's run made: its samples, its time, its cache entry,
+ * or its failure ('r' released).
+ */
+static void end_run(struct lane *ln, const struct pending *p,
+		    struct runner_result *r)
+{
+	struct ctx *x = ln->x;
+	const struct collector *c = p->j.c;
+	struct target *t = x->t;
+	const char *db = p->j.db;
+	struct run *run = &ln->runs[p->i];
+	bool cut;
+
+	run->seconds += r->seconds;
+	run->spent += r->seconds;
+	if (r->queried) {
+		note_result(t, c, db, r);
+		ln->dropped[p->i] += r->dropped + mset_merge(lane_out(ln, p->i),
+							     r->m, NULL, 0);
 		/* with an error, rows that converted are served all the same */
-		if (!err_isset(&r.e)) {
-			collector_ok(t, c, db, &r, j.now, secs);
-			runner_result_release(&r);
+		if (!err_isset(&r->e)) {
+			collector_ok(t, c, db, r, p->j.now, r->seconds);
+			runner_result_release(r);
 			return;
 		}
+		cut = false;
 	} else {
 		/*
 		 * the scrape's deadline, not the collector's own timeout,
@@ -220,14 +233,67 @@ static void run_collector(struct lane *ln, size_t i, struct pgconn *pc,
 		 * counts too): that says nothing of the server, so no error
 		 * value (pg_up 0) is made up; the page says it was cut instead
 		 */
-		cut = j.timeout_ms <= 0 || pc->timed_out ||
-		      (limited && strstr(r.e.msg, "SQLSTATE 57014"));
+		cut = p->j.timeout_ms <= 0 || r->timed_out ||
+		      (p->limited && strstr(r->e.msg, "SQLSTATE 57014"));
 		ln->cut |= cut;
 		if (!cut)
-			samples_add_error_values(c, lane_out(ln, i));
+			samples_add_error_values(c, lane_out(ln, p->i));
 	}
-	collector_failed(x, run, c, db, cut, r.e.msg);
-	runner_result_release(&r);
+	collector_failed(x, run, c, db, cut, r->e.msg);
+	runner_result_release(r);
+}
+
+/*
+ * Run the 'n' collectors 'list' on 'pc' (in database 'db', or the main one
+ * when NULL) in one batch, those with a fresh cache entry served from it;
+ * 'extra' seconds (a connect) count in the first one's time. When the
+ * session broke ('*broken'), the collectors after the one it broke on
+ * are not run: they are left in 'list', as they were, and their number
+ * returned (0: all done).
+ */
+static size_t run_batch(struct lane *ln, size_t *list, size_t n,
+			struct pgconn *pc, const char *db, double share,
+			double extra, bool *broken)
+{
+	struct pending *p = xcalloc(n + 1, sizeof(*p));
+	struct runner_job *jobs = xcalloc(n + 1, sizeof(*jobs));
+	struct runner_result *r = xcalloc(n + 1, sizeof(*r));
+	double now = clock_mono();
+	size_t k, m = 0, rest = 0, first = (size_t)-1;
+
+	for (k = 0; k < n; k++) {
+		if (from_cache(ln, list[k], db, share))
+			continue;
+		if (first == (size_t)-1)
+			first = list[k];
+		begin_run(ln, list[k], pc, db, share, now, &p[m]);
+		r[m] = (struct runner_result)RUNNER_RESULT_INIT;
+		if (p[m].j.timeout_ms <= 0) {
+			err_set(&r[m].e, "the scrape deadline passed before "
+					 "it could run");
+			end_run(ln, &p[m], &r[m]);
+			continue;
+		}
+		jobs[m] = p[m].j;
+		m++;
+	}
+	*broken = runner_run_batch(jobs, m, r);
+	for (k = 0; k < m; k++) {
+		if (k > 0 && r[k].unanswered && r[k - 1].unanswered) {
+			/* not run: its time goes back to the plan */
+			ln->pending += ln->x->est[p[k].i] * share;
+			runner_result_release(&r[k]);
+			list[rest++] = p[k].i;
+			continue;
+		}
+		end_run(ln, &p[k], &r[k]);
+	}
+	if (first != (size_t)-1)
+		ln->runs[first].spent += extra;
+	free(p);
+	free(jobs);
+	free(r);
+	return rest;
 }
 
 /*
@@ -238,30 +304,32 @@ static void run_list(struct lane *ln)
 {
 	struct ctx *x = ln->x;
 	struct target *t = x->t;
-	size_t k;
+	size_t *todo = xcalloc(ln->n + 1, sizeof(*todo));
+	size_t k, n = ln->n;
 
-	for (k = 0; k < ln->n; k++) {
-		size_t i = ln->list[k];
-		const struct collector *c = &x->qs->v[i];
+	memcpy(todo, ln->list, n * sizeof(*todo));
+	while (n && ln->pc) {
 		struct err e = ERR_INIT;
 		bool broken, cut = false;
 
-		if (!ln->pc) {
-			/* the deadline took the session: nothing to say */
-			if (samples_has_error_value(c) && !ln->cut) {
-				samples_add_error_values(c, lane_out(ln, i));
-				ln->runs[i].attempted = true;
-				ln->runs[i].failed = true;
-			}
-			continue;
-		}
-		run_collector(ln, i, ln->pc, NULL, 1, &broken);
+		n = run_batch(ln, todo, n, ln->pc, NULL, 1, 0, &broken);
 		if (broken) {
 			target_release(t, ln->pc, true);
 			ln->pc = target_acquire_first(t, x->deadline, &cut, &e);
 			ln->cut |= cut;
 		}
 	}
+	/* the deadline took the session: nothing to say */
+	for (k = 0; k < n; k++) {
+		size_t i = todo[k];
+
+		if (samples_has_error_value(&x->qs->v[i]) && !ln->cut) {
+			samples_add_error_values(&x->qs->v[i], lane_out(ln, i));
+			ln->runs[i].attempted = true;
+			ln->runs[i].failed = true;
+		}
+	}
+	free(todo);
 }
 
 /* Does collector 'i' run in each database on this target? */
@@ -414,32 +482,36 @@ static void visit_skip(struct lane *ln, const char *db, const bool *served)
 
 /*
  * Run the collectors of 'db' not 'served' on 'pc' (NULL: the database
- * refused a session, they failed). Returns whether the session broke.
+ * refused a session, they failed), in one batch. Returns whether the
+ * session broke (the collectors after the one it broke on wait for the
+ * next visit).
  */
 static bool visit_run(struct lane *ln, struct pgconn *pc, const char *db,
 		      const bool *served, double share, double connecting)
 {
 	struct ctx *x = ln->x;
-	bool broken = false, first = true;
+	size_t *list = xcalloc(x->qs->n + 1, sizeof(*list));
+	size_t n = 0;
+	bool broken = false;
 
-	for (size_t i = 0; i < x->qs->n && !broken; i++) {
+	for (size_t i = 0; i < x->qs->n; i++) {
 		if (!lanes_per_database(x, i) || served[i])
 			continue;
-		if (!pc) {
-			ln->runs[i].attempted = true;
-			ln->runs[i].failed = true;
+		if (pc) {
+			list[n++] = i;
 			continue;
 		}
-		run_collector(ln, i, pc, db, share, &broken);
-		/*
-		 * the session is the database's cost too: counted in
-		 * the first collector's time, so the next collection
-		 * keeps it back along with the queries
-		 */
-		if (first)
-			ln->runs[i].spent += connecting;
-		first = false;
+		ln->runs[i].attempted = true;
+		ln->runs[i].failed = true;
 	}
+	/*
+	 * the session is the database's cost too: counted in the first
+	 * collector's time, so the next collection keeps it back along with
+	 * the queries
+	 */
+	if (n)
+		run_batch(ln, list, n, pc, db, share, connecting, &broken);
+	free(list);
 	return broken;
 }
 

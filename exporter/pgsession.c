@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "pgsession.h"
+#include "pgsession_int.h"
 #include "clock.h"
 #include "log.h"
 #include "xalloc.h"
@@ -269,12 +270,8 @@ static void result_error(PGresult *r, struct err *e)
 		err_set(e, "%s (SQLSTATE %s)", msg, state ? state : "?");
 }
 
-/*
- * When to cancel a query that must be over by 'deadline': a moment
- * before it, so that the wait for the server to answer the cancel ends by
- * the deadline too and the page goes out on time.
- */
-static double cancel_point(double deadline)
+/* see pgsession_int.h */
+double pgsession_cancel_point(double deadline)
 {
 	double grace = (deadline - clock_mono()) * 0.2;
 
@@ -283,14 +280,9 @@ static double cancel_point(double deadline)
 	return deadline - (grace > 0 ? grace : 0);
 }
 
-/*
- * Wait until a result of 'c' can be read; past 'soft', cancel the query
- * and wait until 'deadline' for the server to answer. Returns 0 when a
- * result can be read (perhaps the cancel's error), -1 when the session
- * must be given up ('*broken', 'e' set).
- */
-static int wait_result(PGconn *c, double soft, double deadline, bool *canceled,
-		       bool *broken, struct err *e)
+/* see pgsession_int.h */
+int pgsession_wait_result(PGconn *c, double soft, double deadline,
+			  bool *canceled, bool *broken, struct err *e)
 {
 	int w = pgsession_wait_ready(c, *canceled ? deadline : soft);
 
@@ -324,14 +316,9 @@ static bool is_cancel(const PGresult *r)
 	return state && !strcmp(state, "57014");
 }
 
-/*
- * One result of the server, sorted: rows and command results are kept in
- * '*keep' when 'keep' is not NULL (else cleared); errors set 'e' (the
- * first goes to '*error' when not NULL), and '*canceled' when the error
- * is a cancel's. Returns -1 for COPY, which leaves the session unusable.
- */
-static int sort_result(PGresult *r, PGresult **keep, PGresult **error,
-		       bool *canceled, bool *broken, struct err *e)
+/* see pgsession_int.h */
+int pgsession_sort_result(PGresult *r, PGresult **keep, PGresult **error,
+			  bool *canceled, bool *broken, struct err *e)
 {
 	switch (PQresultStatus(r)) {
 	case PGRES_TUPLES_OK:
@@ -365,15 +352,9 @@ static int sort_result(PGresult *r, PGresult **keep, PGresult **error,
 	}
 }
 
-/*
- * A lost connection makes '*broken' and, failing a better one, 'e'. So
- * does any cancel sent ('timed_out'): even when an error that cancels
- * ('canceled', SQLSTATE 57014) came back, it may have been the statement
- * timeout's, set to the same deadline, with the cancel still on its way
- * to cancel the session's next query (a healthy scrape's pg_up 0).
- */
-static void check_lost(PGconn *c, bool timed_out, bool canceled, bool *broken,
-		       struct err *e)
+/* see pgsession_int.h */
+void pgsession_check_lost(PGconn *c, bool timed_out, bool canceled,
+			  bool *broken, struct err *e)
 {
 	(void)canceled;
 	if (timed_out)
@@ -398,16 +379,17 @@ static PGresult *read_results(PGconn *c, double deadline, bool *broken,
 			      bool *timed_out, PGresult **error, struct err *e)
 {
 	PGresult *keep = NULL, *r;
-	double soft = cancel_point(deadline);
+	double soft = pgsession_cancel_point(deadline);
 	bool canceled = false;
 
-	while (wait_result(c, soft, deadline, timed_out, broken, e) == 0) {
+	while (pgsession_wait_result(c, soft, deadline, timed_out, broken, e) ==
+	       0) {
 		r = PQgetResult(c);
-		if (!r ||
-		    sort_result(r, &keep, error, &canceled, broken, e) < 0)
+		if (!r || pgsession_sort_result(r, &keep, error, &canceled,
+						broken, e) < 0)
 			break;
 	}
-	check_lost(c, *timed_out, canceled, broken, e);
+	pgsession_check_lost(c, *timed_out, canceled, broken, e);
 	if (err_isset(e)) {
 		PQclear(keep);
 		return NULL;
@@ -550,90 +532,6 @@ unsigned pgsession_result_coltype(const PGresult *r, int col)
 const char *pgsession_result_value(const PGresult *r, int row, int col)
 {
 	return PQgetisnull(r, row, col) ? NULL : PQgetvalue(r, row, col);
-}
-
-static bool send_one(PGconn *c, const char *sql)
-{
-	return PQsendQueryParams(c, sql, 0, NULL, NULL, NULL, NULL, 0);
-}
-
-/*
- * Send 'sql' inside its own read-only transaction, as one pipeline: the
- * transaction costs no round trip of its own. The statement_timeout is
- * set for it when it is not the session's ('session_ms'). Returns the
- * index of 'sql' among the commands sent, or -1.
- */
-static int send_in_transaction(PGconn *c, const char *sql, int timeout_ms,
-			       int session_ms)
-{
-	char set[64];
-	bool own = timeout_ms != session_ms;
-
-	snprintf(set, sizeof(set), "SET LOCAL statement_timeout = %d",
-		 timeout_ms > 0 ? timeout_ms : 0);
-	if (!PQenterPipelineMode(c) || !send_one(c, "BEGIN READ ONLY") ||
-	    (own && !send_one(c, set)) || !send_one(c, sql) ||
-	    !send_one(c, "ROLLBACK") || !PQpipelineSync(c))
-		return -1;
-	return own ? 2 : 1;
-}
-
-/*
- * Run 'sql' on PostgreSQL session 'c' in a read-only transaction rolled
- * back after it (see target_query). A query that failed leaves the
- * transaction aborted (the pipeline skips the ROLLBACK): it is rolled
- * back then, at the cost of a round trip.
- */
-PGresult *pgsession_query_ro(PGconn *c, const char *sql, int timeout_ms,
-			     int session_ms, double deadline, bool *broken,
-			     bool *timed_out, struct err *e)
-{
-	double soft = cancel_point(deadline);
-	PGresult *keep = NULL, *r;
-	bool canceled = false;
-	int cmd = 0, mine;
-
-	*broken = *timed_out = false;
-	mine = send_in_transaction(c, sql, timeout_ms, session_ms);
-	if (mine < 0) {
-		char *msg = pgsession_error(c);
-
-		err_set(e, "cannot send query: %s", msg);
-		free(msg);
-		*broken = true;
-		return NULL;
-	}
-	while (wait_result(c, soft, deadline, timed_out, broken, e) == 0) {
-		r = PQgetResult(c);
-		if (!r) {
-			cmd++; /* the end of one command's results */
-			continue;
-		}
-		if (PQresultStatus(r) == PGRES_PIPELINE_SYNC) {
-			PQclear(r);
-			break;
-		}
-		if (sort_result(r, cmd == mine ? &keep : NULL, NULL, &canceled,
-				broken, e) < 0)
-			break;
-	}
-	check_lost(c, *timed_out, canceled, broken, e);
-	if (!*broken && !PQexitPipelineMode(c))
-		*broken = true;
-	if (!*broken && PQtransactionStatus(c) != PQTRANS_IDLE) {
-		struct err re = ERR_INIT;
-		bool b, tmo;
-
-		r = pgsession_exec(c, "ROLLBACK", false, deadline, &b, &tmo,
-				   NULL, &re);
-		*broken = !r || b;
-		PQclear(r);
-	}
-	if (err_isset(e)) {
-		PQclear(keep);
-		return NULL;
-	}
-	return keep;
 }
 
 static void free_list(char **list)

@@ -71,15 +71,51 @@ PGresult *pgsession_exec(PGconn *c, const char *sql, bool simple,
 
 /*
  * Run 'sql' on the PostgreSQL session 'c' inside its own read-only
- * transaction, pipelined in one round trip: BEGIN READ ONLY; SET LOCAL
- * statement_timeout = 'timeout_ms' (only when it differs from the
- * session's 'session_ms'); sql; ROLLBACK. A failed query's aborted
- * transaction is rolled back at the cost of a round trip. Results and
- * flags as pgsession_exec's.
+ * transaction, pipelined in one round trip: pgsession_batch_ro of one
+ * unnamed statement (BEGIN READ ONLY; SET LOCAL statement_timeout =
+ * 'timeout_ms' when it differs from the session's 'session_ms'; sql;
+ * ROLLBACK, a sync point after each part, so a failed query's
+ * transaction is rolled back in the same round trip). Results and flags
+ * as pgsession_exec's.
  */
 PGresult *pgsession_query_ro(PGconn *c, const char *sql, int timeout_ms,
 			     int session_ms, double deadline, bool *broken,
 			     bool *timed_out, struct err *e);
+
+/*
+ * One statement of a batch (pgsession_batch_ro). The caller fills the
+ * first four fields and zeroes the rest; the batch answers in them.
+ */
+struct pgsession_stmt {
+	const char *sql;
+	int timeout_ms;	  /* its statement_timeout */
+	const char *name; /* its prepared statement, NULL: unnamed, parsed */
+	bool prepare;	  /* send the Parse of 'name' first */
+	PGresult *res;	  /* its rows or command result (PQclear it) */
+	struct err e;	/* why it has none: the server's error, the deadline */
+	bool prepared;	/* the Parse of 'name' succeeded: it exists now */
+	bool answered;	/* the server answered it, with rows or an error */
+	bool timed_out; /* the deadline, not the server, ended it */
+	double seconds; /* from the answer before it (or the send) to its own */
+};
+
+/*
+ * Run the 'n' statements 's' on the PostgreSQL session 'c' in one
+ * read-only transaction, sent in one pipeline before any answer is read:
+ * BEGIN READ ONLY; SAVEPOINT; then per statement ROLLBACK TO SAVEPOINT
+ * (but the first), SET LOCAL statement_timeout (when it differs from the
+ * session's 'session_ms'), its Parse (when it has a name to prepare) and
+ * its execution, each statement a segment of its own ending in a sync,
+ * so a failure skips only the rest of its segment; the ROLLBACK to end.
+ * Whatever a statement changes in the session ends with its segment's
+ * subtransaction. A moment before 'deadline' what runs is cancelled; the
+ * answers that came are kept, the others have 'e' set and 'timed_out'.
+ * '*broken' is set when the session is unusable (lost, not idle again
+ * by the deadline), '*timed_out' when the deadline ended something.
+ */
+void pgsession_batch_ro(PGconn *c, struct pgsession_stmt *s, size_t n,
+			int session_ms, double deadline, bool *broken,
+			bool *timed_out);
 
 /*
  * What the server said of a statement that failed: copies of the fields

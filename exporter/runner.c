@@ -49,22 +49,15 @@ static char *undeclared(const struct collector *c, const PGresult *res)
 	return sb_detach(&list, NULL);
 }
 
-void runner_run(const struct runner_job *j, struct runner_result *r)
+/* Turn the rows 'res' of job 'j' into r->m (see runner_run); takes 'res'. */
+static void convert(const struct runner_job *j, PGresult *res,
+		    struct runner_result *r)
 {
 	const struct collector *c = j->c;
 	struct target *t = j->t;
 	struct rowopts opts = {0};
-	PGresult *res, *pivoted;
-	char *sql = collector_sql(c, j->v, t->gcfg);
+	PGresult *pivoted;
 
-	if (j->exec)
-		res = j->exec(j->exec_arg, sql, &r->broken, &r->e);
-	else
-		res = target_query(t, j->pc, sql, j->timeout_ms, j->deadline,
-				   &r->broken, &r->e);
-	free(sql);
-	if (!res)
-		return;
 	r->queried = true;
 	r->nrows = PQntuples(res);
 	pivoted = samples_pivot(c, res, &r->e);
@@ -87,6 +80,56 @@ void runner_run(const struct runner_job *j, struct runner_result *r)
 		r->res = res;
 	else
 		PQclear(res);
+}
+
+void runner_run(const struct runner_job *j, struct runner_result *r)
+{
+	struct target *t = j->t;
+	PGresult *res;
+	char *sql = collector_sql(j->c, j->v, t->gcfg);
+
+	if (j->exec)
+		res = j->exec(j->exec_arg, sql, &r->broken, &r->e);
+	else
+		res = target_query(t, j->pc, sql, j->timeout_ms, j->deadline,
+				   &r->broken, &r->e);
+	free(sql);
+	if (res)
+		convert(j, res, r);
+}
+
+bool runner_run_batch(const struct runner_job *j, size_t n,
+		      struct runner_result *r)
+{
+	struct pgsession_stmt *s = xcalloc(n + 1, sizeof(*s));
+	bool broken = false;
+	size_t k;
+
+	for (k = 0; k < n; k++) {
+		s[k].sql = collector_sql(j[k].c, j[k].v, j[k].t->gcfg);
+		s[k].timeout_ms = j[k].timeout_ms;
+		s[k].e = (struct err)ERR_INIT;
+	}
+	if (n)
+		target_query_batch(j[0].t, j[0].pc, s, n, j[0].deadline,
+				   &broken);
+	for (k = 0; k < n; k++) {
+		r[k].broken = broken;
+		r[k].unanswered = !s[k].answered;
+		r[k].timed_out = s[k].timed_out;
+		r[k].seconds = s[k].seconds;
+		if (err_isset(&s[k].e)) {
+			r[k].e = s[k].e;
+			PQclear(s[k].res);
+		} else if (s[k].res) {
+			convert(&j[k], s[k].res, &r[k]);
+		} else {
+			err_set(&r[k].e, "the server sent no result");
+		}
+		free((char *)s[k].sql);
+	}
+	free(s);
+	return broken;
 }
 
 void runner_result_release(struct runner_result *r)

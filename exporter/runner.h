@@ -52,13 +52,18 @@ struct runner_result {
 	PGresult *res;
 	int nrows;
 	bool pivot_failed; /* r->e says why; the rows were not pivoted */
+	/* runner_run_batch: no answer came (the session lost, the deadline) */
+	bool unanswered;
+	bool timed_out; /* the deadline, not the server, ended its query */
+	double seconds; /* runner_run_batch: its part of the batch's time */
 };
 
 #define RUNNER_RESULT_INIT                                                     \
 	{                                                                      \
 		.m = NULL, .dropped = 0, .e = ERR_INIT, .warn = ERR_INIT,      \
 		.queried = false, .broken = false, .undeclared = NULL,         \
-		.res = NULL, .nrows = 0, .pivot_failed = false                 \
+		.res = NULL, .nrows = 0, .pivot_failed = false,                \
+		.unanswered = false, .timed_out = false, .seconds = 0          \
 	}
 
 /*
@@ -70,6 +75,18 @@ struct runner_result {
  */
 void runner_run(const struct runner_job *j, struct runner_result *r);
 void runner_result_release(struct runner_result *r);
+
+/*
+ * Run the 'n' jobs 'j' (all on one session, j[0].pc, none with 'exec') as
+ * one batch (target_query_batch: one pipeline, one read-only transaction,
+ * each statement prepared once per session), then convert each answer
+ * into r[k] (RUNNER_RESULT_INIT each) as runner_run does. r[k].seconds is
+ * the time from the answer before it (or the send) to its own; a job left
+ * without an answer has r[k].unanswered and r[k].e set. Returns whether
+ * the session is unusable (then every r[k].broken is set too).
+ */
+bool runner_run_batch(const struct runner_job *j, size_t n,
+		      struct runner_result *r);
 
 /* The statement timeout of 'c' in seconds (0: none): its own or the config's.
  */

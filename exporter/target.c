@@ -161,6 +161,7 @@ void target_free(struct target *t)
 	for (i = 0; i < t->nslots; i++) {
 		PQfinish(t->slots[i].conn);
 		free(t->slots[i].dbname);
+		strmap_release_with(&t->slots[i].prepared, free);
 	}
 	free(t->slots);
 	for (i = 0; i < t->nparams; i++) {
@@ -327,6 +328,21 @@ static bool same_db(const char *a, const char *b)
 }
 
 /*
+ * Close the session of slot 's' (t->lock held): what was prepared on it
+ * goes with it, so a new session starts with nothing prepared.
+ */
+static void slot_close(struct target *t, struct pgconn *s)
+{
+	PQfinish(s->conn);
+	s->conn = NULL;
+	free(s->dbname);
+	s->dbname = NULL;
+	strmap_release_with(&s->prepared, free);
+	s->prepared = (struct strmap)STRMAP_INIT;
+	t->stats.open--;
+}
+
+/*
  * Close sessions that sat idle too long: those to other databases, and
  * those to the main database but one (a second one is opened when the
  * collectors are shared out, and is not kept once they no longer are).
@@ -352,11 +368,7 @@ static void close_idle(struct target *t, double now)
 			continue;
 		if (now - s->idle_at < t->gcfg->idle_timeout)
 			continue;
-		PQfinish(s->conn);
-		s->conn = NULL;
-		free(s->dbname);
-		s->dbname = NULL;
-		t->stats.open--;
+		slot_close(t, s);
 	}
 }
 
@@ -400,11 +412,7 @@ static struct pgconn *find_slot(struct target *t, const char *db)
 		return empty;
 	if (other) {
 		/* reuse the slot: the bound holds whatever the databases */
-		PQfinish(other->conn);
-		other->conn = NULL;
-		free(other->dbname);
-		other->dbname = NULL;
-		t->stats.open--;
+		slot_close(t, other);
 	}
 	return other;
 }
@@ -530,11 +538,7 @@ static struct pgconn *acquire(struct target *t, const char *dbname,
 	t->stats.busy++;
 	if (s->conn && !pgsession_alive(s->conn)) {
 		/* killed while idle (a restart, DROP DATABASE ... FORCE) */
-		PQfinish(s->conn);
-		s->conn = NULL;
-		free(s->dbname);
-		s->dbname = NULL;
-		t->stats.open--;
+		slot_close(t, s);
 	}
 	s->kept = s->conn != NULL;
 	s->timed_out = false;
@@ -572,13 +576,8 @@ void target_release(struct target *t, struct pgconn *pc, bool broken)
 	double now = clock_mono();
 
 	pthread_mutex_lock(&t->lock);
-	if ((broken || pc->broken) && pc->conn) {
-		PQfinish(pc->conn);
-		pc->conn = NULL;
-		free(pc->dbname);
-		pc->dbname = NULL;
-		t->stats.open--;
-	}
+	if ((broken || pc->broken) && pc->conn)
+		slot_close(t, pc);
 	pc->broken = false;
 	pc->busy = false;
 	pc->idle_at = now;
@@ -632,6 +631,22 @@ void target_free_list(char **list)
 	free(list);
 }
 
+/* target_query for a statement a session runs again and again. */
+static PGresult *query_prepared(struct target *t, struct pgconn *pc,
+				const char *sql, double deadline, struct err *e)
+{
+	struct pgsession_stmt st = {.sql = sql,
+				    .timeout_ms = target_timeout_ms(t)};
+	bool broken;
+
+	target_query_batch(t, pc, &st, 1, deadline, &broken);
+	if (!err_isset(&st.e))
+		return st.res;
+	err_set(e, "%s", st.e.msg);
+	PQclear(st.res);
+	return NULL;
+}
+
 int target_refresh_facts(struct target *t, struct pgconn *pc, double deadline,
 			 struct err *e)
 {
@@ -652,8 +667,8 @@ int target_refresh_facts(struct target *t, struct pgconn *pc, double deadline,
 		pthread_mutex_unlock(&t->lock);
 		return 0;
 	}
-	r = target_query(t, pc, pgsession_facts_sql, target_timeout_ms(t),
-			 deadline, &broken, e);
+	/* read every collection: prepared once per session, like collectors */
+	r = query_prepared(t, pc, pgsession_facts_sql, deadline, e);
 	if (!r)
 		return err_wrap(e, "reading server facts");
 	if (PQntuples(r) != 1) {

@@ -37,6 +37,14 @@ struct pgconn {
 	bool timed_out;
 	/* target_acquire handed out a session opened by an earlier caller */
 	bool kept;
+	/*
+	 * the statements prepared on the session (target_query_batch): their
+	 * name -> their SQL (malloc'ed); emptied when the session closes. Only
+	 * the caller holding the slot touches it.
+	 */
+	struct strmap prepared;
+	/* a pooler between us and the server loses what is prepared */
+	bool no_prepare;
 };
 
 /* Counters of the pool, for pgpulse_* self metrics. */
@@ -177,6 +185,21 @@ void target_free_list(char **list);
 PGresult *target_query(struct target *t, struct pgconn *pc, const char *sql,
 		       int timeout_ms, double deadline, bool *broken,
 		       struct err *e);
+
+/*
+ * Run the 'n' statements 's' (their 'sql' and 'timeout_ms' set, the rest
+ * zeroed) on 'pc', each answered in its own element (see pgsession.h). On
+ * PostgreSQL they go in one pipeline inside one read-only transaction
+ * (pgsession_batch_ro), each prepared the first time the session runs it
+ * (named after a hash of its SQL, so other SQL never meets a stale name)
+ * and executed by name afterwards; a pooler that loses prepared
+ * statements (PgBouncer in transaction mode) makes the session go back
+ * to unnamed ones. pgbouncer's console gets each in the simple protocol,
+ * one after another. '*broken' and pc->timed_out as target_query's.
+ */
+void target_query_batch(struct target *t, struct pgconn *pc,
+			struct pgsession_stmt *s, size_t n, double deadline,
+			bool *broken);
 
 /*
  * Wait on the target's condition (with t->lock held) until signalled or

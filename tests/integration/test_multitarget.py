@@ -228,9 +228,10 @@ collectors:
         assert "canceled" in p.stderr_text() or "timeout" in p.stderr_text()
     finally:
         part.close()
-        # the cancel never got through: end the sleeper behind the cut
+        # the cancel never got through: end the session behind the cut
+        # (still sleeping, or idle once its batch ended there), and the rest
         pg.psql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                "WHERE query LIKE '%pg_sleep(8)%' AND pid <> pg_backend_pid()")
+                "WHERE application_name = 'pgpulse' AND pid <> pg_backend_pid()")
 
 
 # --- /probe -------------------------------------------------------------------
