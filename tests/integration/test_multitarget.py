@@ -130,7 +130,9 @@ def test_a_hanging_host_leaves_time_for_the_next_one(pg, pgpulse):
         p = pgpulse(config=cfg, env=ENV)
         page, took = p.scrape_timed(8)
         assert page.sample("pg_up", target="multi") == 1
-        assert 2 <= took < 7, took
+        # the hanging host was waited on: libpq's connect_timeout counts whole
+        # seconds of the clock (time()), so 2 s end between 1 and 2 s later
+        assert 1 <= took < 7, took
     finally:
         hole.close()
 
