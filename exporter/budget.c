@@ -31,10 +31,7 @@ struct plan {
 
 static const char *datname_of(const struct sample *s)
 {
-	for (uint32_t i = 0; i < s->nlabels; i++)
-		if (!strcmp(s->labels[i].name, "datname"))
-			return s->labels[i].value;
-	return NULL;
+	return sample_label(s, "datname");
 }
 
 /* Count the series of each database and of none; read the sizes. */

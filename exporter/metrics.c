@@ -705,3 +705,11 @@ size_t mset_merge(struct mset *dst, const struct mset *src,
 	free(all);
 	return dropped;
 }
+
+const char *sample_label(const struct sample *s, const char *name)
+{
+	for (uint32_t i = 0; i < s->nlabels; i++)
+		if (!strcmp(s->labels[i].name, name))
+			return s->labels[i].value;
+	return NULL;
+}

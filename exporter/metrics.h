@@ -146,6 +146,9 @@ typedef bool mset_keep_fn(const struct family *f, size_t j, void *arg);
 size_t mset_merge_if(struct mset *dst, const struct mset *src,
 		     mset_keep_fn *keep, void *arg);
 
+/* The value of label 'name' of 's', or NULL when it has none. */
+const char *sample_label(const struct sample *s, const char *name);
+
 /* "gauge", "counter", "info", "histogram", "untyped" */
 const char *metric_type_name(enum metric_type t);
 

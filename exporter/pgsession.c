@@ -309,16 +309,9 @@ int pgsession_wait_result(PGconn *c, double soft, double deadline,
 	return 0;
 }
 
-static bool is_cancel(const PGresult *r)
-{
-	const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
-
-	return state && !strcmp(state, "57014");
-}
-
 /* see pgsession_int.h */
 int pgsession_sort_result(PGresult *r, PGresult **keep, PGresult **error,
-			  bool *canceled, bool *broken, struct err *e)
+			  bool *broken, struct err *e)
 {
 	switch (PQresultStatus(r)) {
 	case PGRES_TUPLES_OK:
@@ -342,7 +335,6 @@ int pgsession_sort_result(PGresult *r, PGresult **keep, PGresult **error,
 		*broken = true;
 		return -1;
 	default:
-		*canceled |= is_cancel(r);
 		result_error(r, e);
 		if (error && !*error)
 			*error = r;
@@ -353,10 +345,9 @@ int pgsession_sort_result(PGresult *r, PGresult **keep, PGresult **error,
 }
 
 /* see pgsession_int.h */
-void pgsession_check_lost(PGconn *c, bool timed_out, bool canceled,
-			  bool *broken, struct err *e)
+void pgsession_check_lost(PGconn *c, bool timed_out, bool *broken,
+			  struct err *e)
 {
-	(void)canceled;
 	if (timed_out)
 		*broken = true;
 	if (PQstatus(c) != CONNECTION_BAD)
@@ -380,16 +371,14 @@ static PGresult *read_results(PGconn *c, double deadline, bool *broken,
 {
 	PGresult *keep = NULL, *r;
 	double soft = pgsession_cancel_point(deadline);
-	bool canceled = false;
 
 	while (pgsession_wait_result(c, soft, deadline, timed_out, broken, e) ==
 	       0) {
 		r = PQgetResult(c);
-		if (!r || pgsession_sort_result(r, &keep, error, &canceled,
-						broken, e) < 0)
+		if (!r || pgsession_sort_result(r, &keep, error, broken, e) < 0)
 			break;
 	}
-	pgsession_check_lost(c, *timed_out, canceled, broken, e);
+	pgsession_check_lost(c, *timed_out, broken, e);
 	if (err_isset(e)) {
 		PQclear(keep);
 		return NULL;

@@ -73,7 +73,6 @@ struct batch_read {
 	int cmd, prep, query; /* the command read; see stmt_layout */
 	int session_ms;
 	double last;	 /* when the last segment ended */
-	bool canceled;	 /* a cancel was answered */
 	struct err head; /* the transaction's own commands failed */
 };
 
@@ -112,13 +111,12 @@ static int batch_result(struct batch_read *b, PGresult *r, bool *broken)
 	if (b->seg >= 1 && b->seg <= b->n)
 		st = &b->s[b->seg - 1];
 	if (!st)
-		return pgsession_sort_result(r, NULL, NULL, &b->canceled,
-					     broken, &b->head);
+		return pgsession_sort_result(r, NULL, NULL, broken, &b->head);
 	mine = b->cmd == b->query;
 	if (b->cmd == b->prep && PQresultStatus(r) == PGRES_COMMAND_OK)
 		st->prepared = true;
-	return pgsession_sort_result(r, mine ? &st->res : NULL, NULL,
-				     &b->canceled, broken, &st->e);
+	return pgsession_sort_result(r, mine ? &st->res : NULL, NULL, broken,
+				     &st->e);
 }
 
 /*
@@ -158,7 +156,7 @@ static void end_batch(PGconn *c, struct batch_read *b, double deadline,
 {
 	if (b->seg <= b->n + 1)
 		*broken = true;
-	pgsession_check_lost(c, timed_out, b->canceled, broken, e);
+	pgsession_check_lost(c, timed_out, broken, e);
 	for (size_t k = 0; k < b->n; k++) {
 		struct pgsession_stmt *st = &b->s[k];
 

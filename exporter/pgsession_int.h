@@ -32,20 +32,20 @@ int pgsession_wait_result(PGconn *c, double soft, double deadline,
 /*
  * One result of the server, sorted: rows and command results are kept in
  * '*keep' when 'keep' is not NULL (else cleared); errors set 'e' (the
- * first goes to '*error' when not NULL), and '*canceled' when the error
- * is a cancel's. Returns -1 for COPY, which leaves the session unusable.
+ * first goes to '*error' when not NULL). Returns -1 for COPY, which
+ * leaves the session unusable.
  */
 int pgsession_sort_result(PGresult *r, PGresult **keep, PGresult **error,
-			  bool *canceled, bool *broken, struct err *e);
+			  bool *broken, struct err *e);
 
 /*
  * A lost connection makes '*broken' and, failing a better one, 'e'. So
  * does any cancel sent ('timed_out'): even when an error that cancels
- * ('canceled', SQLSTATE 57014) came back, it may have been the statement
- * timeout's, set to the same deadline, with the cancel still on its way
- * to cancel the session's next query (a healthy scrape's pg_up 0).
+ * (SQLSTATE 57014) came back, it may have been the statement timeout's,
+ * set to the same deadline, with the cancel still on its way to cancel
+ * the session's next query (a healthy scrape's pg_up 0).
  */
-void pgsession_check_lost(PGconn *c, bool timed_out, bool canceled,
-			  bool *broken, struct err *e);
+void pgsession_check_lost(PGconn *c, bool timed_out, bool *broken,
+			  struct err *e);
 
 #endif

@@ -34,10 +34,9 @@ size_t topsel_n(const struct collector *c, const struct config *cfg)
 /* The value of a label of 's', or "" when it has none of that name. */
 static const char *label_of(const struct sample *s, const char *name)
 {
-	for (uint32_t i = 0; i < s->nlabels; i++)
-		if (!strcmp(s->labels[i].name, name))
-			return s->labels[i].value;
-	return "";
+	const char *v = sample_label(s, name);
+
+	return v ? v : "";
 }
 
 /* The key of the row 's' belongs to: its datname and key labels. */
