@@ -16,6 +16,7 @@
 #include <libpq-fe.h>
 #include "config.h"
 #include "config_int.h"
+#include "rx.h"
 #include "log.h"
 #include "names.h"
 #include "strmap.h"
@@ -196,15 +197,13 @@ bool config_probe_allowed(const struct config *cfg, const char *hostport)
 	size_t i;
 
 	for (i = 0; i < cfg->nprobe_allow && !ok; i++) {
-		char *anchored = xasprintf("^(%s)$", cfg->probe_allow[i]);
 		regex_t re;
 
-		/* the patterns were compiled when the file was loaded */
-		if (regcomp(&re, anchored, REG_EXTENDED | REG_NOSUB) == 0) {
+		/* the patterns were checked when the file was loaded */
+		if (rx_compile(&re, cfg->probe_allow[i], true, NULL) == 0) {
 			ok = regexec(&re, hostport, 0, NULL, 0) == 0;
 			regfree(&re);
 		}
-		free(anchored);
 	}
 	return ok;
 }

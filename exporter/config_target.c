@@ -15,6 +15,7 @@
 #include <libpq-fe.h>
 #include "config.h"
 #include "config_int.h"
+#include "rx.h"
 #include "duration.h"
 #include "log.h"
 #include "names.h"
@@ -211,16 +212,13 @@ void cfg_parse_regexes(struct cloader *l, const yaml_node_t *n,
 		return;
 	for (i = 0; i < *nout; i++) {
 		const yaml_node_t *at = ydoc_strlist_item(&l->y, n, i);
+		struct err e = ERR_INIT;
 		regex_t re;
-		char msg[128];
-		int rc;
 
-		rc = regcomp(&re, (*out)[i], REG_EXTENDED | REG_NOSUB);
-		if (rc) {
-			regerror(rc, &re, msg, sizeof(msg));
+		if (rx_compile(&re, (*out)[i], false, &e) < 0) {
 			ydoc_error(&l->y, at,
 				   "invalid regular expression '%.64s': %s",
-				   (*out)[i], msg);
+				   (*out)[i], e.msg);
 			continue;
 		}
 		regfree(&re);

@@ -5,6 +5,7 @@
 #include <regex.h>
 #include <stdlib.h>
 #include "dbpattern.h"
+#include "rx.h"
 #include "xalloc.h"
 #include "compat.h"
 
@@ -18,9 +19,9 @@ int dbpattern_compile(char *const *pats, size_t n, void **out, struct err *e)
 		return 0;
 	re = xcalloc(n, sizeof(*re));
 	for (i = 0; i < n; i++) {
-		if (regcomp(&re[i], pats[i], REG_EXTENDED | REG_NOSUB)) {
-			int r = err_set(e, "invalid database pattern '%s'",
-					pats[i]);
+		if (rx_compile(&re[i], pats[i], false, e) < 0) {
+			int r = err_wrap(e, "invalid database pattern '%s'",
+					 pats[i]);
 
 			while (i--)
 				regfree(&re[i]);

@@ -636,6 +636,28 @@ static void database_visit_limits_load_and_are_checked(void **state)
 		    "not '10 minutes'\n");
 }
 
+static void regexes_that_would_take_the_memory_are_refused(void **state)
+{
+	struct config cfg;
+
+	(void)state;
+	expect_load(&cfg, FIX "regex_bomb.yaml", -1,
+		    FIX
+		    "regex_bomb.yaml:6:27: error: target 'primary': "
+		    "invalid regular expression '(tenant_[0-9]{1,4}){1,500}"
+		    "': too complex: its repetitions expand to over 1000 "
+		    "copies (write fewer or smaller counts)\n" FIX
+		    "regex_bomb.yaml:6:68: error: target 'primary': invalid "
+		    "regular expression '(a)\\1': back-references (\\1 to "
+		    "\\9) and groups nested deeper than 32 are not "
+		    "supported\n" FIX
+		    "regex_bomb.yaml:8:11: error: invalid regular expression "
+		    "'replica\\.intern}}}}+++++++++++++++++++++++++++++++++:6"
+		    "432': too complex: its repetitions expand to over 1000 "
+		    "copies (write fewer or smaller counts)\n");
+	config_free(&cfg);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -663,6 +685,8 @@ int main(void)
 			env_errors_name_the_variable_not_the_password,
 			env_setup),
 		cmocka_unit_test(database_visit_limits_load_and_are_checked),
+		cmocka_unit_test(
+			regexes_that_would_take_the_memory_are_refused),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
