@@ -369,19 +369,19 @@ static void across_end(struct lane *ln)
 
 	for (size_t i = 0; ln->across && i < x->qs->n; i++) {
 		const struct collector *c = &x->qs->v[i];
-		struct mset *all = ln->across[i], *sel;
+		struct mset *all = ln->across[i];
+		struct strmap dbs = STRMAP_INIT;
 
 		if (!all)
 			continue;
 		ln->across[i] = NULL;
-		sel = mset_new();
-		ln->dropped[i] += topsel_across(
-			c, all, topsel_n(c, t->gcfg),
-			cstate_sticky(t->cs, c->name, NULL), clock_mono(), sel);
+		ln->dropped[i] +=
+			topsel_across(c, all, topsel_n(c, t->gcfg),
+				      cstate_sticky(t->cs, c->name, NULL),
+				      clock_mono(), lane_out(ln, i), &dbs);
 		/* the databases of the rows chosen are visited more often */
-		visits_note_selected(cstate_visits(t->cs), sel, clock_mono());
-		ln->dropped[i] += mset_merge(lane_out(ln, i), sel, NULL, 0);
-		mset_free(sel);
+		visits_note_selected(cstate_visits(t->cs), &dbs, clock_mono());
+		strmap_release(&dbs);
 		mset_free(all);
 	}
 	free(ln->across);

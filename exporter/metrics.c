@@ -706,6 +706,14 @@ size_t mset_merge(struct mset *dst, const struct mset *src,
 	return dropped;
 }
 
+const char *sample_series_key(const struct sample *s, size_t *len)
+{
+	const struct block *b = block_of(s);
+
+	*len = b->keylen;
+	return block_key(b);
+}
+
 const char *sample_label(const struct sample *s, const char *name)
 {
 	for (uint32_t i = 0; i < s->nlabels; i++)

@@ -146,6 +146,14 @@ typedef bool mset_keep_fn(const struct family *f, size_t j, void *arg);
 size_t mset_merge_if(struct mset *dst, const struct mset *src,
 		     mset_keep_fn *keep, void *arg);
 
+/*
+ * The bytes that tell 's' from the other series of its family: its suffix
+ * and labels in name order ('*len' bytes, with NULs). Two samples of any
+ * families with the same key have the same suffix and labels: a map from
+ * these keys finds what belongs to a row without reading its labels.
+ */
+const char *sample_series_key(const struct sample *s, size_t *len);
+
 /* The value of label 'name' of 's', or NULL when it has none. */
 const char *sample_label(const struct sample *s, const char *name);
 

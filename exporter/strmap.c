@@ -168,6 +168,14 @@ size_t strmap_filter(struct strmap *m,
 	return dropped;
 }
 
+void strmap_each(const struct strmap *m,
+		 void (*fn)(const char *key, void *value, void *arg), void *arg)
+{
+	for (size_t i = 0; i < m->nslots; i++)
+		if (m->slots[i].key)
+			fn(m->slots[i].key, m->slots[i].value, arg);
+}
+
 void strmap_release_with(struct strmap *m, void (*free_value)(void *))
 {
 	size_t i;

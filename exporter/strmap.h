@@ -56,6 +56,10 @@ void *strmap_set(struct strmap *m, const char *key, void *value);
 size_t strmap_filter(struct strmap *m,
 		     bool (*keep)(const char *key, void *value, void *arg),
 		     void *arg, void (*free_value)(void *));
+/* Call 'fn' on each entry, in no particular order; 'm' is not changed. */
+void strmap_each(const struct strmap *m,
+		 void (*fn)(const char *key, void *value, void *arg),
+		 void *arg);
 /* Free the table and its keys, calling 'free_value' on each value. */
 void strmap_release_with(struct strmap *m, void (*free_value)(void *));
 /* Free the table and its keys, not the values. */

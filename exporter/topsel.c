@@ -86,11 +86,24 @@ struct rows {
 	size_t n, alloc;
 	const struct collector *c;
 	struct strmap map;     /* key -> struct row */
+	struct strmap series;  /* a 'by' sample's series key -> its row */
 	struct strmap kept_db; /* datname -> non-NULL: holds a kept row */
 	const char *last_db;
 	bool last_has;
 	struct sb key;
 };
+
+/*
+ * The samples of the other families of a row mostly have the labels of
+ * its 'by' samples: their series key then finds the row directly.
+ */
+static void note_series(struct rows *rs, const struct sample *s, struct row *r)
+{
+	size_t len;
+	const char *key = sample_series_key(s, &len);
+
+	strmap_putn(&rs->series, key, len, r, NULL);
+}
 
 /*
  * Every row of 'all' with its values, from the samples of the 'by'
@@ -122,6 +135,7 @@ static void collect_rows(const struct mset *all, struct rows *rs)
 				ALLOC_GROW(rs->v, rs->n + 1, rs->alloc);
 				rs->v[rs->n++] = r;
 			}
+			note_series(rs, s, r);
 			if (isnan(s->value))
 				continue;
 			r->vals[k] = s->value;
@@ -209,10 +223,16 @@ static bool row_kept(const struct family *f, size_t j, void *arg)
 {
 	struct rows *rs = arg;
 	const struct sample *s = &f->samples[j];
-	const char *db = label_of(s, "datname");
+	const char *db, *key;
 	const struct row *r;
+	size_t len;
 
+	/* the labels of a 'by' sample of its row: no key to make */
+	key = sample_series_key(s, &len);
+	if ((r = strmap_getn(&rs->series, key, len)))
+		return r->keep;
 	/* most databases hold no kept row: known without a row key */
+	db = label_of(s, "datname");
 	if (!rs->last_db || strcmp(db, rs->last_db)) {
 		rs->last_db = db;
 		rs->last_has = strmap_get(&rs->kept_db, db) != NULL;
@@ -225,10 +245,11 @@ static bool row_kept(const struct family *f, size_t j, void *arg)
 
 size_t topsel_across(const struct collector *c, const struct mset *all,
 		     size_t n, struct strmap *sticky, double now,
-		     struct mset *out)
+		     struct mset *out, struct strmap *dbs)
 {
 	struct rows rs = {.c = c,
 			  .map = STRMAP_INIT,
+			  .series = STRMAP_INIT,
 			  .kept_db = STRMAP_INIT,
 			  .key = SB_INIT(0)};
 	size_t before = out->nseries;
@@ -239,7 +260,13 @@ size_t topsel_across(const struct collector *c, const struct mset *all,
 	/* the samples kept share their blocks with 'all': no copy */
 	mset_merge_if(out, all, row_kept, &rs);
 	strmap_release(&rs.map);
-	strmap_release(&rs.kept_db);
+	strmap_release(&rs.series);
+	if (dbs) {
+		strmap_release(dbs);
+		*dbs = rs.kept_db;
+	} else {
+		strmap_release(&rs.kept_db);
+	}
 	for (size_t i = 0; i < rs.n; i++) {
 		free(rs.v[i]->key);
 		free(rs.v[i]->vals);

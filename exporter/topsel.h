@@ -25,10 +25,12 @@ size_t topsel_n(const struct collector *c, const struct config *cfg);
  * is live in 'sticky' (key -> expiry, a malloc'ed double, or NULL). The
  * top rows' keys are made live until now + c->top.sticky, expired ones
  * pruned. Ties go to the key first in byte order, so a page is stable.
- * Returns the number of samples left out.
+ * 'dbs', when not NULL, is set to the databases that hold a kept row
+ * (datname -> non-NULL; release it with strmap_release).
+ * Returns the number of samples left out, or kept but already in 'out'.
  */
 size_t topsel_across(const struct collector *c, const struct mset *all,
 		     size_t n, struct strmap *sticky, double now,
-		     struct mset *out);
+		     struct mset *out, struct strmap *dbs);
 
 #endif

@@ -435,26 +435,28 @@ double visits_cost(struct visits *v)
 	return c;
 }
 
-void visits_note_selected(struct visits *v, const struct mset *sel, double now)
+struct selected {
+	struct visits *v;
+	double now;
+};
+
+static void note_one(const char *db, void *value, void *arg)
 {
+	struct selected *sel = arg;
+	struct vdb *d = find(sel->v, db);
+
+	(void)value;
+	if (d)
+		d->selected_at = sel->now;
+}
+
+void visits_note_selected(struct visits *v, const struct strmap *dbs,
+			  double now)
+{
+	struct selected sel = {v, now};
+
 	pthread_mutex_lock(&v->lock);
-	for (size_t f = 0; f < sel->n; f++) {
-		const struct family *fam = sel->fams[f];
-
-		for (size_t s = 0; s < fam->n; s++) {
-			const struct sample *sm = &fam->samples[s];
-
-			for (uint32_t l = 0; l < sm->nlabels; l++) {
-				struct vdb *d;
-
-				if (strcmp(sm->labels[l].name, "datname"))
-					continue;
-				d = find(v, sm->labels[l].value);
-				if (d)
-					d->selected_at = now;
-			}
-		}
-	}
+	strmap_each(dbs, note_one, &sel);
 	pthread_mutex_unlock(&v->lock);
 }
 

@@ -43,7 +43,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include "err.h"
-#include "metrics.h"
+#include "strmap.h"
 #include "target.h"
 
 /* At most this many databases: no budget, each visited when due. */
@@ -149,10 +149,12 @@ double visits_bound(struct visits *v);
 double visits_cost(struct visits *v);
 
 /*
- * The rows a top-N across databases selected ('sel', samples labelled
- * 'datname'), at monotonic 'now': their databases matter for a while.
+ * The databases that hold rows a top-N across databases selected ('dbs':
+ * datname -> anything, see topsel_across), at monotonic 'now': they
+ * matter for a while.
  */
-void visits_note_selected(struct visits *v, const struct mset *sel, double now);
+void visits_note_selected(struct visits *v, const struct strmap *dbs,
+			  double now);
 
 /*
  * The wall-clock time of each database's last visit that ran its

@@ -144,15 +144,13 @@ static void revisits(bool selected, double *gap7, double *gap_other)
 	struct visits *v = visits_new();
 	struct visit_rules r = rules;
 	double last[NDBS] = {0};
-	struct mset *sel = mset_new();
-	struct family *f = mset_family(sel, "x", METRIC_GAUGE, "x.", NULL);
-	struct label l = {(char *)"datname", (char *)"d07"};
+	struct strmap sel = STRMAP_INIT;
 	size_t paid = 0;
 	double now = 100, prev[NDBS];
 
 	r.max_staleness = 300;
 	assert_true(visits_bound(v) == 0); /* not known yet */
-	mset_add(sel, f, "", &l, 1, 1, NULL);
+	strmap_put(&sel, "d07", &sel, NULL);
 	scrape_with(v, &r, names, now, last, &paid);
 	for (int i = 0; i < NDBS; i++)
 		prev[i] = now;
@@ -160,7 +158,7 @@ static void revisits(bool selected, double *gap7, double *gap_other)
 	for (int k = 1; k <= 200; k++) {
 		now += EVERY;
 		if (selected)
-			visits_note_selected(v, sel, now);
+			visits_note_selected(v, &sel, now);
 		scrape_with(v, &r, names, now, last, &paid);
 		for (int i = 0; i < NDBS; i++) {
 			double *gap = i == 7 ? gap7 : gap_other;
@@ -174,7 +172,7 @@ static void revisits(bool selected, double *gap7, double *gap_other)
 	}
 	/* the round, 30 * 15 s, is longer than the bound for those */
 	assert_true(visits_bound(v) == 450);
-	mset_free(sel);
+	strmap_release(&sel);
 	visits_free(v);
 }
 
