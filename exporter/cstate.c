@@ -113,19 +113,6 @@ static char *pair_key(const char *name, const char *db)
 	return xasprintf("%s%c%s", name, KEY_SEP, db ? db : "");
 }
 
-struct cache_entry *cstate_cache_get(struct cstate *cs, const char *name,
-				     const char *db, double now)
-{
-	char *key = pair_key(name, db);
-	struct cache_entry *ce;
-
-	pthread_mutex_lock(&cs->lock);
-	ce = strmap_get(&cs->cache, key);
-	pthread_mutex_unlock(&cs->lock);
-	free(key);
-	return ce && ce->expires > now ? ce : NULL;
-}
-
 struct cache_entry *cstate_cache_kept(struct cstate *cs, const char *name,
 				      const char *db)
 {
@@ -137,6 +124,14 @@ struct cache_entry *cstate_cache_kept(struct cstate *cs, const char *name,
 	pthread_mutex_unlock(&cs->lock);
 	free(key);
 	return ce;
+}
+
+struct cache_entry *cstate_cache_get(struct cstate *cs, const char *name,
+				     const char *db, double now)
+{
+	struct cache_entry *ce = cstate_cache_kept(cs, name, db);
+
+	return ce && ce->expires > now ? ce : NULL;
 }
 
 void cstate_cache_put(struct cstate *cs, const char *name, const char *db,

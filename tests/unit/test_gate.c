@@ -22,17 +22,9 @@ static struct queryset qs = QUERYSET_INIT;
 static int load(void **state)
 {
 	struct diags d = DIAGS_INIT;
-	int rc = querydef_load_path(&qs, FIX, &d);
 
 	(void)state;
-	if (rc < 0) {
-		char *t = diags_text(&d);
-
-		fprintf(stderr, "%s", t);
-		free(t);
-	}
-	diags_release(&d);
-	return rc;
+	return unit_loaded(querydef_load_path(&qs, FIX, &d), &d);
 }
 
 static int unload(void **state)

@@ -29,15 +29,7 @@ static int load(void **state)
 	struct diags d = DIAGS_INIT;
 
 	(void)state;
-	if (querydef_load_path(&qs, FIX, &d) < 0) {
-		char *t = diags_text(&d);
-
-		fprintf(stderr, "%s", t);
-		free(t);
-		return -1;
-	}
-	diags_release(&d);
-	return 0;
+	return unit_loaded(querydef_load_path(&qs, FIX, &d), &d);
 }
 
 static int unload(void **state)

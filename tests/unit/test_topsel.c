@@ -48,15 +48,9 @@ static int load(void **state)
 	struct diags d = DIAGS_INIT;
 
 	(void)state;
-	if (querydef_load_buffer(&qs, "t.yaml", yaml, strlen(yaml), &d) < 0) {
-		char *t = diags_text(&d);
-
-		fprintf(stderr, "%s", t);
-		free(t);
-		return -1;
-	}
-	diags_release(&d);
-	return 0;
+	return unit_loaded(
+		querydef_load_buffer(&qs, "t.yaml", yaml, strlen(yaml), &d),
+		&d);
 }
 
 static int unload(void **state)

@@ -6,6 +6,7 @@
 #define UNIT_H
 
 #include <stdio.h>
+#include <stdlib.h>
 #include "diag.h"
 
 /* Every diagnostic of 'd' as diags_print writes it; free() the result. */
@@ -19,6 +20,22 @@ static inline char *diags_text(const struct diags *d)
 	diags_print(d, fp);
 	fclose(fp);
 	return buf;
+}
+
+/*
+ * A group setup's end for a load that returned 'rc': its diagnostics
+ * printed when it failed (-1, so cmocka says the setup failed), released.
+ */
+static inline int unit_loaded(int rc, struct diags *d)
+{
+	if (rc < 0) {
+		char *t = diags_text(d);
+
+		fprintf(stderr, "%s", t);
+		free(t);
+	}
+	diags_release(d);
+	return rc < 0 ? -1 : 0;
 }
 
 #endif
