@@ -351,7 +351,7 @@ static char **list_databases(struct target *t, size_t *n)
 	for (*n = 0; dbs && dbs[*n]; (*n)++)
 		;
 	if (!*n) { /* the patterns keep none: no per-database work */
-		target_free_list(dbs);
+		xfree_strv(dbs);
 		dbs = NULL;
 	}
 	return dbs;
@@ -455,7 +455,7 @@ collect_once(struct target *t, const struct queryset *qs, double deadline)
 	perdb = discount_cached(&x, plan.visit);
 	col->cut = lanes_run(&x, pc, cluster, ncluster, plan.visit,
 			     plan.nvisit ? plan.nvisit : 1, perdb, two);
-	target_free_list(dbs);
+	xfree_strv(dbs);
 	cstate_forget_stale(t->cs, clock_mono(), t->facts.databases, qs);
 	apply_budget(&x, col, &cut_by_budget);
 	add_self(&x, x.started, &cut_by_budget);

@@ -279,7 +279,7 @@ static bool check_collector(struct dry *x, struct target *t,
 		if (!dbs)
 			dryrun_diag(x, row, c, t, DIAG_ERROR, c->pos, "%s",
 				    e.msg);
-		target_free_list(dbs);
+		xfree_strv(dbs);
 	} else {
 		alive = dryrun_run_one(x, &oc, t, *pcp, c, v, NULL);
 	}

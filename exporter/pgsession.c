@@ -523,24 +523,13 @@ const char *pgsession_result_value(const PGresult *r, int row, int col)
 	return PQgetisnull(r, row, col) ? NULL : PQgetvalue(r, row, col);
 }
 
-static void free_list(char **list)
-{
-	char **p;
-
-	if (!list)
-		return;
-	for (p = list; *p; p++)
-		free(*p);
-	free(list);
-}
-
 void pgsession_facts_release(struct server_facts *f)
 {
 	free(f->version_text);
 	free(f->data_directory);
-	free_list(f->extensions);
-	free_list(f->extversions);
-	free_list(f->databases);
+	xfree_strv(f->extensions);
+	xfree_strv(f->extversions);
+	xfree_strv(f->databases);
 	memset(f, 0, sizeof(*f));
 }
 

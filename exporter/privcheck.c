@@ -342,7 +342,7 @@ int privcheck_databases(struct target *t, struct pgconn *pc, double deadline,
 				      PQgetvalue(res, row, 1),
 				      PQgetvalue(res, row, 2)));
 	}
-	target_free_list(dbs);
+	xfree_strv(dbs);
 	PQclear(res);
 	return 0;
 }

@@ -620,17 +620,6 @@ PGresult *target_query(struct target *t, struct pgconn *pc, const char *sql,
 	return r;
 }
 
-void target_free_list(char **list)
-{
-	char **p;
-
-	if (!list)
-		return;
-	for (p = list; *p; p++)
-		free(*p);
-	free(list);
-}
-
 /* target_query for a statement a session runs again and again. */
 static PGresult *query_prepared(struct target *t, struct pgconn *pc,
 				const char *sql, double deadline, struct err *e)

@@ -163,11 +163,10 @@ int target_refresh_facts(struct target *t, struct pgconn *pc, double deadline,
  * allow connections and are not templates (read with the server facts,
  * so no query of its own), filtered by the target's include/exclude
  * patterns. Returns a malloc'ed NULL-terminated array of malloc'ed names
- * (free with target_free_list), or NULL with 'e' set when the facts were
- * never read.
+ * (free with xfree_strv), or NULL with 'e' set when the facts were never
+ * read.
  */
 char **target_databases(struct target *t, struct err *e);
-void target_free_list(char **list);
 
 /*
  * Run 'sql' on 'pc' with statement_timeout 'timeout_ms' (not for

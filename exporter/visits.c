@@ -387,17 +387,10 @@ void visits_plan(struct visits *v, char **dbs, const struct visit_rules *r,
 	pthread_mutex_unlock(&v->lock);
 }
 
-static void free_list(char **l)
-{
-	for (size_t i = 0; l && l[i]; i++)
-		free(l[i]);
-	free(l);
-}
-
 void visits_plan_release(struct visit_plan *p)
 {
-	free_list(p->visit);
-	free_list(p->keep);
+	xfree_strv(p->visit);
+	xfree_strv(p->keep);
 	memset(p, 0, sizeof(*p));
 }
 

@@ -20,6 +20,8 @@ char *xstrndup(const char *s, size_t n);
 /* Formats into a new malloc'ed string. */
 char *xasprintf(const char *fmt, ...) PRINTF(1, 2);
 char *xvasprintf(const char *fmt, va_list ap) PRINTF(1, 0);
+/* Free a NULL-terminated array of malloc'ed strings and the array; NULL ok. */
+void xfree_strv(char **v);
 
 /*
  * Grow an array 'a' of 'alloc' elements so that it holds at least 'nr':
