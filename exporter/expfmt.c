@@ -304,7 +304,7 @@ static char *line_room(struct sb *out, char *line)
 	if (out->failed)
 		return line;
 	if (out->cap - out->len <= FAST_LINE &&
-	    !(out->max && out->len + FAST_LINE > out->max))
+	    !(out->max && out->flushed + out->len + FAST_LINE > out->max))
 		sb_grow(out, FAST_LINE);
 	return out->cap - out->len > FAST_LINE ? out->buf + out->len : line;
 }
@@ -510,8 +510,11 @@ void expfmt_render_labeled(struct sb *out, struct mset *const *sets,
 			index_family(&claims, &tmp, &groups, &ngroups, &alloc,
 				     sets[i]->fams[j], i, fmt);
 	}
-	for (k = 0; k < ngroups; k++)
+	for (k = 0; k < ngroups; k++) {
 		render_group(out, &groups[k], sets, extra, texts, nsets, fmt);
+		/* between families: render_group may take back its header */
+		sb_flush(out, false);
+	}
 	if (fmt == EXPFMT_OPENMETRICS)
 		sb_add(out, "# EOF\n", 6);
 	for (i = 0; extra && i < nsets; i++)

@@ -46,7 +46,9 @@ struct expfmt_labels {
  * those names is left out, and so is a set whose extra labels have an
  * invalid or repeated name. Values are made valid UTF-8 and escaped.
  * Samples of different sets are taken to be different series: give each
- * set extra labels that tell it apart (the target label).
+ * set extra labels that tell it apart (the target label). Between
+ * families it calls sb_flush(out, false), so an 'out' with a flush set
+ * (sb_set_flush) never holds the whole page.
  */
 void expfmt_render_labeled(struct sb *out, struct mset *const *sets,
 			   const struct expfmt_labels *extra, size_t nsets,

@@ -102,35 +102,67 @@ static bool accepts_gzip(const char *h)
 	return false;
 }
 
-/* gzip 'in' into a new buffer; NULL on failure (send it plain then). */
-static char *gzip(const char *in, size_t len, size_t *outlen)
-{
+/*
+ * A page compressed as it is rendered (sb_set_flush), so the whole text is
+ * never held: only its compressed form and one family at a time.
+ */
+struct gz {
 	z_stream z;
-	size_t cap = compressBound((uLong)len) + 64;
-	char *out = xmalloc(cap);
+	struct sb out; /* the compressed page */
+	bool failed;
+};
 
-	memset(&z, 0, sizeof(z));
+#define GZ_CHUNK (64u << 10)
+
+/* Deflate 'len' bytes of 'in' into g->out ('mode': Z_NO_FLUSH, Z_FINISH). */
+static void gz_deflate(struct gz *g, const char *in, size_t len, int mode)
+{
+	int rc = Z_OK;
+
+	g->z.next_in = (Bytef *)(uintptr_t)in;
+	g->z.avail_in = (uInt)len;
+	while (!g->failed &&
+	       (mode == Z_FINISH ? rc != Z_STREAM_END : g->z.avail_in > 0)) {
+		sb_grow(&g->out, GZ_CHUNK);
+		if (g->out.failed)
+			break;
+		g->z.next_out = (Bytef *)g->out.buf + g->out.len;
+		g->z.avail_out = (uInt)(g->out.cap - g->out.len - 1);
+		rc = deflate(&g->z, mode);
+		g->out.len = g->out.cap - 1 - g->z.avail_out;
+		g->failed = rc == Z_STREAM_ERROR;
+	}
+	g->failed |= g->out.failed;
+}
+
+static void gz_flush(const char *buf, size_t len, void *arg)
+{
+	gz_deflate(arg, buf, len, Z_NO_FLUSH);
+}
+
+/* Start compressing what 'page' is flushed; false: send it plain. */
+static bool gz_begin(struct gz *g, struct sb *page)
+{
+	memset(g, 0, sizeof(*g));
+	sb_init(&g->out, SCRAPE_PAGE_MAX);
 	/*
 	 * Z_BEST_SPEED: a third of level 6's CPU for a page about 15% larger
 	 * (measured on a pgpulse page); scrapes are frequent and local.
 	 */
-	if (deflateInit2(&z, Z_BEST_SPEED, Z_DEFLATED, 15 + 16, 8,
-			 Z_DEFAULT_STRATEGY) != Z_OK) {
-		free(out);
-		return NULL;
-	}
-	z.next_in = (Bytef *)(uintptr_t)in;
-	z.avail_in = (uInt)len;
-	z.next_out = (Bytef *)out;
-	z.avail_out = (uInt)cap;
-	if (deflate(&z, Z_FINISH) != Z_STREAM_END) {
-		deflateEnd(&z);
-		free(out);
-		return NULL;
-	}
-	*outlen = z.total_out;
-	deflateEnd(&z);
-	return out;
+	if (deflateInit2(&g->z, Z_BEST_SPEED, Z_DEFLATED, 15 + 16, 8,
+			 Z_DEFAULT_STRATEGY) != Z_OK)
+		return false;
+	sb_set_flush(page, GZ_CHUNK, gz_flush, g);
+	return true;
+}
+
+/* The rest of 'page', then the end of the stream; false when it failed. */
+static bool gz_end(struct gz *g, struct sb *page)
+{
+	sb_flush(page, true);
+	gz_deflate(g, NULL, 0, Z_FINISH);
+	deflateEnd(&g->z);
+	return !g->failed;
 }
 
 /* The deadline for a scrape: the config's, or Prometheus' if shorter. */
@@ -162,22 +194,26 @@ static enum MHD_Result serve_page(struct request *r, struct runtime *rt,
 	const char *enc = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
 						      "Accept-Encoding");
 	enum expfmt_format fmt = expfmt_negotiate(accept);
-	size_t len = 0, zlen = 0;
-	char *page, *z = NULL;
+	struct sb page = SB_INIT(SCRAPE_PAGE_MAX);
+	struct gz g;
+	bool zip = enc && accepts_gzip(enc) && gz_begin(&g, &page), ok;
+	struct sb *body = zip ? &g.out : &page;
+	size_t len;
+	char *buf;
 
-	page = scrape_run(rt, ts, n, label, scrape_deadline(r, rt), fmt, &len);
-	if (!page)
+	ok = scrape_run(rt, ts, n, label, scrape_deadline(r, rt), fmt, &page);
+	if (zip)
+		ok = gz_end(&g, &page) && ok;
+	if (!ok) {
+		sb_release(&page);
+		if (zip)
+			sb_release(&g.out);
 		return respond_text(r, MHD_HTTP_INTERNAL_SERVER_ERROR,
 				    "the page exceeds the response size cap\n");
-	if (enc && accepts_gzip(enc))
-		z = gzip(page, len, &zlen);
-	if (z) {
-		free(page);
-		return respond(r, MHD_HTTP_OK, expfmt_content_type(fmt), z,
-			       zlen, true);
 	}
-	return respond(r, MHD_HTTP_OK, expfmt_content_type(fmt), page, len,
-		       false);
+	buf = sb_detach(body, &len);
+	sb_release(&page);
+	return respond(r, MHD_HTTP_OK, expfmt_content_type(fmt), buf, len, zip);
 }
 
 static enum MHD_Result route_metrics(struct request *r)

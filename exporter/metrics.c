@@ -528,6 +528,42 @@ static void append(struct mset *m, struct family *f, const char *suffix,
 	m->nseries++;
 }
 
+/*
+ * The block of the last sample added to 'm' when the new one has the same
+ * suffix and labels, in the same order: the metrics of one row (a table's
+ * 24 counters) then share one block instead of 24 copies of its labels.
+ */
+static const struct block *same_as_last(const struct mset *m,
+					const char *suffix,
+					const struct label *labels,
+					size_t nlabels)
+{
+	const struct block *b = m->last;
+
+	if (!b || b->nlabels != nlabels || strcmp(block_key(b), suffix))
+		return NULL;
+	for (size_t i = 0; i < nlabels; i++) {
+		const char *v = labels[i].value ? labels[i].value : "";
+
+		/* a value repaired as UTF-8 differs from the stored one */
+		if (strcmp(b->labels[i].name, labels[i].name) ||
+		    strcmp(b->labels[i].value, v))
+			return NULL;
+	}
+	return b;
+}
+
+/* Add a sample of block 'b' (hashing to 'hash') unless 'f' has it. */
+static int add_shared(struct mset *m, struct family *f, const char *suffix,
+		      const struct block *b, uint32_t hash, double value)
+{
+	if (!keys_claim(f, b, hash))
+		return 1;
+	append(m, f, static_suffix(suffix), (struct label *)b->labels,
+	       b->nlabels, hash, value);
+	return 0;
+}
+
 int mset_add(struct mset *m, struct family *f, const char *suffix,
 	     const struct label *labels, size_t nlabels, double value,
 	     struct err *e)
@@ -550,6 +586,10 @@ int mset_add(struct mset *m, struct family *f, const char *suffix,
 	if (sort_labels(f, labels, nlabels, order, &has_le, e) < 0 ||
 	    check_suffix(f, suffix, has_le, e) < 0)
 		goto out;
+	if ((b = (struct block *)same_as_last(m, suffix, labels, nlabels))) {
+		rc = add_shared(m, f, suffix, b, m->last_hash, value);
+		goto out;
+	}
 	size = label_values(labels, nlabels, vals, &fix);
 	b = make_block(m, suffix, labels, nlabels, order, vals, size, &bytes);
 	hash = (uint32_t)strmap_hash(block_key(b), b->keylen);
@@ -559,6 +599,8 @@ int mset_add(struct mset *m, struct family *f, const char *suffix,
 		goto out;
 	}
 	append(m, f, static_suffix(suffix), b->labels, nlabels, hash, value);
+	m->last = b;
+	m->last_hash = hash;
 	rc = 0;
 out:
 	if (rc != 0)

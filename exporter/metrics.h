@@ -85,6 +85,8 @@ struct mset {
 	struct mset_chunk *chunks; /* the blocks and strings this set made */
 	struct mset **held;	   /* sets whose blocks this one shares */
 	size_t nheld, aheld;
+	const void *last;   /* the block of the last sample added */
+	uint32_t last_hash; /* its key's hash */
 };
 
 struct mset *mset_new(void);

@@ -16,6 +16,10 @@ void sb_init(struct sb *sb, size_t max)
 	sb->cap = 0;
 	sb->max = max;
 	sb->failed = false;
+	sb->flush = NULL;
+	sb->flush_arg = NULL;
+	sb->flush_at = 0;
+	sb->flushed = 0;
 }
 
 /*
@@ -28,7 +32,8 @@ static bool sb_room(struct sb *sb, size_t n)
 
 	if (sb->failed)
 		return false;
-	if (n > SIZE_MAX - 1 - sb->len || (sb->max && sb->len + n > sb->max)) {
+	if (n > SIZE_MAX - 1 - sb->len ||
+	    (sb->max && sb->flushed + sb->len + n > sb->max)) {
 		sb->failed = true;
 		return false;
 	}
@@ -180,6 +185,7 @@ void sb_reset(struct sb *sb)
 	if (sb->buf)
 		sb->buf[0] = '\0';
 	sb->failed = false;
+	sb->flushed = 0;
 }
 
 char *sb_detach(struct sb *sb, size_t *len)
@@ -238,4 +244,22 @@ void sb_add_json_string(struct sb *sb, const char *s, size_t n)
 		i++;
 	}
 	sb_addc(sb, '"');
+}
+
+void sb_set_flush(struct sb *sb, size_t at, sb_flush_fn *fn, void *arg)
+{
+	sb->flush = fn;
+	sb->flush_arg = arg;
+	sb->flush_at = at;
+}
+
+void sb_flush(struct sb *sb, bool all)
+{
+	if (!sb->flush || sb->failed || !sb->len ||
+	    (!all && sb->len < sb->flush_at))
+		return;
+	sb->flush(sb->buf, sb->len, sb->flush_arg);
+	sb->flushed += sb->len;
+	sb->len = 0;
+	sb->buf[0] = '\0';
 }

@@ -18,12 +18,19 @@
 #include <stddef.h>
 #include "compat.h"
 
+typedef void sb_flush_fn(const char *buf, size_t len, void *arg);
+
 struct sb {
 	char *buf;  /* NUL-terminated once anything was added; NULL before */
 	size_t len; /* bytes in buf, not counting the NUL */
 	size_t cap; /* bytes allocated */
 	size_t max; /* refuse to grow past this many bytes; 0: no cap */
 	bool failed;
+	/* see sb_set_flush; zero: none */
+	sb_flush_fn *flush;
+	void *flush_arg;
+	size_t flush_at;
+	size_t flushed; /* bytes handed to 'flush' so far */
 };
 
 #define SB_INIT(max_bytes)                                                     \
@@ -67,7 +74,21 @@ void sb_reset(struct sb *sb);
  * malloc'ed ""), and reset 'sb' to empty. 'len' may be NULL.
  */
 char *sb_detach(struct sb *sb, size_t *len);
-/* Free memory, back to empty (keeps max). */
+/* Free memory, back to empty (keeps max, forgets the flush). */
 void sb_release(struct sb *sb);
+/*
+ * Let a producer hand what it wrote so far to 'fn' at the points where it
+ * may (sb_flush), once at least 'at' bytes are held: a page is then
+ * compressed as it is rendered instead of held whole. The buffer is
+ * emptied after each call; 'max' caps the bytes flushed and held
+ * together, so the cap means the same with or without a flush.
+ */
+void sb_set_flush(struct sb *sb, size_t at, sb_flush_fn *fn, void *arg);
+/*
+ * A point where the producer holds no pointer into the buffer: flush when
+ * a flush is set and at least its 'at' bytes are held, or any are and
+ * 'all'. Nothing after 'failed'.
+ */
+void sb_flush(struct sb *sb, bool all);
 
 #endif

@@ -10,8 +10,6 @@
 #include "xalloc.h"
 #include "compat.h"
 
-#define PAGE_MAX (256u << 20)
-
 struct job {
 	struct target *t;
 	const struct queryset *qs;
@@ -65,9 +63,9 @@ static struct mset *cut_set(bool cut)
 	return m;
 }
 
-char *scrape_run(const struct runtime *rt, struct target **targets, size_t n,
-		 bool label, double deadline, enum expfmt_format fmt,
-		 size_t *len)
+bool scrape_run(const struct runtime *rt, struct target **targets, size_t n,
+		bool label, double deadline, enum expfmt_format fmt,
+		struct sb *out)
 {
 	struct job *jobs = xcalloc(n + 1, sizeof(*jobs));
 	/* per target its collection and its cut gauge, then the self set */
@@ -75,10 +73,8 @@ char *scrape_run(const struct runtime *rt, struct target **targets, size_t n,
 	struct expfmt_labels *extra = xcalloc(2 * n + 3, sizeof(*extra));
 	struct mset **cuts = xcalloc(n + 1, sizeof(*cuts));
 	struct mset *self = mset_new();
-	struct sb out = SB_INIT(PAGE_MAX);
 	size_t i, nsets = 0, ncuts = 0;
 	bool cut = false;
-	char *page = NULL;
 
 	selfmetrics_count_scrape();
 	for (i = 0; i < n; i++) {
@@ -116,10 +112,7 @@ char *scrape_run(const struct runtime *rt, struct target **targets, size_t n,
 		sets[nsets++] = cuts[ncuts++] = cut_set(cut);
 	selfmetrics_add(self);
 	sets[nsets++] = self;
-	expfmt_render_labeled(&out, sets, extra, nsets, fmt);
-	if (!out.failed)
-		page = sb_detach(&out, len);
-	sb_release(&out);
+	expfmt_render_labeled(out, sets, extra, nsets, fmt);
 
 	for (i = 0; i < n; i++)
 		collection_put(jobs[i].t, jobs[i].c);
@@ -132,5 +125,5 @@ char *scrape_run(const struct runtime *rt, struct target **targets, size_t n,
 	mset_free(self);
 	free(sets);
 	free(jobs);
-	return page;
+	return !out->failed;
 }

@@ -128,6 +128,12 @@ def test_gzip_when_accepted(pg, pgpulse):
     assert r.headers["Content-Encoding"] == "gzip"
     text = gzip.decompress(r.raw.read()).decode()
     assert "pg_up 1" in text.splitlines()
+    # compressed as it is rendered, 64 KiB at a time: the default page
+    # takes several pieces, and every line of it parses (a piece cut in
+    # the wrong place would not), each family once
+    assert len(text) > 2 * 64 * 1024
+    names = [f.name for f in text_string_to_metric_families(text)]
+    assert "pg_up" in names and len(names) == len(set(names))
 
 
 # --- sessions ---------------------------------------------------------------

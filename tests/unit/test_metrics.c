@@ -137,6 +137,36 @@ static void samples_keep_their_labels_and_values(void **state)
 	mset_free(m);
 }
 
+static void the_metrics_of_one_row_share_its_labels(void **state)
+{
+	struct label l[] = {L("datname", "db1"), L("relname", "t1")};
+	struct label swapped[] = {L("relname", "t1"), L("datname", "db1")};
+	struct label bad[] = {L("datname", "db\xff"), L("relname", "t1")};
+	struct mset *m = mset_new();
+	struct family *a, *b, *c;
+
+	(void)state;
+	a = mset_family(m, "tab_size_bytes", METRIC_GAUGE, "Size.", NULL);
+	b = mset_family(m, "tab_dead_rows", METRIC_GAUGE, "Dead.", NULL);
+	c = mset_family(m, "tab_rows", METRIC_GAUGE, "Rows.", NULL);
+	assert_int_equal(mset_add(m, a, "", l, 2, 1, NULL), 0);
+	assert_int_equal(mset_add(m, b, "", l, 2, 2, NULL), 0);
+	/* one block for the row: the labels are the same memory */
+	assert_ptr_equal(a->samples[0].labels, b->samples[0].labels);
+	/* and still one series per family: the duplicate is found */
+	assert_int_equal(mset_add(m, b, "", l, 2, 3, NULL), 1);
+	/* another order is its own block, its labels in the caller's order */
+	assert_int_equal(mset_add(m, c, "", swapped, 2, 4, NULL), 0);
+	assert_ptr_not_equal(c->samples[0].labels, a->samples[0].labels);
+	assert_string_equal(c->samples[0].labels[0].name, "relname");
+	/* a value repaired as UTF-8 is not the caller's: not shared */
+	assert_int_equal(mset_add(m, a, "", bad, 2, 5, NULL), 0);
+	assert_int_equal(mset_add(m, b, "", bad, 2, 6, NULL), 0);
+	assert_string_equal(b->samples[1].labels[0].value, "db\xef\xbf\xbd");
+	assert_int_equal(m->nseries, 5);
+	mset_free(m);
+}
+
 static void duplicate_series_is_dropped_and_counted(void **state)
 {
 	struct label a[] = {L("datname", "db"), L("mode", "x")};
@@ -441,6 +471,7 @@ int main(void)
 		cmocka_unit_test(
 			family_refuses_bad_names_types_and_conventions),
 		cmocka_unit_test(samples_keep_their_labels_and_values),
+		cmocka_unit_test(the_metrics_of_one_row_share_its_labels),
 		cmocka_unit_test(duplicate_series_is_dropped_and_counted),
 		cmocka_unit_test(label_values_are_not_confused_with_separators),
 		cmocka_unit_test(

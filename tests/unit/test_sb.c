@@ -161,6 +161,35 @@ static void reset_keeps_allocation(void **state)
 	sb_release(&sb);
 }
 
+static void collect(const char *buf, size_t len, void *arg)
+{
+	sb_add(arg, buf, len);
+}
+
+static void flush_hands_over_pieces_and_keeps_the_cap(void **state)
+{
+	struct sb sb = SB_INIT(20), got = SB_INIT(0);
+
+	(void)state;
+	sb_set_flush(&sb, 4, collect, &got);
+	sb_adds(&sb, "abc");
+	sb_flush(&sb, false); /* under 'at': kept */
+	assert_int_equal(sb.len, 3);
+	sb_adds(&sb, "de");
+	sb_flush(&sb, false);
+	assert_int_equal(sb.len, 0);
+	assert_string_equal(sb_str(&got), "abcde");
+	/* the cap counts what was flushed: 5 + 15 fit, one more does not */
+	sb_adds(&sb, "fghijklmnopqrst");
+	assert_false(sb.failed);
+	sb_addc(&sb, 'u');
+	assert_true(sb.failed);
+	sb_flush(&sb, true); /* nothing after a failure */
+	assert_string_equal(sb_str(&got), "abcde");
+	sb_release(&sb);
+	sb_release(&got);
+}
+
 static void add_utf8_keeps_valid_text(void **state)
 {
 	struct sb sb = SB_INIT(0);
@@ -237,6 +266,7 @@ int main(void)
 		cmocka_unit_test(
 			detach_of_empty_builder_gives_malloced_empty_string),
 		cmocka_unit_test(reset_keeps_allocation),
+		cmocka_unit_test(flush_hands_over_pieces_and_keeps_the_cap),
 		cmocka_unit_test(add_utf8_keeps_valid_text),
 		cmocka_unit_test(add_utf8_replaces_each_bad_byte),
 	};
