@@ -360,7 +360,8 @@ static void select_across(struct dry *x, struct outcome *oc,
 	if (!c->top.across || !oc->m)
 		return;
 	sel = mset_new();
-	topsel_across(c, oc->m, topsel_n(c, &x->rt->cfg), NULL, 0, sel, NULL);
+	topsel_across(c, &oc->m, 1, topsel_n(c, &x->rt->cfg), NULL, 0, sel,
+		      NULL);
 	mset_free(oc->m);
 	oc->m = sel;
 }

@@ -20,6 +20,13 @@
 #include "xalloc.h"
 #include "compat.h"
 
+/* The results of one collector in each database, one reference each. */
+struct across {
+	struct mset **v;
+	size_t n, alloc;
+	bool on; /* the collector's results come here */
+};
+
 /*
  * One line of work of a collection, on a session of its own. A collection
  * has one lane, or two side by side when the pool has two sessions, the
@@ -32,14 +39,14 @@
  */
 struct lane {
 	struct ctx *x;
-	struct mset *out;     /* its samples (the ctx's own with one lane) */
-	struct mset **outs;   /* with two: per collector, merged in order */
-	struct mset **across; /* per collector with a top across databases:
-				 its samples of every database, selected
-				 when the last one is done */
-	double pending;	      /* sum of est of the runs still to come here */
-	size_t *list, n;      /* cluster collectors to run here, in order */
-	struct pgconn *pc;    /* its session to the main database */
+	struct mset *out;      /* its samples (the ctx's own with one lane) */
+	struct mset **outs;    /* with two: per collector, merged in order */
+	struct across *across; /* per collector with a top across databases:
+				  its result of each database, selected
+				  from when the last one is in */
+	double pending;	       /* sum of est of the runs still to come here */
+	size_t *list, n;       /* cluster collectors to run here, in order */
+	struct pgconn *pc;     /* its session to the main database */
 	bool no_session;  /* lane 1 found no session: lane 0 runs its list */
 	struct run *runs; /* per collector: x->runs, or lane 1's own */
 	size_t *dropped;  /* likewise */
@@ -55,13 +62,53 @@ struct lane {
  */
 static struct mset *lane_out(struct lane *ln, size_t i)
 {
-	if (ln->across && ln->across[i])
-		return ln->across[i];
 	if (!ln->outs)
 		return ln->out;
 	if (!ln->outs[i])
 		ln->outs[i] = mset_new();
 	return ln->outs[i];
+}
+
+/* Does collector 'i' rank its results across databases in this lane? */
+static bool lane_across(const struct lane *ln, size_t i)
+{
+	return ln->across && ln->across[i].on;
+}
+
+static void across_push(struct across *a, struct mset *m)
+{
+	ALLOC_GROW(a->v, a->n + 1, a->alloc);
+	a->v[a->n++] = m;
+}
+
+/*
+ * Add result 'm' of collector 'i' to the lane's output, or keep a
+ * reference on it for the collector's ranking across databases (not
+ * merged: the ranking reads each database's set as it is). Returns the
+ * samples dropped as duplicates.
+ */
+static size_t lane_put(struct lane *ln, size_t i, struct mset *m)
+{
+	if (lane_across(ln, i)) {
+		across_push(&ln->across[i], mset_ref(m));
+		return 0;
+	}
+	return mset_merge(lane_out(ln, i), m, NULL, 0);
+}
+
+/* The error values of collector 'i' (pg_up-like series) into the lane. */
+static void lane_error_values(struct lane *ln, size_t i)
+{
+	const struct collector *c = &ln->x->qs->v[i];
+	struct mset *m;
+
+	if (!lane_across(ln, i)) {
+		samples_add_error_values(c, lane_out(ln, i));
+		return;
+	}
+	m = mset_new();
+	samples_add_error_values(c, m);
+	across_push(&ln->across[i], m);
 }
 
 /*
@@ -123,7 +170,7 @@ static bool from_cache(struct lane *ln, size_t i, const char *db, double share)
 	if (!ce)
 		return false;
 	ln->runs[i].attempted = true;
-	ln->dropped[i] += mset_merge(lane_out(ln, i), ce->m, NULL, 0);
+	ln->dropped[i] += lane_put(ln, i, ce->m);
 	ln->runs[i].seconds += ce->seconds;
 	/* it takes no time now: what it was kept back for goes to the rest */
 	ln->pending -= x->est[i] * share;
@@ -217,8 +264,7 @@ static void end_run(struct lane *ln, const struct pending *p,
 	run->spent += r->seconds;
 	if (r->queried) {
 		note_result(t, c, db, r);
-		ln->dropped[p->i] += r->dropped + mset_merge(lane_out(ln, p->i),
-							     r->m, NULL, 0);
+		ln->dropped[p->i] += r->dropped + lane_put(ln, p->i, r->m);
 		/* with an error, rows that converted are served all the same */
 		if (!err_isset(&r->e)) {
 			collector_ok(t, c, db, r, p->j.now, r->seconds);
@@ -237,7 +283,7 @@ static void end_run(struct lane *ln, const struct pending *p,
 		      (p->limited && strstr(r->e.msg, "SQLSTATE 57014"));
 		ln->cut |= cut;
 		if (!cut)
-			samples_add_error_values(c, lane_out(ln, p->i));
+			lane_error_values(ln, p->i);
 	}
 	collector_failed(x, run, c, db, cut, r->e.msg);
 	runner_result_release(r);
@@ -324,7 +370,7 @@ static void run_list(struct lane *ln)
 		size_t i = todo[k];
 
 		if (samples_has_error_value(&x->qs->v[i]) && !ln->cut) {
-			samples_add_error_values(&x->qs->v[i], lane_out(ln, i));
+			lane_error_values(ln, i);
 			ln->runs[i].attempted = true;
 			ln->runs[i].failed = true;
 		}
@@ -342,8 +388,8 @@ bool lanes_per_database(const struct ctx *x, size_t i)
 }
 
 /*
- * A set of its own for each per-database collector with a top across
- * databases: its rows compete once every database was run or served.
+ * The results of each per-database collector with a top across databases
+ * are kept apart: its rows compete once every database was run or served.
  */
 static void across_begin(struct lane *ln)
 {
@@ -354,13 +400,13 @@ static void across_begin(struct lane *ln)
 			continue;
 		if (!ln->across)
 			ln->across = xcalloc(x->qs->n + 1, sizeof(*ln->across));
-		ln->across[i] = mset_new();
+		ln->across[i].on = true;
 	}
 }
 
 /*
- * Keep the top rows of each across set in the lane's output (what is left
- * out counts as dropped), and free the sets.
+ * Keep the top rows of each collector's results across databases in the
+ * lane's output (what is left out counts as dropped), and let go of them.
  */
 static void across_end(struct lane *ln)
 {
@@ -369,20 +415,22 @@ static void across_end(struct lane *ln)
 
 	for (size_t i = 0; ln->across && i < x->qs->n; i++) {
 		const struct collector *c = &x->qs->v[i];
-		struct mset *all = ln->across[i];
+		struct across a = ln->across[i];
 		struct strmap dbs = STRMAP_INIT;
 
-		if (!all)
+		if (!a.on)
 			continue;
-		ln->across[i] = NULL;
+		ln->across[i].on = false;
 		ln->dropped[i] +=
-			topsel_across(c, all, topsel_n(c, t->gcfg),
+			topsel_across(c, a.v, a.n, topsel_n(c, t->gcfg),
 				      cstate_sticky(t->cs, c->name, NULL),
 				      clock_mono(), lane_out(ln, i), &dbs);
 		/* the databases of the rows chosen are visited more often */
 		visits_note_selected(cstate_visits(t->cs), &dbs, clock_mono());
 		strmap_release(&dbs);
-		mset_free(all);
+		for (size_t k = 0; k < a.n; k++)
+			mset_free(a.v[k]);
+		free(a.v);
 	}
 	free(ln->across);
 	ln->across = NULL;
@@ -407,7 +455,7 @@ static void serve_kept(struct lane *ln, const char *db, const bool *served)
 		if (!ce)
 			continue;
 		ln->runs[i].attempted = true;
-		ln->dropped[i] += mset_merge(lane_out(ln, i), ce->m, NULL, 0);
+		ln->dropped[i] += lane_put(ln, i, ce->m);
 		ln->runs[i].seconds += ce->seconds;
 	}
 }

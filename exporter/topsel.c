@@ -113,7 +113,7 @@ static void collect_rows(const struct mset *all, struct rows *rs)
 {
 	const struct collector *c = rs->c;
 
-	for (size_t i = 0; i < all->n; i++) {
+	for (size_t i = 0; all && i < all->n; i++) {
 		const struct family *f = all->fams[i];
 		size_t k = by_index(c, f);
 
@@ -243,8 +243,8 @@ static bool row_kept(const struct family *f, size_t j, void *arg)
 	return r && r->keep;
 }
 
-size_t topsel_across(const struct collector *c, const struct mset *all,
-		     size_t n, struct strmap *sticky, double now,
+size_t topsel_across(const struct collector *c, struct mset *const *parts,
+		     size_t nparts, size_t n, struct strmap *sticky, double now,
 		     struct mset *out, struct strmap *dbs)
 {
 	struct rows rs = {.c = c,
@@ -252,13 +252,19 @@ size_t topsel_across(const struct collector *c, const struct mset *all,
 			  .series = STRMAP_INIT,
 			  .kept_db = STRMAP_INIT,
 			  .key = SB_INIT(0)};
-	size_t before = out->nseries;
+	size_t before = out->nseries, total = 0;
 
-	collect_rows(all, &rs);
+	for (size_t k = 0; k < nparts; k++)
+		collect_rows(parts[k], &rs);
 	choose(c, rs.v, rs.n, n, sticky, now);
 	note_kept_databases(&rs);
-	/* the samples kept share their blocks with 'all': no copy */
-	mset_merge_if(out, all, row_kept, &rs);
+	/* the samples kept share their blocks with the parts: no copy */
+	for (size_t k = 0; k < nparts; k++) {
+		if (!parts[k])
+			continue;
+		total += parts[k]->nseries;
+		mset_merge_if(out, parts[k], row_kept, &rs);
+	}
 	strmap_release(&rs.map);
 	strmap_release(&rs.series);
 	if (dbs) {
@@ -275,5 +281,5 @@ size_t topsel_across(const struct collector *c, const struct mset *all,
 	free(rs.v);
 	sb_release(&rs.key);
 	/* left out, or kept but already in 'out' */
-	return all->nseries - (out->nseries - before);
+	return total - (out->nseries - before);
 }

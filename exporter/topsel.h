@@ -19,7 +19,9 @@
 size_t topsel_n(const struct collector *c, const struct config *cfg);
 
 /*
- * Add to 'out' the samples of 'all' (c's samples of every database) that
+ * Add to 'out' the samples of the 'nparts' sets 'parts' (c's samples of
+ * every database, a set per database, not merged first; NULL ones are
+ * skipped) that
  * belong to the n rows with the largest value of the first of c->top.bys
  * each row has (a row with none of them is not chosen), or to a row whose key
  * is live in 'sticky' (key -> expiry, a malloc'ed double, or NULL). The
@@ -29,8 +31,8 @@ size_t topsel_n(const struct collector *c, const struct config *cfg);
  * (datname -> non-NULL; release it with strmap_release).
  * Returns the number of samples left out, or kept but already in 'out'.
  */
-size_t topsel_across(const struct collector *c, const struct mset *all,
-		     size_t n, struct strmap *sticky, double now,
+size_t topsel_across(const struct collector *c, struct mset *const *parts,
+		     size_t nparts, size_t n, struct strmap *sticky, double now,
 		     struct mset *out, struct strmap *dbs);
 
 #endif

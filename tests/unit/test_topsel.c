@@ -109,7 +109,7 @@ static void the_largest_of_all_databases_are_kept(void **state)
 	add(all, "idx_unused", "b", "i1", 300);
 	add(all, "idx_invalid", "c", "i3", 200);
 	add(all, "idx_unused", "c", "i4", 10);
-	assert_int_equal(topsel_across(c, all, 2, NULL, 0, out, NULL), 3);
+	assert_int_equal(topsel_across(c, &all, 1, 2, NULL, 0, out, NULL), 3);
 	assert_int_equal(out->nseries, 2);
 	assert_true(value(out, "idx_unused", "b", "i1") == 300);
 	assert_true(value(out, "idx_invalid", "c", "i3") == 200);
@@ -126,7 +126,7 @@ static void no_rows_in_any_database_select_nothing(void **state)
 	(void)state;
 	assert_non_null(c);
 	/* the usual case on a healthy cluster: no unused or invalid index */
-	assert_int_equal(topsel_across(c, all, 2, NULL, 0, out, NULL), 0);
+	assert_int_equal(topsel_across(c, &all, 1, 2, NULL, 0, out, NULL), 0);
 	assert_int_equal(out->nseries, 0);
 	mset_free(all);
 	mset_free(out);
@@ -142,7 +142,7 @@ static void the_first_by_column_a_row_has_ranks_it(void **state)
 	add(all, "idx_unused", "a", "i1", 5);
 	add(all, "idx_invalid", "a", "i1", 500);
 	add(all, "idx_unused", "a", "i2", 50);
-	assert_int_equal(topsel_across(c, all, 1, NULL, 0, out, NULL), 2);
+	assert_int_equal(topsel_across(c, &all, 1, 1, NULL, 0, out, NULL), 2);
 	assert_true(value(out, "idx_unused", "a", "i2") == 50);
 	mset_free(all);
 	mset_free(out);
@@ -163,7 +163,7 @@ static void rank_each_keeps_the_top_of_every_column(void **state)
 	add(all, "tab_dead", "a", "t2", 10);
 	add(all, "tab_size", "b", "t3", 100);
 	add(all, "tab_dead", "b", "t3", 70);
-	assert_int_equal(topsel_across(c, all, 1, NULL, 0, out, NULL), 2);
+	assert_int_equal(topsel_across(c, &all, 1, 1, NULL, 0, out, NULL), 2);
 	assert_true(value(out, "tab_size", "a", "t1") == 900);
 	assert_true(value(out, "tab_dead", "b", "t3") == 70);
 	assert_true(value(out, "tab_size", "b", "t3") == 100);
@@ -177,7 +177,7 @@ static void rank_each_keeps_the_top_of_every_column(void **state)
 	add(all, "tab_dead", "a", "t1", 0);
 	add(all, "tab_size", "a", "t2", 500);
 	add(all, "tab_dead", "a", "t2", 0);
-	assert_int_equal(topsel_across(c, all, 1, NULL, 0, out, NULL), 2);
+	assert_int_equal(topsel_across(c, &all, 1, 1, NULL, 0, out, NULL), 2);
 	assert_true(value(out, "tab_size", "a", "t1") == 900);
 	assert_true(isnan(value(out, "tab_size", "a", "t2")));
 	mset_free(all);
@@ -193,7 +193,8 @@ static void a_row_of_the_top_stays_while_sticky(void **state)
 	(void)state;
 	add(all, "idx_unused", "a", "i1", 100);
 	add(all, "idx_unused", "b", "i2", 50);
-	assert_int_equal(topsel_across(c, all, 1, &sticky, 1000, out, NULL), 1);
+	assert_int_equal(topsel_across(c, &all, 1, 1, &sticky, 1000, out, NULL),
+			 1);
 	mset_free(all);
 	mset_free(out);
 	/* b's index grew past a's: a's row stays for 10 minutes */
@@ -201,13 +202,15 @@ static void a_row_of_the_top_stays_while_sticky(void **state)
 	add(all, "idx_unused", "a", "i1", 100);
 	add(all, "idx_unused", "b", "i2", 150);
 	out = mset_new();
-	assert_int_equal(topsel_across(c, all, 1, &sticky, 1300, out, NULL), 0);
+	assert_int_equal(topsel_across(c, &all, 1, 1, &sticky, 1300, out, NULL),
+			 0);
 	assert_true(value(out, "idx_unused", "a", "i1") == 100);
 	assert_true(value(out, "idx_unused", "b", "i2") == 150);
 	mset_free(out);
 	/* past its expiry it goes */
 	out = mset_new();
-	assert_int_equal(topsel_across(c, all, 1, &sticky, 1601, out, NULL), 1);
+	assert_int_equal(topsel_across(c, &all, 1, 1, &sticky, 1601, out, NULL),
+			 1);
 	assert_true(isnan(value(out, "idx_unused", "a", "i1")));
 	mset_free(out);
 	mset_free(all);
