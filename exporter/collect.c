@@ -459,6 +459,7 @@ collect_once(struct target *t, const struct queryset *qs, double deadline)
 	cstate_forget_stale(t->cs, clock_mono(), t->facts.databases, qs);
 	apply_budget(&x, col, &cut_by_budget);
 	add_self(&x, x.started, &cut_by_budget);
+	mset_seal(col->m);
 	col->budget = deadline - x.started;
 	col->finished = clock_mono();
 	keep_estimates(&x);

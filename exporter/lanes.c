@@ -186,6 +186,7 @@ static void collector_ok(struct target *t, const struct collector *c,
 
 	/* per database, even without a ttl: served until the next visit */
 	if (c->ttl > 0 || c->scope == SCOPE_DATABASE) {
+		mset_seal(r->m);
 		cstate_cache_put(t->cs, c->name, db, r->m, start + c->ttl, secs,
 				 r->dropped);
 		r->m = NULL;

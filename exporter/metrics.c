@@ -203,6 +203,22 @@ struct mset *mset_new(void)
 	return m;
 }
 
+void mset_seal(struct mset *m)
+{
+	for (size_t i = 0; i < m->n; i++) {
+		struct family *f = m->fams[i];
+
+		free(f->keys);
+		f->keys = NULL;
+		f->nkeys = 0;
+		if (f->n && f->n < f->alloc) {
+			f->samples = xrealloc(f->samples,
+					      f->n * sizeof(*f->samples));
+			f->alloc = f->n;
+		}
+	}
+}
+
 struct mset *mset_ref(struct mset *m)
 {
 	atomic_fetch_add(&m->refs, 1);

@@ -97,6 +97,12 @@ struct mset *mset_new(void);
 struct mset *mset_ref(struct mset *m);
 /* Drop a reference: the set goes with the last one. NULL is a no-op. */
 void mset_free(struct mset *m);
+/*
+ * A set that is finished (a result to cache, a collection to keep) gives
+ * back what only adding to it needed: each family's duplicate table (made
+ * again if something is added after all) and its array's spare room.
+ */
+void mset_seal(struct mset *m);
 
 /*
  * Find the family 'name' or create it with 'type' and 'help' (copied).
