@@ -118,6 +118,37 @@ static void the_largest_of_all_databases_are_kept(void **state)
 	mset_free(out);
 }
 
+static void each_database_is_ranked_in_its_own_set(void **state)
+{
+	const struct collector *c = queryset_find(&qs, "idx");
+	struct mset *parts[4] = {mset_new(), NULL, mset_new(), mset_new()};
+	struct mset *out = mset_new();
+	struct strmap dbs = STRMAP_INIT;
+
+	(void)state;
+	/* as the lanes keep them: a set per database, none merged first */
+	add(parts[0], "idx_unused", "a", "i1", 100);
+	add(parts[0], "idx_unused", "a", "i2", 90);
+	add(parts[2], "idx_unused", "b", "i1", 300);
+	add(parts[3], "idx_invalid", "c", "i3", 200);
+	add(parts[3], "idx_unused", "c", "i4", 10);
+	assert_int_equal(topsel_across(c, parts, 4, 2, NULL, 0, out, &dbs), 3);
+	assert_int_equal(out->nseries, 2);
+	assert_true(value(out, "idx_unused", "b", "i1") == 300);
+	assert_true(value(out, "idx_invalid", "c", "i3") == 200);
+	/* the databases that hold a kept row, for the visits */
+	assert_int_equal(dbs.n, 2);
+	assert_non_null(strmap_get(&dbs, "b"));
+	assert_non_null(strmap_get(&dbs, "c"));
+	assert_null(strmap_get(&dbs, "a"));
+	/* the kept samples share the parts' blocks: they outlive the parts */
+	for (int k = 0; k < 4; k++)
+		mset_free(parts[k]);
+	assert_true(value(out, "idx_unused", "b", "i1") == 300);
+	strmap_release(&dbs);
+	mset_free(out);
+}
+
 static void no_rows_in_any_database_select_nothing(void **state)
 {
 	const struct collector *c = queryset_find(&qs, "idx");
@@ -275,6 +306,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(the_largest_of_all_databases_are_kept),
+		cmocka_unit_test(each_database_is_ranked_in_its_own_set),
 		cmocka_unit_test(no_rows_in_any_database_select_nothing),
 		cmocka_unit_test(the_first_by_column_a_row_has_ranks_it),
 		cmocka_unit_test(rank_each_keeps_the_top_of_every_column),
