@@ -1,9 +1,9 @@
 /*
  * The lanes of a collection: the collectors run one after another on a
  * session, from the cache when fresh, under the deadline plan; with two
- * sessions, the cluster collectors dealt to two lanes side by side.
+ * sessions, the cluster collectors dealt to two lanes side by side. The
+ * per-database pass is lanes_db.c.
  */
-#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,56 +11,16 @@
 #include "clock.h"
 #include "cstate.h"
 #include "lanes.h"
+#include "lanes_int.h"
 #include "log.h"
 #include "plan.h"
 #include "runner.h"
 #include "samples.h"
-#include "topsel.h"
-#include "visits.h"
 #include "xalloc.h"
 #include "compat.h"
 
-/* The results of one collector in each database, one reference each. */
-struct across {
-	struct mset **v;
-	size_t n, alloc;
-	bool on; /* the collector's results come here */
-};
-
-/*
- * One line of work of a collection, on a session of its own. A collection
- * has one lane, or two side by side when the pool has two sessions, the
- * target no per-database work and the cluster collectors took long enough
- * (PLAN_SHARE_ABOVE) for a second backend to be worth it: then each lane runs
- * a share of them, dealt by what each took last time. A lane keeps its
- * own output and per-collector counts, added to the ctx's when it is done;
- * what lanes share on the target (cache, log-once and sticky maps) is
- * locked.
- */
-struct lane {
-	struct ctx *x;
-	struct mset *out;      /* its samples (the ctx's own with one lane) */
-	struct mset **outs;    /* with two: per collector, merged in order */
-	struct across *across; /* per collector with a top across databases:
-				  its result of each database, selected
-				  from when the last one is in */
-	double pending;	       /* sum of est of the runs still to come here */
-	size_t *list, n;       /* cluster collectors to run here, in order */
-	struct pgconn *pc;     /* its session to the main database */
-	bool no_session;  /* lane 1 found no session: lane 0 runs its list */
-	struct run *runs; /* per collector: x->runs, or lane 1's own */
-	size_t *dropped;  /* likewise */
-	bool cut;	  /* the deadline stopped one of its collectors */
-	pthread_t thread;
-};
-
-/*
- * Where collector 'i' of lane 'ln' puts its samples. With two lanes each
- * collector has a set of its own, merged in collector order after both
- * finish: the same series from two collectors then resolve the same way
- * every scrape, and the duplicate is counted against the later one.
- */
-static struct mset *lane_out(struct lane *ln, size_t i)
+/* lanes_int.h */
+struct mset *lane_out(struct lane *ln, size_t i)
 {
 	if (!ln->outs)
 		return ln->out;
@@ -81,13 +41,8 @@ static void across_push(struct across *a, struct mset *m)
 	a->v[a->n++] = m;
 }
 
-/*
- * Add result 'm' of collector 'i' to the lane's output, or keep a
- * reference on it for the collector's ranking across databases (not
- * merged: the ranking reads each database's set as it is). Returns the
- * samples dropped as duplicates.
- */
-static size_t lane_put(struct lane *ln, size_t i, struct mset *m)
+/* lanes_int.h */
+size_t lane_put(struct lane *ln, size_t i, struct mset *m)
 {
 	if (lane_across(ln, i)) {
 		across_push(&ln->across[i], mset_ref(m));
@@ -96,8 +51,8 @@ static size_t lane_put(struct lane *ln, size_t i, struct mset *m)
 	return mset_merge(lane_out(ln, i), m, NULL, 0);
 }
 
-/* The error values of collector 'i' (pg_up-like series) into the lane. */
-static void lane_error_values(struct lane *ln, size_t i)
+/* lanes_int.h */
+void lane_error_values(struct lane *ln, size_t i)
 {
 	const struct collector *c = &ln->x->qs->v[i];
 	struct mset *m;
@@ -154,11 +109,8 @@ static void note_result(struct target *t, const struct collector *c,
 			 warn, NULL);
 }
 
-/*
- * Serve collector 'i' in database 'db' (NULL: the main one) from its ttl
- * cache when the result there is fresh. Returns true when it did.
- */
-static bool from_cache(struct lane *ln, size_t i, const char *db, double share)
+/* lanes_int.h */
+bool lane_from_cache(struct lane *ln, size_t i, const char *db, double share)
 {
 	struct ctx *x = ln->x;
 	const struct collector *c = &x->qs->v[i];
@@ -290,17 +242,10 @@ static void end_run(struct lane *ln, const struct pending *p,
 	runner_result_release(r);
 }
 
-/*
- * Run the 'n' collectors 'list' on 'pc' (in database 'db', or the main one
- * when NULL) in one batch, those with a fresh cache entry served from it;
- * 'extra' seconds (a connect) count in the first one's time. When the
- * session broke ('*broken'), the collectors after the one it broke on
- * are not run: they are left in 'list', as they were, and their number
- * returned (0: all done).
- */
-static size_t run_batch(struct lane *ln, size_t *list, size_t n,
-			struct pgconn *pc, const char *db, double share,
-			double extra, bool *broken)
+/* lanes_int.h */
+size_t lane_run_batch(struct lane *ln, size_t *list, size_t n,
+		      struct pgconn *pc, const char *db, double share,
+		      double extra, bool *broken)
 {
 	struct pending *p = xcalloc(n + 1, sizeof(*p));
 	struct runner_job *jobs = xcalloc(n + 1, sizeof(*jobs));
@@ -309,7 +254,7 @@ static size_t run_batch(struct lane *ln, size_t *list, size_t n,
 	size_t k, m = 0, rest = 0, first = (size_t)-1;
 
 	for (k = 0; k < n; k++) {
-		if (from_cache(ln, list[k], db, share))
+		if (lane_from_cache(ln, list[k], db, share))
 			continue;
 		if (first == (size_t)-1)
 			first = list[k];
@@ -359,7 +304,7 @@ static void run_list(struct lane *ln)
 		struct err e = ERR_INIT;
 		bool broken, cut = false;
 
-		n = run_batch(ln, todo, n, ln->pc, NULL, 1, 0, &broken);
+		n = lane_run_batch(ln, todo, n, ln->pc, NULL, 1, 0, &broken);
 		if (broken) {
 			target_release(t, ln->pc, true);
 			ln->pc = target_acquire_first(t, x->deadline, &cut, &e);
@@ -386,254 +331,6 @@ bool lanes_per_database(const struct ctx *x, size_t i)
 
 	return c->scope == SCOPE_DATABASE && x->variants[i] &&
 	       !x->runs[i].skip && c->kind == x->t->cfg->kind;
-}
-
-/*
- * The results of each per-database collector with a top across databases
- * are kept apart: its rows compete once every database was run or served.
- */
-static void across_begin(struct lane *ln)
-{
-	struct ctx *x = ln->x;
-
-	for (size_t i = 0; i < x->qs->n; i++) {
-		if (!x->qs->v[i].top.across || !lanes_per_database(x, i))
-			continue;
-		if (!ln->across)
-			ln->across = xcalloc(x->qs->n + 1, sizeof(*ln->across));
-		ln->across[i].on = true;
-	}
-}
-
-/*
- * Keep the top rows of each collector's results across databases in the
- * lane's output (what is left out counts as dropped), and let go of them.
- */
-static void across_end(struct lane *ln)
-{
-	struct ctx *x = ln->x;
-	struct target *t = x->t;
-
-	for (size_t i = 0; ln->across && i < x->qs->n; i++) {
-		const struct collector *c = &x->qs->v[i];
-		struct across a = ln->across[i];
-		struct strmap dbs = STRMAP_INIT;
-
-		if (!a.on)
-			continue;
-		ln->across[i].on = false;
-		ln->dropped[i] +=
-			topsel_across(c, a.v, a.n, topsel_n(c, t->gcfg),
-				      cstate_sticky(t->cs, c->name, NULL),
-				      clock_mono(), lane_out(ln, i), &dbs);
-		/* the databases of the rows chosen are visited more often */
-		visits_note_selected(cstate_visits(t->cs), &dbs, clock_mono());
-		strmap_release(&dbs);
-		for (size_t k = 0; k < a.n; k++)
-			mset_free(a.v[k]);
-		free(a.v);
-	}
-	free(ln->across);
-	ln->across = NULL;
-}
-
-/*
- * Serve what the last visit of 'db' left for the per-database collectors
- * not 'served' yet (NULL: none was), expired or not: a database's results
- * stay until its next visit replaces them (visits.h).
- */
-static void serve_kept(struct lane *ln, const char *db, const bool *served)
-{
-	struct ctx *x = ln->x;
-
-	for (size_t i = 0; i < x->qs->n; i++) {
-		const struct collector *c = &x->qs->v[i];
-		struct cache_entry *ce;
-
-		if (!lanes_per_database(x, i) || (served && served[i]))
-			continue;
-		ce = cstate_cache_kept(x->t->cs, c->name, db);
-		if (!ce)
-			continue;
-		ln->runs[i].attempted = true;
-		ln->dropped[i] += lane_put(ln, i, ce->m);
-		ln->runs[i].seconds += ce->seconds;
-	}
-}
-
-/*
- * A session to 'db' for its visit, or NULL: logged once when the
- * database refuses it, not when the deadline came first (that is no news
- * of the database, and the next scrapes go on where this one stopped).
- */
-static struct pgconn *visit_session(struct lane *ln, const char *db)
-{
-	struct ctx *x = ln->x;
-	struct target *t = x->t;
-	struct err e = ERR_INIT;
-	struct logkey key = {ONCE_DB, NULL, db};
-	struct pgconn *pc = target_acquire(t, db, x->deadline, &e);
-
-	if (!pc && clock_mono() >= x->deadline) {
-		ln->cut = true;
-		return NULL;
-	}
-	if (cstate_report(t->cs, &key, pc ? NULL : e.msg) && !pc)
-		log_warn("cannot collect database", "target", t->name,
-			 "datname", db, "err", e.msg, NULL);
-	return pc;
-}
-
-/*
- * How the visit of 'db' went, its collectors run from 'since' ('cut': the
- * deadline stopped one, or the session was lost): done when each has a
- * result put since. A collector that failed otherwise has no result to
- * serve until the next visit, not the one from before the failure.
- */
-static enum visit_outcome visit_end(struct lane *ln, const char *db,
-				    const bool *served, double since, bool cut)
-{
-	struct ctx *x = ln->x;
-	bool all = true;
-
-	for (size_t i = 0; i < x->qs->n; i++) {
-		const struct collector *c = &x->qs->v[i];
-		struct cache_entry *ce;
-
-		if (!lanes_per_database(x, i) || served[i])
-			continue;
-		ce = cstate_cache_kept(x->t->cs, c->name, db);
-		/* a result put by this visit expires after since + ttl */
-		if (ce && ce->expires >= since + c->ttl)
-			continue;
-		all = false;
-		if (ce && !cut)
-			cstate_cache_drop(x->t->cs, c->name, db);
-	}
-	return all ? VISIT_DONE : cut ? VISIT_CUT : VISIT_FAILED;
-}
-
-/*
- * Past the deadline, or too close to it for a visit of the usual length:
- * 'db' is served what its last visit left, and the collectors not served
- * count as cut.
- */
-static void visit_skip(struct lane *ln, const char *db, const bool *served)
-{
-	struct ctx *x = ln->x;
-
-	ln->cut = true;
-	serve_kept(ln, db, served);
-	for (size_t i = 0; i < x->qs->n; i++)
-		if (lanes_per_database(x, i) && !served[i])
-			ln->runs[i].failed = ln->runs[i].attempted = true;
-}
-
-/*
- * Run the collectors of 'db' not 'served' on 'pc' (NULL: the database
- * refused a session, they failed), in one batch. Returns whether the
- * session broke (the collectors after the one it broke on wait for the
- * next visit).
- */
-static bool visit_run(struct lane *ln, struct pgconn *pc, const char *db,
-		      const bool *served, double share, double connecting)
-{
-	struct ctx *x = ln->x;
-	size_t *list = xcalloc(x->qs->n + 1, sizeof(*list));
-	size_t n = 0;
-	bool broken = false;
-
-	for (size_t i = 0; i < x->qs->n; i++) {
-		if (!lanes_per_database(x, i) || served[i])
-			continue;
-		if (pc) {
-			list[n++] = i;
-			continue;
-		}
-		ln->runs[i].attempted = true;
-		ln->runs[i].failed = true;
-	}
-	/*
-	 * the session is the database's cost too: counted in the first
-	 * collector's time, so the next collection keeps it back along with
-	 * the queries
-	 */
-	if (n)
-		run_batch(ln, list, n, pc, db, share, connecting, &broken);
-	free(list);
-	return broken;
-}
-
-/*
- * Visit 'db': the collectors whose result is fresh are served from the
- * cache ('served', per collector, is filled), the others run on a session
- * to it. Past the deadline, what the last visit left is served instead.
- * 'began' says whether the collection began a visit already (set here).
- */
-static void visit_database(struct lane *ln, const char *db, bool *served,
-			   double share, bool *began)
-{
-	struct ctx *x = ln->x;
-	struct target *t = x->t;
-	struct visits *v = cstate_visits(t->cs);
-	struct pgconn *pc = NULL;
-	bool broken, need = false, was_cut = ln->cut;
-	double start = clock_mono(), since, cost;
-	enum visit_outcome how;
-
-	/* a database whose results are all cached costs no session */
-	for (size_t i = 0; i < x->qs->n; i++) {
-		served[i] = lanes_per_database(x, i) &&
-			    from_cache(ln, i, db, share);
-		need |= lanes_per_database(x, i) && !served[i];
-	}
-	if (!need)
-		return;
-	/*
-	 * a login that cannot finish its visit in time is wasted; but one
-	 * visit a collection is begun, or a database whose visits take
-	 * longer than the scrapes allow would never be visited again
-	 */
-	cost = *began ? visits_cost(v) : 0;
-	if (x->deadline - start > cost)
-		pc = visit_session(ln, db);
-	*began |= pc != NULL;
-	if (!pc && clock_mono() >= x->deadline - cost) {
-		visit_skip(ln, db, served);
-		return;
-	}
-	since = clock_mono();
-	ln->cut = false;
-	broken = visit_run(ln, pc, db, served, share, since - start);
-	if (pc)
-		target_release(t, pc, broken);
-	/* a session lost midway says nothing of the collectors not run */
-	how = visit_end(ln, db, served, since,
-			ln->cut || broken || clock_mono() >= x->deadline);
-	if (!pc || broken)
-		how = VISIT_FAILED;
-	ln->cut |= was_cut;
-	visits_done(v, db, how, since, clock_mono() - start, clock_real());
-}
-
-/*
- * Visit the databases of 'dbs' in order, a session at a time, and serve
- * the others of the plan (x->plan->keep) from what their last visit left.
- * 'share' is the part of a collector's time one database is reserved
- * (1 / the databases visited).
- */
-static void run_databases(struct lane *ln, char **dbs, double share)
-{
-	struct ctx *x = ln->x;
-	bool *served = xcalloc(x->qs->n + 1, sizeof(*served)), began = false;
-
-	across_begin(ln);
-	for (char **db = dbs; *db; db++)
-		visit_database(ln, *db, served, share, &began);
-	for (char **db = x->plan ? x->plan->keep : NULL; db && *db; db++)
-		serve_kept(ln, *db, NULL);
-	across_end(ln);
-	free(served);
 }
 
 static const struct logkey share = {ONCE_SHARE, NULL, NULL};
@@ -792,7 +489,7 @@ bool lanes_run(struct ctx *x, struct pgconn *pc, const size_t *cluster,
 	if (dbs) {
 		/* the databases after the cluster, the main session free */
 		lanes[0].pc = NULL;
-		run_databases(&lanes[0], dbs, 1.0 / (double)ndbs);
+		lane_run_databases(&lanes[0], dbs, 1.0 / (double)ndbs);
 	}
 	cut = lanes[0].cut || lanes[1].cut;
 	free(lanes[0].list);
