@@ -146,7 +146,7 @@ static void add_self(struct ctx *x, double started,
 		.runs = x->runs,
 		.dropped = total,
 		.kind = t->cfg->kind,
-		.facts = &t->facts,
+		.facts = target_facts_collecting(t),
 		.budget = t->gcfg->target_max_series,
 		.cut = *cut,
 	};
@@ -456,7 +456,8 @@ collect_once(struct target *t, const struct queryset *qs, double deadline)
 	col->cut = lanes_run(&x, pc, cluster, ncluster, plan.visit,
 			     plan.nvisit ? plan.nvisit : 1, perdb, two);
 	xfree_strv(dbs);
-	cstate_forget_stale(t->cs, clock_mono(), t->facts.databases, qs);
+	cstate_forget_stale(t->cs, clock_mono(),
+			    target_facts_collecting(t)->databases, qs);
 	apply_budget(&x, col, &cut_by_budget);
 	add_self(&x, x.started, &cut_by_budget);
 	mset_seal(col->m);

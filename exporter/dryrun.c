@@ -162,9 +162,10 @@ static enum gate_reason gate(struct dry *x, struct target *t, struct pgconn *pc,
 		dryrun_note(row, "role: runs on %s only",
 			    c->role == ROLE_PRIMARY ? "primaries" : "replicas");
 	} else if (why == GATE_VERSION) {
-		dryrun_note(
-			row, "version: no variant for %d%s", t->facts.version,
-			has_extbounds(c) ? " and its extension versions" : "");
+		dryrun_note(row, "version: no variant for %d%s",
+			    target_facts_collecting(t)->version,
+			    has_extbounds(c) ? " and its extension versions"
+					     : "");
 	} else if (!strncmp(req, "setting:", 8)) {
 		dryrun_diag(x, row, c, t, DIAG_WARNING, c->pos,
 			    "requires %s, which the server does not have; "

@@ -93,7 +93,8 @@ enum gate_reason gate_check(struct target *t, struct pgconn *pc,
 			    const struct collector *c, double deadline,
 			    const struct variant **v, const char **req)
 {
-	enum gate_reason r = gate_fixed(t->cfg, &t->facts, c, v);
+	enum gate_reason r =
+		gate_fixed(t->cfg, target_facts_collecting(t), c, v);
 	size_t i;
 
 	*req = NULL;

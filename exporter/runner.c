@@ -15,8 +15,9 @@ double runner_timeout(const struct collector *c, const struct config *gcfg)
 
 const char *runner_datadir(const struct target *t)
 {
-	return t->cfg->data_directory ? t->cfg->data_directory
-				      : t->facts.data_directory;
+	return t->cfg->data_directory
+		       ? t->cfg->data_directory
+		       : target_facts_collecting(t)->data_directory;
 }
 
 size_t runner_max_series(const struct collector *c, const struct config *gcfg)

@@ -731,6 +731,11 @@ static char **copy_list(char **list)
 	return v;
 }
 
+const struct server_facts *target_facts_collecting(const struct target *t)
+{
+	return &t->facts;
+}
+
 void target_facts(struct target *t, struct server_facts *out)
 {
 	pthread_mutex_lock(&t->lock);

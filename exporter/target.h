@@ -235,6 +235,15 @@ int target_note_outage(struct target *t, bool up, double now, double *down_for);
 void target_facts(struct target *t, struct server_facts *out);
 
 /*
+ * The facts themselves, without a copy, for the collection of 't' that
+ * is running: it is their only writer (target_refresh_facts), and
+ * collections of one target never run at once (flight.h), so they hold
+ * still until it ends (the dry run's pass over a target counts as one).
+ * Anyone else (HTTP, the landing page) takes a copy with target_facts.
+ */
+const struct server_facts *target_facts_collecting(const struct target *t);
+
+/*
  * The value of libpq parameter 'key' among the target's flattened ones
  * (the conninfo and the config's keys), or NULL. Borrowed from 't'.
  */
