@@ -8,6 +8,7 @@
 #include <string.h>
 #include "clock.h"
 #include "cstate.h"
+#include "lanes.h"
 #include "lanes_int.h"
 #include "log.h"
 #include "topsel.h"

@@ -8,10 +8,10 @@
 #ifndef LANES_INT_H
 #define LANES_INT_H
 
+/* include "lanes.h" before this header: struct ctx and the types it uses */
 #include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
-#include "lanes.h"
 
 /* The results of one collector in each database, one reference each. */
 struct across {
