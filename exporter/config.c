@@ -8,7 +8,6 @@
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
-#include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,7 +15,7 @@
 #include <libpq-fe.h>
 #include "config.h"
 #include "config_int.h"
-#include "rx.h"
+#include "dbpattern.h"
 #include "log.h"
 #include "names.h"
 #include "strmap.h"
@@ -129,6 +128,7 @@ void config_free(struct config *cfg)
 	free(cfg->path);
 	ydoc_strv_free(cfg->query_paths, cfg->nquery_paths);
 	free(cfg->compat);
+	dbpattern_free(cfg->probe_re, cfg->nprobe_allow);
 	ydoc_strv_free(cfg->probe_allow, cfg->nprobe_allow);
 	for (i = 0; i < cfg->nauth_modules; i++)
 		cfg_auth_module_release(&cfg->auth_modules[i]);
@@ -193,19 +193,9 @@ const struct auth_module *config_auth_module(const struct config *cfg,
 
 bool config_probe_allowed(const struct config *cfg, const char *hostport)
 {
-	bool ok = false;
-	size_t i;
-
-	for (i = 0; i < cfg->nprobe_allow && !ok; i++) {
-		regex_t re;
-
-		/* the patterns were checked when the file was loaded */
-		if (rx_compile(&re, cfg->probe_allow[i], true, NULL) == 0) {
-			ok = regexec(&re, hostport, 0, NULL, 0) == 0;
-			regfree(&re);
-		}
-	}
-	return ok;
+	/* compiled at load: a config that loaded has them all */
+	return cfg->probe_re &&
+	       dbpattern_match(cfg->probe_re, cfg->nprobe_allow, hostport);
 }
 
 void config_probe_target(struct target_config *t, const char *name,

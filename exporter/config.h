@@ -91,6 +91,7 @@ struct config {
 	double database_max_staleness;	   /* seconds; default 600 */
 	char **probe_allow; /* host:port regexes /probe may reach; none */
 	size_t nprobe_allow;
+	void *probe_re; /* probe_allow compiled at load (dbpattern, whole) */
 	unsigned probe_max_targets; /* ad-hoc /probe targets kept; 64 */
 	struct auth_module *auth_modules;
 	size_t nauth_modules;

@@ -15,6 +15,7 @@
 #include <libpq-fe.h>
 #include "config.h"
 #include "config_int.h"
+#include "dbpattern.h"
 #include "duration.h"
 #include "log.h"
 #include "names.h"
@@ -184,9 +185,16 @@ static void parse_probe(struct cloader *l, yaml_node_t *n)
 
 	if (ydoc_fields(&l->y, n, "probe", keys, 2, v, DIAG_ERROR) < 0)
 		return;
-	if (v[0])
+	if (v[0]) {
+		struct err e = ERR_INIT;
+
 		cfg_parse_regexes(l, v[0], "allow", &l->cfg->probe_allow,
 				  &l->cfg->nprobe_allow);
+		/* once here, not per request; a bad one was reported above */
+		if (dbpattern_compile(l->cfg->probe_allow, l->cfg->nprobe_allow,
+				      true, &l->cfg->probe_re, &e) < 0)
+			l->cfg->probe_re = NULL;
+	}
 	if (v[1] && ydoc_int(&l->y, v[1], "max_targets", 1, 4096, &iv) == 0)
 		l->cfg->probe_max_targets = (unsigned)iv;
 }

@@ -9,7 +9,8 @@
 #include "xalloc.h"
 #include "compat.h"
 
-int dbpattern_compile(char *const *pats, size_t n, void **out, struct err *e)
+int dbpattern_compile(char *const *pats, size_t n, bool whole, void **out,
+		      struct err *e)
 {
 	regex_t *re;
 	size_t i;
@@ -19,9 +20,8 @@ int dbpattern_compile(char *const *pats, size_t n, void **out, struct err *e)
 		return 0;
 	re = xcalloc(n, sizeof(*re));
 	for (i = 0; i < n; i++) {
-		if (rx_compile(&re[i], pats[i], false, e) < 0) {
-			int r = err_wrap(e, "invalid database pattern '%s'",
-					 pats[i]);
+		if (rx_compile(&re[i], pats[i], whole, e) < 0) {
+			int r = err_wrap(e, "invalid pattern '%s'", pats[i]);
 
 			while (i--)
 				regfree(&re[i]);

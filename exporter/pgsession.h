@@ -118,6 +118,12 @@ void pgsession_batch_ro(PGconn *c, struct pgsession_stmt *s, size_t n,
 			bool *timed_out);
 
 /*
+ * What a statement run in a batch of its own gives its caller: its rows
+ * (PQclear them), or NULL with 'e' set to why it has none.
+ */
+PGresult *pgsession_stmt_result(struct pgsession_stmt *st, struct err *e);
+
+/*
  * What the server said of a statement that failed: copies of the fields
  * of its error result (release with pgsession_error_release).
  */

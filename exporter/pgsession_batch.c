@@ -217,12 +217,18 @@ PGresult *pgsession_query_ro(PGconn *c, const char *sql, int timeout_ms,
 
 	st.e = (struct err)ERR_INIT;
 	pgsession_batch_ro(c, &st, 1, session_ms, deadline, broken, timed_out);
-	if (!err_isset(&st.e) && !st.res)
-		err_set(&st.e, "the server sent no result");
-	if (err_isset(&st.e)) {
-		err_set(e, "%s", st.e.msg);
-		PQclear(st.res);
+	return pgsession_stmt_result(&st, e);
+}
+
+PGresult *pgsession_stmt_result(struct pgsession_stmt *st, struct err *e)
+{
+	if (!err_isset(&st->e) && !st->res)
+		err_set(&st->e, "the server sent no result");
+	if (err_isset(&st->e)) {
+		err_set(e, "%s", st->e.msg);
+		PQclear(st->res);
+		st->res = NULL;
 		return NULL;
 	}
-	return st.res;
+	return st->res;
 }

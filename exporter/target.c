@@ -140,10 +140,10 @@ struct target *target_new(const struct target_config *cfg,
 			set_param(t, "dbname", "pgbouncer");
 	}
 	t->main_db = xstrdup_or_null(target_param(t, "dbname"));
-	if (dbpattern_compile(cfg->db_include, cfg->ninclude, &t->db_include,
-			      e) < 0 ||
-	    dbpattern_compile(cfg->db_exclude, cfg->nexclude, &t->db_exclude,
-			      e) < 0)
+	if (dbpattern_compile(cfg->db_include, cfg->ninclude, false,
+			      &t->db_include, e) < 0 ||
+	    dbpattern_compile(cfg->db_exclude, cfg->nexclude, false,
+			      &t->db_exclude, e) < 0)
 		goto fail;
 	return t;
 fail:
@@ -629,11 +629,7 @@ static PGresult *query_prepared(struct target *t, struct pgconn *pc,
 	bool broken;
 
 	target_query_batch(t, pc, &st, 1, deadline, &broken);
-	if (!err_isset(&st.e))
-		return st.res;
-	err_set(e, "%s", st.e.msg);
-	PQclear(st.res);
-	return NULL;
+	return pgsession_stmt_result(&st, e);
 }
 
 int target_refresh_facts(struct target *t, struct pgconn *pc, double deadline,

@@ -12,14 +12,14 @@
 /* Most statements one session keeps prepared (reloads add new ones). */
 #define MAX_PREPARED 256
 
-/* The name of the prepared statement of 'sql': FNV-1a of its text. */
+/*
+ * The name of the prepared statement of 'sql': the hash the maps use, of
+ * its text (a name met with other SQL is left unnamed, see name_stmts).
+ */
 static void prepared_name(const char *sql, char name[32])
 {
-	unsigned long long h = 14695981039346656037ULL;
-
-	for (const unsigned char *p = (const unsigned char *)sql; *p; p++)
-		h = (h ^ *p) * 1099511628211ULL;
-	snprintf(name, 32, "pgpulse_%016llx", h);
+	snprintf(name, 32, "pgpulse_%016llx",
+		 (unsigned long long)strmap_hash(sql, strlen(sql)));
 }
 
 /*

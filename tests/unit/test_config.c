@@ -359,7 +359,9 @@ static void auth_modules_and_probe_rules_load(void **state)
 			    "PROBE_PW");
 	assert_null(config_auth_module(&cfg, "nosuch"));
 
-	/* patterns match all of host:port, never a part of it */
+	/* compiled once, when the file loads; they match all of host:port,
+	 * never a part of it */
+	assert_non_null(cfg.probe_re);
 	assert_true(config_probe_allowed(&cfg, "db12.internal:5432"));
 	assert_true(config_probe_allowed(&cfg, "replica.internal:6432"));
 	assert_false(config_probe_allowed(&cfg, "db12.internal:54321"));

@@ -441,6 +441,33 @@ static void merges_into_one_family_find_duplicates_at_any_size(void **state)
 	mset_free(dst);
 }
 
+static void
+a_sealed_set_gives_back_its_tables_and_still_finds_duplicates(void **state)
+{
+	struct mset *m = mset_new();
+	char buf[16];
+	struct label l = L("i", buf);
+	struct family *f;
+
+	(void)state;
+	add_range(m, 0, 100);
+	f = m->fams[0];
+	assert_true(f->nkeys > 0); /* made by the adds */
+	assert_true(f->alloc > f->n);
+	mset_seal(m);
+	assert_int_equal(f->nkeys, 0);
+	assert_null(f->keys);
+	assert_int_equal(f->alloc, f->n);
+	assert_string_equal(f->samples[99].labels[0].value, "99");
+	/* an add after all makes the table again from the samples */
+	snprintf(buf, sizeof(buf), "%d", 42);
+	assert_int_equal(mset_add(m, f, "", &l, 1, 0, NULL), 1);
+	snprintf(buf, sizeof(buf), "%d", 100);
+	assert_int_equal(mset_add(m, f, "", &l, 1, 0, NULL), 0);
+	assert_int_equal(f->n, 101);
+	mset_free(m);
+}
+
 static void a_reference_keeps_a_set_alive(void **state)
 {
 	struct mset *m = mset_new();
@@ -486,6 +513,8 @@ int main(void)
 		cmocka_unit_test(merge_shares_samples_and_outlives_its_source),
 		cmocka_unit_test(
 			merges_into_one_family_find_duplicates_at_any_size),
+		cmocka_unit_test(
+			a_sealed_set_gives_back_its_tables_and_still_finds_duplicates),
 		cmocka_unit_test(a_reference_keeps_a_set_alive),
 		cmocka_unit_test(free_accepts_null),
 	};
