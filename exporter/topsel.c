@@ -52,17 +52,24 @@ static const char *row_key(const struct collector *c, const struct sample *s,
 	return sb_str(key);
 }
 
+/* The metric name of each of c->top.bys (NULL: it has none), in 'names'. */
+static void by_names(const struct collector *c, const char **names)
+{
+	for (size_t k = 0; k < c->top.nbys; k++) {
+		names[k] = NULL;
+		for (size_t i = 0; i < c->nmetrics && !names[k]; i++)
+			if (!strcmp(c->metrics[i].column, c->top.bys[k]))
+				names[k] = c->metrics[i].name;
+	}
+}
+
 /* Which of c->top.bys family 'f' holds the samples of; nbys: none. */
-static size_t by_index(const struct collector *c, const struct family *f)
+static size_t by_index(const struct collector *c, const char *const *names,
+		       const struct family *f)
 {
 	for (size_t k = 0; k < c->top.nbys; k++)
-		for (size_t i = 0; i < c->nmetrics; i++) {
-			const struct metricdef *md = &c->metrics[i];
-
-			if (!strcmp(md->column, c->top.bys[k]) && md->name &&
-			    !strcmp(md->name, f->name))
-				return k;
-		}
+		if (names[k] && !strcmp(names[k], f->name))
+			return k;
 	return c->top.nbys;
 }
 
@@ -85,6 +92,7 @@ struct rows {
 	struct row **v; /* each row once */
 	size_t n, alloc;
 	const struct collector *c;
+	const char **bynames;  /* see by_names, found once per selection */
 	struct strmap map;     /* key -> struct row */
 	struct strmap series;  /* a 'by' sample's series key -> its row */
 	struct strmap kept_db; /* datname -> non-NULL: holds a kept row */
@@ -115,7 +123,7 @@ static void collect_rows(const struct mset *all, struct rows *rs)
 
 	for (size_t i = 0; all && i < all->n; i++) {
 		const struct family *f = all->fams[i];
-		size_t k = by_index(c, f);
+		size_t k = by_index(c, rs->bynames, f);
 
 		for (size_t j = 0; k < c->top.nbys && j < f->n; j++) {
 			const struct sample *s = &f->samples[j];
@@ -254,6 +262,8 @@ size_t topsel_across(const struct collector *c, struct mset *const *parts,
 			  .key = SB_INIT(0)};
 	size_t before = out->nseries, total = 0;
 
+	rs.bynames = xcalloc(c->top.nbys + 1, sizeof(*rs.bynames));
+	by_names(c, rs.bynames);
 	for (size_t k = 0; k < nparts; k++)
 		collect_rows(parts[k], &rs);
 	choose(c, rs.v, rs.n, n, sticky, now);
@@ -279,6 +289,7 @@ size_t topsel_across(const struct collector *c, struct mset *const *parts,
 		free(rs.v[i]);
 	}
 	free(rs.v);
+	free(rs.bynames);
 	sb_release(&rs.key);
 	/* left out, or kept but already in 'out' */
 	return total - (out->nseries - before);
